@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint format bench lock clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python 3.11 or newer is needed; found %d.%d. Run: make PYTHON=python3.11 ..." % v[:2])'
+	$(PYTHON) -m venv $(VENV)
+
+# Installs are recorded by stamp files, so a second `make` does not reinstall.
+$(VENV)/.installed-base: requirements/base.txt | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements/base.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements/dev.txt requirements/base.txt | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements/dev.txt
+	@touch $@ $(VENV)/.installed-base
+
+run: $(VENV)/.installed-base
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py runserver
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Re-resolve the pinned requirements from the .in files.
+lock: | $(BIN)/python
+	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install -q -r requirements/base.in
+	(echo "# Generated from base.in by 'make lock'; do not edit by hand."; $(VENV)-lock/bin/pip freeze --all | grep -v -E '^(pip|setuptools|wheel)==') > requirements/base.txt
+	$(VENV)-lock/bin/pip install -q -r requirements/dev.in
+	(echo "# Generated from dev.in by 'make lock'; do not edit by hand."; echo "-r base.txt"; $(VENV)-lock/bin/pip freeze --all | grep -v -E '^(pip|setuptools|wheel)==' | grep -v -x -F -f requirements/base.txt) > requirements/dev.txt
+	rm -rf $(VENV)-lock
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache

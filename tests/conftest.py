@@ -1,0 +1,218 @@
+"""Fixtures shared by the whole suite: real servers, the test database, a browser.
+
+PostgreSQL is used whenever it is installed (always in CI); SQLite otherwise, or when
+TEST_DATABASE=sqlite. A test that needs Redis, PostgreSQL, a Celery worker or Chromium
+runs against the real thing; if it is missing the test is skipped on a laptop and fails in
+CI, where `.ci/run` installs everything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests import servers
+
+ARTIFACTS = servers.ROOT / "data" / "test-artifacts"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip locally, fail in CI: nothing the suite needs may be silently missing there."""
+    if condition:
+        return
+    if servers.in_ci():
+        pytest.fail(f"{reason} (CI must provide it)", pytrace=False)
+    pytest.skip(reason)
+
+
+# Database -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    if os.environ.get("TEST_DATABASE", "").lower() == "sqlite":
+        require(not servers.in_ci(), "TEST_DATABASE=sqlite is not allowed in CI")
+        yield None
+        return
+    try:
+        server = servers.start_postgres()
+    except servers.ServerUnavailable as exc:
+        require(False, str(exc))
+        yield None  # local run without PostgreSQL: SQLite
+        return
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, postgres_server):
+    """Point the default database at the private PostgreSQL server before the test DB is made.
+
+    The settings dict is updated in place: Django's connection objects share it.
+    """
+    if postgres_server is None:
+        return
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    db.update(
+        ENGINE="django.db.backends.postgresql",
+        NAME="paper_alerts",
+        USER=postgres_server.user,
+        PASSWORD="",
+        HOST="127.0.0.1",
+        PORT=str(postgres_server.port),
+        OPTIONS={},
+        CONN_MAX_AGE=0,
+        CONN_HEALTH_CHECKS=False,
+    )
+    db.setdefault("TEST", {})["NAME"] = "test_paper_alerts"
+    # A connection object made before this point wraps the old engine: drop it, and the
+    # next use builds one from the updated settings.
+    from django.db import connections
+
+    connections["default"].close()
+    del connections["default"]
+
+
+@pytest.fixture
+def database_url(django_db_setup) -> str:
+    """DATABASE_URL of the test database, for processes the test starts (worker, gunicorn)."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{Path(s['NAME']).resolve()}"
+    return f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+@pytest.fixture
+def uses_postgres() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
+# Redis and Celery ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    try:
+        server = servers.start_redis()
+    except servers.ServerUnavailable as exc:
+        require(False, str(exc))
+        return
+    yield server
+    server.stop()
+    shutil.rmtree(server.directory, ignore_errors=True)
+
+
+@pytest.fixture
+def outbox_dir(settings, tmp_path) -> Path:
+    """A private local outbox shared with the worker processes a test starts."""
+    directory = tmp_path / "outbox"
+    directory.mkdir()
+    settings.EMAIL_OUTBOX_DIR = directory
+    return directory
+
+
+@pytest.fixture
+def subprocess_env(database_url, redis_server, outbox_dir, tmp_path) -> dict[str, str]:
+    """Environment for a process that must share this test's database, broker and outbox."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_server.url,
+        DJANGO_EMAIL_BACKEND="alerts.outbox.OutboxEmailBackend",
+        EMAIL_OUTBOX_DIR=str(outbox_dir),
+        DATA_DIR=str(tmp_path / "data"),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture
+def celery_on_redis(redis_server, settings):
+    """Make this process's Celery app queue real messages on the test Redis."""
+    from config.celery import app
+
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url=redis_server.url, task_always_eager=False)
+    settings.CELERY_BROKER_URL = redis_server.url
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app._pool = None
+    app.amqp._producer_pool = None
+    yield app
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.update(saved)
+
+
+@pytest.fixture
+def celery_workers(subprocess_env, celery_on_redis):
+    """Start real Celery worker processes: `start(name, concurrency=1, **env)`."""
+    started: list[servers.CeleryWorker] = []
+
+    def start(name: str = "worker1", concurrency: int = 1, **extra_env: str) -> servers.CeleryWorker:
+        env = {**subprocess_env, **{k: str(v) for k, v in extra_env.items()}}
+        worker = servers.CeleryWorker(env=env, name=name, concurrency=concurrency)
+        started.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in started:
+        worker.stop()
+        worker.log.unlink(missing_ok=True)
+
+
+# Browser ------------------------------------------------------------------------------
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM_PATH"), "chromium", "chromium-browser", "google-chrome"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    return None
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    require(path is not None, "Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API refuses to start inside a running asyncio loop; none runs here.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    user_data = tempfile.mkdtemp(prefix="pa-chromium-")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+    shutil.rmtree(user_data, ignore_errors=True)
+
+
+@pytest.fixture
+def screenshots(request) -> Path:
+    """A directory for this test's screenshots (kept after the run for a reviewer, not committed)."""
+    directory = ARTIFACTS / request.node.name.replace("/", "_")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
