@@ -1,0 +1,135 @@
+import secrets
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+MIN_PAPERS, MAX_PAPERS, DEFAULT_PAPERS = 5, 50, 20
+MAX_FILTERS = 10
+
+
+def new_token_secret() -> str:
+    return secrets.token_hex(16)
+
+
+class Subscriber(models.Model):
+    """A person who receives digests. State changes go through subscribers.services only."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending confirmation"
+        ACTIVE = "active", "Active"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+
+    email = models.EmailField(max_length=254)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    send_hour = models.PositiveSmallIntegerField(
+        default=7, validators=[MinValueValidator(0), MaxValueValidator(23)]
+    )
+    frequency = models.CharField(max_length=8, choices=Frequency.choices, default=Frequency.DAILY)
+    max_papers = models.PositiveSmallIntegerField(
+        default=DEFAULT_PAPERS, validators=[MinValueValidator(MIN_PAPERS), MaxValueValidator(MAX_PAPERS)]
+    )
+    include_trending = models.BooleanField(default=False)
+    send_when_empty = models.BooleanField(default=False)
+    # Paused subscribers stay active (their links keep working) but get no digests.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    # Mixed into every signed link; replacing it revokes all links sent so far.
+    token_secret = models.CharField(max_length=32, default=new_token_secret, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique"),
+            models.CheckConstraint(condition=Q(send_hour__gte=0, send_hour__lte=23), name="send_hour_0_23"),
+            models.CheckConstraint(
+                condition=Q(max_papers__gte=MIN_PAPERS, max_papers__lte=MAX_PAPERS),
+                name="max_papers_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_receiving(self) -> bool:
+        return self.status == self.Status.ACTIVE and self.paused_at is None
+
+
+class TopicFilter(models.Model):
+    """One named query of a subscriber, in the query language of alerts.query."""
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="filters")
+    name = models.CharField(max_length=100)
+    query = models.CharField(max_length=1000)
+    is_active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["subscriber_id", "position", "id"]
+        indexes = [models.Index(fields=["is_active", "subscriber"])]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.query}"
+
+
+class SubscriberEvent(models.Model):
+    """The audit trail: one row per state change of a subscriber, who caused it and why.
+
+    When a subscriber is erased (GDPR), their events stay with the subscriber link and any
+    personal detail removed, so counts survive and nothing identifies the person.
+    """
+
+    class Kind(models.TextChoices):
+        CREATED = "created"
+        CONFIRMATION_SENT = "confirmation_sent"
+        MANAGE_LINK_SENT = "manage_link_sent"
+        CONFIRMED = "confirmed"
+        UPDATED = "updated"
+        PAUSED = "paused"
+        RESUMED = "resumed"
+        UNSUBSCRIBED = "unsubscribed"
+        RESUBSCRIBED = "resubscribed"
+        SUPPRESSED = "suppressed"
+        REACTIVATED = "reactivated"
+        BOUNCED = "bounced"
+        COMPLAINED = "complained"
+        ERASED = "erased"
+
+    class Actor(models.TextChoices):
+        SUBSCRIBER = "subscriber"
+        ADMIN = "admin"
+        SYSTEM = "system"
+        ESP = "esp"
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    actor = models.CharField(max_length=16, choices=Actor.choices, default=Actor.SYSTEM)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["subscriber", "kind", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.created_at:%Y-%m-%d %H:%M})"
