@@ -291,7 +291,7 @@ def confirmation_resend(*, subscriber: Subscriber, actor: str = Actor.ADMIN) -> 
     subscriber = _locked(subscriber)
     if subscriber.status not in CONFIRMABLE:
         raise SubscriptionError(
-            f"{subscriber.email} is {subscriber.get_status_display().lower()}: no confirmation to send."
+            f"No confirmation to send: {subscriber.email} is {subscriber.get_status_display().lower()}."
         )
     return _queue_email(subscriber, Kind.CONFIRMATION_SENT, actor=actor, reason="resend")
 
@@ -407,15 +407,19 @@ def subscriber_reactivate(*, subscriber: Subscriber, actor: str) -> bool:
         return False
     if subscriber.status == Status.COMPLAINED:
         raise SubscriptionError(
-            f"{subscriber.email} complained (marked our mail as spam) and is never reactivated. "
+            f"Not reactivated: {subscriber.email} complained (marked our mail as spam), and such an "
+            "address is never reactivated. "
             "If the person asks to come back, delete the subscriber and let them sign up again."
         )
     if subscriber.status == Status.UNSUBSCRIBED:
         raise SubscriptionError(
-            f"{subscriber.email} unsubscribed: only they can subscribe again, by confirming a fresh link."
+            f"Not reactivated: {subscriber.email} unsubscribed, and only they can subscribe again, "
+            "by confirming a fresh link."
         )
     if subscriber.status == Status.PENDING:
-        raise SubscriptionError(f"{subscriber.email} has not confirmed yet: resend the confirmation instead.")
+        raise SubscriptionError(
+            f"Not reactivated: {subscriber.email} has not confirmed yet; resend the confirmation instead."
+        )
     _move(subscriber, Status.ACTIVE, Kind.REACTIVATED, actor=actor, now=djtz.now())
     return True
 
