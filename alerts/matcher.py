@@ -223,24 +223,30 @@ class _TextField:
         return bits
 
     def _positions_of(self, doc: int) -> dict[str, list[int]]:
-        positions = self._positions[doc]
-        if positions is None:
-            positions = {}
-            for i, token in enumerate(self.streams[doc]):
-                positions.setdefault(token, []).append(i)
-            for i, (joined, _span) in (self.aliases[doc] or {}).items():
-                positions.setdefault(joined, []).append(i)
-            self._positions[doc] = positions
+        """Token -> its positions in the doc, built when a phrase first looks at the doc."""
+        positions: dict[str, list[int]] = {}
+        for i, token in enumerate(self.streams[doc]):
+            known = positions.get(token)
+            if known is None:
+                positions[token] = [i]
+            else:
+                known.append(i)
+        for i, (joined, _span) in (self.aliases[doc] or {}).items():
+            positions.setdefault(joined, []).append(i)
+        self._positions[doc] = positions
         return positions
 
     def _phrase_in(self, doc: int, words: tuple[Word, ...], run: tuple[str, ...] | None) -> bool:
         stream = self.streams[doc]
-        aliases = self.aliases[doc]
-        positions = self._positions_of(doc)
-        first = words[0]
+        positions = self._positions[doc] or self._positions_of(doc)
         if run is not None:
             size = len(run)
-            return any(stream[start : start + size] == run for start in positions.get(run[0], ()))
+            for start in positions.get(run[0], ()):  # noqa: SIM110 (a loop is faster than any())
+                if stream[start : start + size] == run:
+                    return True
+            return False
+        aliases = self.aliases[doc]
+        first = words[0]
         starts = positions.get(first.parts[0], [])
         if first.joined:
             starts = starts + positions.get(first.joined, [])
@@ -283,12 +289,20 @@ def _prefix_bits(postings: dict[str, int], vocabulary: list[str], prefix: str) -
     return bits
 
 
+def _same_given_name(query: str, name: str) -> bool:
+    """Equal, or one of them is an initial of the other (`y` and `yann`)."""
+    if query == name:
+        return True
+    if len(query) == 1:
+        return name.startswith(query)
+    return len(name) == 1 and query.startswith(name)
+
+
 def _given_names_before(tokens: tuple[str, ...], end: int, given: tuple[str, ...]) -> bool:
-    """Whether `given` names appear in order among tokens[:end]; one letter is an initial."""
+    """Whether the `given` names appear in order among tokens[:end] (others may sit between)."""
     i = 0
     for name in given:
-        initial = len(name) == 1
-        while i < end and not (tokens[i] == name or (initial and tokens[i].startswith(name))):
+        while i < end and not _same_given_name(name, tokens[i]):
             i += 1
         if i == end:
             return False
@@ -299,12 +313,19 @@ def _given_names_before(tokens: tuple[str, ...], end: int, given: tuple[str, ...
 def _name_matches(tokens: tuple[str, ...], surname: tuple[str, ...], given: tuple[str, ...]) -> bool:
     """arXiv-style author match of one name's tokens (see `alerts.query.Author`)."""
     size = len(surname)
-    joined = "".join(surname) if size > 1 else None
-    for start in range(len(tokens)):
-        if (tokens[start : start + size] == surname or tokens[start] == joined) and _given_names_before(
-            tokens, start, given
-        ):
-            return True
+    first = surname[0]
+    if first in tokens:
+        for start, token in enumerate(tokens):
+            if (
+                token == first
+                and tokens[start : start + size] == surname
+                and _given_names_before(tokens, start, given)
+            ):
+                return True
+    if size > 1:
+        joined = "".join(surname)
+        if joined in tokens:
+            return _given_names_before(tokens, tokens.index(joined), given)
     return False
 
 
@@ -318,7 +339,8 @@ class PaperIndex:
         self._abstract = _TextField()
         self._authors: dict[str, int] = {}  # folded name token -> bitset
         self._author_vocabulary: list[str] | None = None
-        self._names: list[tuple[tuple[str, ...], ...]] = []  # per doc: tokens of each author
+        # Name token -> (doc, tokens of the whole name) of every author name that has it.
+        self._names: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
         self._categories: dict[str, int] = {}  # lower-case category -> bitset
         self._archives: dict[str, int] = {}  # lower-case archive -> bitset
         # Caches: canonical key -> bitset (every node evaluated), text -> bitset or error.
@@ -336,15 +358,15 @@ class PaperIndex:
         bit = 1 << doc
         self._title.add(doc, paper.title)
         self._abstract.add(doc, paper.abstract)
-        names = []
         author_tokens: set[str] = set()
         for name in paper.authors:
             words = textnorm.words(name.replace("_", " "))
             tokens = tuple(part for w in words for part in w.surface)
-            names.append(tokens)
-            author_tokens.update(tokens)
-            author_tokens.update(w.joined_surface for w in words if w.joined)
-        self._names.append(tuple(names))
+            keys = set(tokens)
+            keys.update(w.joined_surface for w in words if w.joined)
+            for key in keys:
+                self._names.setdefault(key, []).append((doc, tokens))
+            author_tokens.update(keys)
         for token in author_tokens:
             self._authors[token] = self._authors.get(token, 0) | bit
         for category in paper.categories:
@@ -526,20 +548,14 @@ class PaperIndex:
 
     def _author(self, node: Author) -> int:
         surname, given = node.surname, node.given
-        authors = self._authors
         if len(surname) == 1 and not given:
-            return authors.get(surname[0], 0)
-        candidates = -1
-        for token in surname:
-            candidates &= authors.get(token, 0)
-        if len(surname) > 1:
-            candidates |= authors.get("".join(surname), 0)
-        for name in given:
-            if len(name) > 1:
-                candidates &= authors.get(name, 0)
+            return self._authors.get(surname[0], 0)
+        names = self._names.get(surname[0], [])
+        if len(surname) > 1:  # del_maestro also finds DelMaestro
+            names = names + self._names.get("".join(surname), [])
         bits = 0
-        for doc in iter_bits(candidates & self._all):
-            if any(_name_matches(tokens, surname, given) for tokens in self._names[doc]):
+        for doc, tokens in names:
+            if _name_matches(tokens, surname, given):
                 bits |= 1 << doc
         return bits
 

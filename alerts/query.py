@@ -114,8 +114,10 @@ class Prefix(Node):
 class Author(Node):
     """An author: `surname` tokens adjacent in one author's name, `given` names before them.
 
-    A given name of one letter is an initial (`y` matches `yann`). A surname of several
-    tokens also matches them written as one (`del_maestro` finds `DelMaestro`).
+    Given names must appear in order before the surname (other names may sit between); an
+    initial matches a name it starts (`y` and `yann`, whichever side has the initial). A
+    surname of several tokens also matches them written as one (`del_maestro` finds
+    `DelMaestro`).
     """
 
     __slots__ = ("given", "surname")

@@ -10,8 +10,8 @@ exactly the paper words that normalise like it:
   `self`, `supervis` (in order, one position each) and the *joined* form `selfsupervis`,
   so the paper is found by `self-supervised`, `"self supervised"` and `selfsupervised`;
 - case folding and accent folding (`Schölkopf` == `Scholkopf`, `Łukasz` == `Lukasz`);
-- an acronym's plural loses its `s` (`LLMs` -> `llm`, `GPUs` -> `gpu`): Snowball leaves
-  such words alone;
+- an acronym's plural loses its `s` (`LLMs` -> `llm`, `GPUs` -> `gpu`, and `llms`, `cnns`:
+  a word without vowels): Snowball leaves such words alone;
 - light English stemming with Snowball (`models` -> `model`, `diffusions` -> `diffus`).
 
 Prefix searches (`generati*`) look at the *surface* form (folded but not stemmed), because
@@ -46,6 +46,7 @@ _COMBINING_RE = re.compile(r"[\u0300-\u036f]")
 _ASCII_WORD_BYTES = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-'"
 _ASCII_SEPARATORS = bytes(i if i in _ASCII_WORD_BYTES else 32 for i in range(256))
 _HYPHEN_RE = re.compile(f"[{_HYPHENS}]")
+_VOWELS = frozenset("aeiouy")
 
 # Letters that Unicode does not decompose into a base letter and an accent.
 _EXTRA_FOLD = str.maketrans(
@@ -122,7 +123,10 @@ def _surface(raw: str) -> str:
     raw = raw.replace("'", "").replace("\u2019", "")
     if len(raw) >= 3 and raw[-1] == "s" and raw[:-1].isupper():
         raw = raw[:-1]  # LLMs -> LLM: an upper-case acronym with a lower-case plural s
-    return fold(raw)
+    folded = fold(raw)
+    if len(folded) >= 4 and folded[-1] == "s" and folded.isalpha() and not _VOWELS.intersection(folded):
+        folded = folded[:-1]  # llms, cnns: a word without vowels is an acronym
+    return folded
 
 
 def _make_word(raw: str) -> Word:
