@@ -46,24 +46,29 @@ FILTER_COUNT_WEIGHTS = (9, 11, 12, 13, 13, 12, 10, 9, 7, 4)
 RARE = (1, 2)  # about 0.1%
 COMMON = (20, 45)  # about 3%
 
-FIRST_NAMES = (
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+FIRST_NAMES = _split(
     "Yann Bernhard Adrian Yoshua Geoffrey Fei-Fei Jiawei Chao Jun Wei Xiang Li Ming Yifan Zhang Hao "
     "Andrew Ilya Sebastian Daniel Martin Thomas Anna Maria Sofia Elena Laura Julia Clara Chiara "
     "Léa Zoé Chloé Hélène Jérôme François Søren Åsa Björn Jürgen Łukasz Paweł Małgorzata "
     "Dmitry Olga Sergey Ivan Natalia Priya Rahul Aditya Ananya Saurabh Kenji Yuki Haruto Sakura "
     "Minyoung Jiwon Seung-Hoon Ji-Woo Ahmed Fatima Omar Leila Mehmet Ayşe Diego Lucía José Camila "
     "João Gonçalo Pedro Ngozi Chinedu Kwame Amara Timothy Roger Colin Paul Philip Felix Minxian"
-).split()
-SURNAMES = (
+)
+SURNAMES = _split(
     "LeCun Schölkopf Bengio Hinton Wang Yang Chen Li Liu Zhang Zhao Huang Wu Zhou Xu Sun Ng Kim Park "
     "Lee Choi Nguyen Tran Pham Müller Schmidt Schneider Fischer Weber Meyer Wagner Becker Hoffmann "
     "Dupont Martin Bernard Moreau Laurent García Rodríguez Martínez López González Pérez Sánchez "
     "Rossi Russo Ferrari Esposito Bianchi Romano Kowalski Nowak Wiśniewski Ivanov Smirnov Petrov "
     "Kuznetsov Sato Suzuki Takahashi Tanaka Watanabe Sharma Gupta Patel Singh Kumar Reddy Agarwal "
     "Smith Johnson Williams Brown Jones Miller Davis Wilson Anderson Taylor Thomas Moore Jackson "
-    "Øksendal Ångström Çelik Yılmaz Öztürk Šimić Dvořák Novák Hospedales Wattenhofer Theodorou "
+    "Øksendal Ångström Çelik Y\u0131lmaz Öztürk Šimić Dvořák Novák Hospedales Wattenhofer Theodorou "
     "Mallmann-Trenn Radzik Ruprecht Götschel Altinbüken Buyya Haffari Akella Kao Hacid"
-).split()
+)
 # Surnames written with a particle; arXiv's API finds them as au:del_maestro, au:van_der_maaten.
 PARTICLE_SURNAMES = ("Del Maestro", "van der Maaten", "de Freitas", "Van Gool", "von Luxburg", "da Silva")
 # (category, weight): roughly the shares of a day's listing that subscribers of this
@@ -90,12 +95,15 @@ CATEGORIES = (
     ("q-bio.NC", 1),
     ("physics.comp-ph", 1),
 )
-METHOD_HEADS = "Flash Neuro Graph Hyper Quant Diff Mamba Meta Omni Sparse Deep Fast Light Auto Cross Vision".split()
-METHOD_TAILS = "Former Net Flow Searcher Agent Diffusion Mixer Bench Tune Align Fusion Scope Gen Seg".split()
+METHOD_HEADS = _split(
+    "Flash Neuro Graph Hyper Quant Diff Mamba Meta Omni Sparse Deep Fast Light Auto Cross Vision"
+)
+METHOD_TAILS = _split("Former Net Flow Searcher Agent Diffusion Mixer Bench Tune Align Fusion Scope Gen Seg")
 
 # Words nobody makes a filter of.
 STOPWORDS = frozenset(
-    """a about above across after again against all also although among an and any are as at be
+    _split(
+        """a about above across after again against all also although among an and any are as at be
     because been before being below between both but by can could did do does doing done during
     each either enable enables even every few for from further had has have having here however how
     if in into is it its itself just less made make makes many may might more most much must
@@ -103,7 +111,8 @@ STOPWORDS = frozenset(
     rather same several should show shows since so some such than that the their them then there
     these they this those through thus to too under until up upon us use used uses using very via
     was we well were what when where whether which while who whom whose why will with within
-    without would yet""".split()
+    without would yet"""
+    )
 )
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
@@ -147,7 +156,9 @@ def papers(count: int, seed: int = PAPER_SEED) -> list[Paper]:
     rng = random.Random(seed)
     samples = _samples()
     sentences = [s for _, abstract in samples for s in _SENTENCE_SPLIT.split(abstract) if len(s) > 40]
-    vocabulary = sorted({w for _, abstract in samples for w in abstract.split() if w.isalpha() and len(w) > 3})
+    vocabulary = sorted(
+        {w for _, abstract in samples for w in abstract.split() if w.isalpha() and len(w) > 3}
+    )
     titles = [title for title, _ in samples]
     heads = [t.split(": ", 1)[0] for t in titles if ": " in t]
     tails = [t.split(": ", 1)[1] for t in titles if ": " in t]
@@ -163,7 +174,11 @@ def papers(count: int, seed: int = PAPER_SEED) -> list[Paper]:
         if rng.random() < 0.5:
             method += f"-{rng.randint(1, 9)}"
         if rng.random() < 0.6 and heads:
-            title = f"{method}: {rng.choice(tails)}" if rng.random() < 0.5 else f"{rng.choice(heads)}: {rng.choice(tails)}"
+            title = (
+                f"{method}: {rng.choice(tails)}"
+                if rng.random() < 0.5
+                else f"{rng.choice(heads)}: {rng.choice(tails)}"
+            )
         else:
             title = rng.choice(titles)
         parts = [f"We introduce {method}."]
@@ -251,7 +266,9 @@ def vocabulary(day: Sequence[Paper] | None = None) -> Vocabulary:
                     seen_phrases.add(f"{previous} {surface}")
                 previous = surface
         words.update(seen)
-        title_words.update({surface_of[textnorm.stem(w.lower())] for w in re.findall(r"[A-Za-z]+", paper.title)})
+        title_words.update(
+            {surface_of[textnorm.stem(w.lower())] for w in re.findall(r"[A-Za-z]+", paper.title)}
+        )
         phrases.update(seen_phrases)
         surnames.update({_surname(name) for name in paper.authors})
         full_names.update(set(paper.authors))
