@@ -247,37 +247,38 @@ class _TextField:
             return False
         aliases = self.aliases[doc]
         first = words[0]
-        starts = positions.get(first.parts[0], [])
-        if first.joined:
-            starts = starts + positions.get(first.joined, [])
-        for start in starts:
-            at = start
-            for w in words:
-                at = _word_at(stream, aliases, at, w)
-                if at < 0:
-                    break
-            else:
-                return True
-        return False
+        current = set(positions.get(first.parts[0], ()))
+        current.update(positions.get(first.whole, ()))
+        for w in words:  # every place the phrase can have reached after each word
+            following: set[int] = set()
+            for at in current:
+                following.update(_word_ends(stream, aliases, at, w))
+            if not following:
+                return False
+            current = following
+        return True
 
 
-def _word_at(stream: tuple[str, ...], aliases: dict[int, tuple[str, int]] | None, at: int, w: Word) -> int:
-    """Where the text continues if word `w` stands at position `at`, or -1.
+def _word_ends(
+    stream: tuple[str, ...], aliases: dict[int, tuple[str, int]] | None, at: int, w: Word
+) -> list[int]:
+    """Where the text can continue if word `w` stands at position `at` (none: no match).
 
     A hyphenated query word matches its parts in a row, or its joined form written as one
     word, or a hyphenated compound of the text whose joined form is the same.
     """
+    ends = []
     end = at + len(w.parts)
     if stream[at:end] == w.parts:
-        return end
+        ends.append(end)
     whole = w.whole
     if at < len(stream) and stream[at] == whole:
-        return at + 1
+        ends.append(at + 1)
     if aliases is not None:
         alias = aliases.get(at)
         if alias is not None and alias[0] == whole:
-            return at + alias[1]
-    return -1
+            ends.append(at + alias[1])
+    return ends
 
 
 def _prefix_bits(postings: dict[str, int], vocabulary: list[str], prefix: str) -> int:
@@ -310,22 +311,22 @@ def _given_names_before(tokens: tuple[str, ...], end: int, given: tuple[str, ...
     return True
 
 
-def _name_matches(tokens: tuple[str, ...], surname: tuple[str, ...], given: tuple[str, ...]) -> bool:
+def _runs(tokens: tuple[str, ...]) -> set[str]:
+    """Every run of consecutive name tokens written together: how a surname can be written."""
+    size = len(tokens)
+    return {"".join(tokens[start:end]) for start in range(size) for end in range(start + 1, size + 1)}
+
+
+def _name_matches(tokens: tuple[str, ...], surname: str, given: tuple[str, ...]) -> bool:
     """arXiv-style author match of one name's tokens (see `alerts.query.Author`)."""
-    size = len(surname)
-    first = surname[0]
-    if first in tokens:
-        for start, token in enumerate(tokens):
-            if (
-                token == first
-                and tokens[start : start + size] == surname
-                and _given_names_before(tokens, start, given)
-            ):
-                return True
-    if size > 1:
-        joined = "".join(surname)
-        if joined in tokens:
-            return _given_names_before(tokens, tokens.index(joined), given)
+    for start in range(len(tokens)):
+        written = ""
+        for token in tokens[start:]:
+            written += token
+            if len(written) >= len(surname):
+                break
+        if written == surname and _given_names_before(tokens, start, given):
+            return True
     return False
 
 
@@ -337,9 +338,9 @@ class PaperIndex:
         self._all = (1 << len(self.docs)) - 1
         self._title = _TextField()
         self._abstract = _TextField()
-        self._authors: dict[str, int] = {}  # folded name token -> bitset
+        self._authors: dict[str, int] = {}  # name tokens, and runs of them written together -> bitset
         self._author_vocabulary: list[str] | None = None
-        # Name token -> (doc, tokens of the whole name) of every author name that has it.
+        # Name token or run of tokens written together -> (doc, tokens of the whole name).
         self._names: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
         self._categories: dict[str, int] = {}  # lower-case category -> bitset
         self._archives: dict[str, int] = {}  # lower-case archive -> bitset
@@ -360,10 +361,8 @@ class PaperIndex:
         self._abstract.add(doc, paper.abstract)
         author_tokens: set[str] = set()
         for name in paper.authors:
-            words = textnorm.words(name.replace("_", " "))
-            tokens = tuple(part for w in words for part in w.surface)
-            keys = set(tokens)
-            keys.update(w.joined_surface for w in words if w.joined)
+            tokens = tuple(textnorm.name_tokens(name))
+            keys = _runs(tokens)
             for key in keys:
                 self._names.setdefault(key, []).append((doc, tokens))
             author_tokens.update(keys)
@@ -547,14 +546,11 @@ class PaperIndex:
         return self._title.prefix(node.prefix) | self._abstract.prefix(node.prefix)
 
     def _author(self, node: Author) -> int:
-        surname, given = node.surname, node.given
-        if len(surname) == 1 and not given:
-            return self._authors.get(surname[0], 0)
-        names = self._names.get(surname[0], [])
-        if len(surname) > 1:  # del_maestro also finds DelMaestro
-            names = names + self._names.get("".join(surname), [])
+        surname, given = node.written, node.given
+        if not given:
+            return self._authors.get(surname, 0)
         bits = 0
-        for doc, tokens in names:
+        for doc, tokens in self._names.get(surname, ()):
             if _name_matches(tokens, surname, given):
                 bits |= 1 << doc
         return bits

@@ -112,20 +112,22 @@ class Prefix(Node):
 
 
 class Author(Node):
-    """An author: `surname` tokens adjacent in one author's name, `given` names before them.
+    """An author whose name has `surname` and, before it, the `given` names in order.
 
-    Given names must appear in order before the surname (other names may sit between); an
-    initial matches a name it starts (`y` and `yann`, whichever side has the initial). A
-    surname of several tokens also matches them written as one (`del_maestro` finds
-    `DelMaestro`).
+    Names compare written together, without spaces, hyphens or underscores: a run of
+    consecutive words of the author's name must read `written` (so `del_maestro`,
+    `"Del Maestro"` and `delmaestro` all find Adrian Del Maestro and Adrian DelMaestro).
+    Given names appear in order before that run, other names may sit between, and an
+    initial matches a name it starts (`y` and `yann`, whichever side has the initial).
     """
 
-    __slots__ = ("given", "surname")
+    __slots__ = ("given", "surname", "written")
 
     def __init__(self, surname: tuple[str, ...], given: tuple[str, ...]) -> None:
         self.surname = surname
         self.given = given
-        self.key = f"a:{' '.join(surname)}|{' '.join(given)}"
+        self.written = "".join(surname)
+        self.key = f"a:{self.written}|{' '.join(given)}"
 
 
 class Category(Node):
