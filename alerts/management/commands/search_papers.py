@@ -47,7 +47,10 @@ def _as_json(hit: PaperSearchHit) -> dict:
 
 
 class Command(BaseCommand):
-    help = "Search the stored papers with the topic-filter query language, best match first."
+    help = (
+        "Search the stored papers with the topic-filter query language, best match first. "
+        'A query that starts with "-" goes after --: search_papers -- "-cat:cs.CV diffusion".'
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("query", help="a topic filter, e.g. 'ti:\"diffusion models\" AND cat:cs.LG'")
