@@ -131,6 +131,7 @@ class _TextField:
     """Title or abstract: postings, positions for phrases, surface forms for prefixes."""
 
     __slots__ = (
+        "_lines",
         "_phrases",
         "_positions",
         "_surfaces",
@@ -150,6 +151,8 @@ class _TextField:
         self.compounds: set[str] = set()  # every joined compound of the field
         self.texts: list[str] = []  # per doc, for what is built when first needed
         self._positions: list[dict[str, list[int]] | None] = []
+        # Per doc: " tok tok ... tok ", for plain runs of words: one C-level substring search.
+        self._lines: list[str | None] = []
         self._surfaces: dict[str, int] | None = None  # folded unstemmed word -> bitset
         self._vocabulary: list[str] = []  # the surface forms, sorted
         self._phrases: dict[str, int] = {}
@@ -167,6 +170,7 @@ class _TextField:
         self.aliases.append(aliases)
         self.texts.append(text)
         self._positions.append(None)
+        self._lines.append(None)
         bit = 1 << doc
         postings = self.postings
         get = postings.get
@@ -212,10 +216,10 @@ class _TextField:
             candidates &= ~sure
         bits = sure
         # Words of one part each, none of them the joined form of a compound of this field,
-        # can only match as a plain run of tokens.
+        # can only match as a plain run of tokens: a substring of the doc's line of tokens.
         run = None
         if not any(w.joined or w.parts[0] in self.compounds for w in words):
-            run = tuple(w.parts[0] for w in words)
+            run = f" {' '.join(w.parts[0] for w in words)} "
         for doc in iter_bits(candidates):
             if self._phrase_in(doc, words, run):
                 bits |= 1 << doc
@@ -236,15 +240,14 @@ class _TextField:
         self._positions[doc] = positions
         return positions
 
-    def _phrase_in(self, doc: int, words: tuple[Word, ...], run: tuple[str, ...] | None) -> bool:
+    def _phrase_in(self, doc: int, words: tuple[Word, ...], run: str | None) -> bool:
+        if run is not None:
+            line = self._lines[doc]
+            if line is None:
+                line = self._lines[doc] = f" {' '.join(self.streams[doc])} "
+            return run in line
         stream = self.streams[doc]
         positions = self._positions[doc] or self._positions_of(doc)
-        if run is not None:
-            size = len(run)
-            for start in positions.get(run[0], ()):  # noqa: SIM110 (a loop is faster than any())
-                if stream[start : start + size] == run:
-                    return True
-            return False
         aliases = self.aliases[doc]
         first = words[0]
         current = set(positions.get(first.parts[0], ()))
