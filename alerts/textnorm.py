@@ -105,7 +105,9 @@ def fold(text: str) -> str:
     if text.isascii():
         return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.translate(_EXTRA_FOLD))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    # A few compatibility forms decompose to a space and an accent (Greek ypogegrammeni):
+    # a token never holds a space.
+    return "".join(c for c in decomposed if not unicodedata.combining(c) and not c.isspace()).casefold()
 
 
 def stem(folded: str) -> str:
