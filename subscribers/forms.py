@@ -14,16 +14,15 @@ NAME_PLACEHOLDER = "e.g. LLM papers"
 HOURS = [(hour, f"{hour:02d}:00") for hour in range(24)]
 
 
-def _rule(check):
-    """A form field validator from a rule: the rule's message goes next to the field."""
+class Form(forms.Form):
+    """Labels without Django's trailing colon: they read as headings above each field."""
 
-    def validate(value):
-        check(value)
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
-    return validate
 
-
-class PreferencesForm(forms.Form):
+class PreferencesForm(Form):
     """What a subscriber can change on the manage page (and chooses when signing up)."""
 
     frequency = forms.ChoiceField(
@@ -38,7 +37,7 @@ class PreferencesForm(forms.Form):
         choices=HOURS,
         coerce=int,
         initial=7,
-        help_text="The hour, in your time zone, at which the digest is sent.",
+        help_text="In your time zone.",
         error_messages={
             "required": "Choose an hour from 0 to 23.",
             "invalid_choice": "Choose an hour from 0 to 23.",
@@ -100,7 +99,7 @@ class SignupForm(PreferencesForm):
         return rules.check_email(self.cleaned_data["email"])
 
 
-class FilterForm(forms.Form):
+class FilterForm(Form):
     name = forms.CharField(
         label="Name",
         required=False,
@@ -113,6 +112,7 @@ class FilterForm(forms.Form):
     query = forms.CharField(
         label="Query",
         required=True,
+        strip=False,  # check_query strips, after the parser has counted columns as typed
         # Longer text is refused with a message that says how long it is, not cut off.
         widget=forms.TextInput(
             attrs={"placeholder": QUERY_PLACEHOLDER, "spellcheck": "false", "autocapitalize": "off"}

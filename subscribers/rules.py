@@ -12,11 +12,12 @@ from functools import cache
 
 from django.core.exceptions import ValidationError
 
+from alerts.query import MAX_QUERY_LENGTH, QueryError, parse
+
 from .addresses import AddressError, normalize_email
 from .models import MAX_FILTERS, MAX_PAPERS, MIN_PAPERS, Subscriber, TopicFilter
 
 MAX_NAME_LENGTH = TopicFilter._meta.get_field("name").max_length
-MAX_QUERY_LENGTH = TopicFilter._meta.get_field("query").max_length
 
 
 @dataclass(frozen=True)
@@ -83,17 +84,28 @@ def check_filter_name(value: str) -> str:
 
 
 def check_query(value: str) -> str:
-    value = (value or "").strip()
-    if not value:
+    """A valid query, stripped; the parser's message and column otherwise. Leading spaces
+    stay while parsing, so the column counts the characters the person sees."""
+    typed = (value or "").rstrip()
+    if not typed.strip():
         raise ValidationError(
             "Write a query for this filter, e.g. ti:transformer AND cat:cs.CL.", code="query"
         )
-    if len(value) > MAX_QUERY_LENGTH:
+    if len(typed.strip()) > MAX_QUERY_LENGTH:
         raise ValidationError(
-            f"A query can be at most {MAX_QUERY_LENGTH} characters long (this one has {len(value)}).",
+            f"A query can be at most {MAX_QUERY_LENGTH} characters long (this one has {len(typed.strip())}).",
             code="query",
         )
-    return value
+    try:
+        parse(typed)
+    except QueryError as exc:
+        raise ValidationError(query_error_message(exc), code="query") from None
+    return typed.strip()
+
+
+def query_error_message(error: QueryError) -> str:
+    """The parser's message, as a sentence that says where: "Unclosed ( (column 4)"."""
+    return f"{error.message[:1].upper()}{error.message[1:]} (column {error.column})"
 
 
 def default_filter_name(query: str) -> str:

@@ -13,18 +13,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import get_usage
 
-from . import services, tokens
+from . import preview, services, tokens
 from .forms import FILTERS_PREFIX, PreferencesForm, SignupForm, filter_formset
 from .models import MAX_FILTERS, Subscriber, SubscriberEvent
 
 Actor = SubscriberEvent.Actor
 Status = Subscriber.Status
-
-
-def _filter_preview(text):  # TEMPORARY until alerts.matcher lands
-    from .preview import filter_preview
-
-    return filter_preview(text)
 
 
 # Rate limits --------------------------------------------------------------------------
@@ -81,7 +75,9 @@ def _redisplay(request: HttpRequest, form_class, template: str, context: dict) -
     formset = filter_formset(initial=initial_filters, rows=rows)
     previews = {}
     if request.POST.get("action") == "preview":
-        previews = {i: _filter_preview(row["query"]) for i, row in enumerate(initial_filters) if row["query"]}
+        previews = {
+            i: preview.filter_preview(row["query"]) for i, row in enumerate(initial_filters) if row["query"]
+        }
     context.update(form=form_class(initial=initial), formset=formset, previews=previews)
     return render(request, template, context)
 
@@ -144,7 +140,7 @@ def preview_view(request: HttpRequest) -> HttpResponse:
     """The live preview of one query: an HTML fragment for the sign-up and manage pages."""
     if limited := _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW", "subscribers/_rate_limited.html"):
         return limited
-    result = _filter_preview(request.GET.get("q", ""))
+    result = preview.filter_preview(request.GET.get("q", ""))
     response = render(request, "subscribers/_preview.html", {"preview": result})
     response["Cache-Control"] = "private, max-age=60"
     return response

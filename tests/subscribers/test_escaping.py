@@ -61,3 +61,13 @@ def test_the_admin_escapes_filter_names(admin_client, hostile_subscriber):
     page = admin_client.get(reverse("admin:subscribers_subscriber_change", args=[hostile_subscriber.pk]))
     assert page.status_code == 200
     assert_escaped(page.text)
+
+
+def test_paper_titles_are_escaped_in_the_sign_up_preview_and_the_admin(client, admin_client):
+    from tests.factories import PaperFactory
+
+    PaperFactory(title=f"{SCRIPT} agents", abstract="<img src=x onerror=alert(1)>")
+    data = signup_data(filters=[("Agents", "ti:agents")], action="preview")
+    assert_escaped(client.post("/", data).text)
+    assert_escaped(client.get("/preview/", {"q": "ti:agents"}).text)
+    assert_escaped(admin_client.get(reverse("admin:alerts_paper_changelist")).text)
