@@ -86,7 +86,10 @@ class SignupForm(PreferencesForm):
         label="Email address",
         max_length=320,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
-        error_messages={"required": "Enter your email address."},
+        error_messages={
+            "required": "Enter your email address.",
+            "max_length": "An email address can be at most 254 characters long.",
+        },
     )
 
     field_order = ["email", "frequency", "send_hour", "timezone", "max_papers", "include_trending"]

@@ -20,6 +20,7 @@ from .services import CONFIRMABLE, subscriber_email_failed
 
 logger = logging.getLogger(__name__)
 
+# Back-off 30 s, 1, 2, 4, 8 min: a mail server restart or a short outage is ridden out.
 MAX_RETRIES = 5
 RETRY_BASE_SECONDS = 30
 
@@ -42,7 +43,7 @@ def _send(task, subscriber_id: int, message: str, wanted: set[str], send) -> str
     try:
         send(subscriber=subscriber)
     except Exception as exc:
-        if is_transient(exc) and task.request.retries < MAX_RETRIES:
+        if is_transient(exc) and task.request.retries < task.max_retries:
             raise task.retry(exc=exc, countdown=RETRY_BASE_SECONDS * 2**task.request.retries) from exc
         logger.exception("could not send the %s email to subscriber %s", message, subscriber_id)
         subscriber_email_failed(subscriber=subscriber, message=message, reason=f"{type(exc).__name__}: {exc}")
@@ -50,11 +51,11 @@ def _send(task, subscriber_id: int, message: str, wanted: set[str], send) -> str
     return "sent"
 
 
-@shared_task(bind=True, soft_time_limit=60, time_limit=90)
+@shared_task(bind=True, max_retries=MAX_RETRIES, soft_time_limit=60, time_limit=90)
 def send_confirmation_email(self, subscriber_id: int) -> str:
     return _send(self, subscriber_id, "confirmation", CONFIRMABLE, confirmation_email_send)
 
 
-@shared_task(bind=True, soft_time_limit=60, time_limit=90)
+@shared_task(bind=True, max_retries=MAX_RETRIES, soft_time_limit=60, time_limit=90)
 def send_manage_link_email(self, subscriber_id: int) -> str:
     return _send(self, subscriber_id, "manage_link", {Subscriber.Status.ACTIVE}, manage_link_email_send)

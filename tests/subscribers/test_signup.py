@@ -34,6 +34,21 @@ def field_error(page: str, field_id: str) -> str:
         ({"email": "ada@example.org, bob@example.org"}, "id_email", "Enter one email address only"),
         ({"email": "用户@example.org"}, "id_email", "The part before the @ can only use Latin letters"),
         ({"email": "ada@exa_mple..org"}, "id_email", "The part after the @ is not a valid domain name."),
+        (
+            {"email": "a" * 65 + "@example.org"},
+            "id_email",
+            "The part before the @ can be at most 64 characters",
+        ),
+        (
+            {"email": "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".org"},
+            "id_email",
+            "An email address can be at most 254 characters long.",
+        ),
+        (
+            {"email": "a" * 400 + "@example.org"},
+            "id_email",
+            "An email address can be at most 254 characters long.",
+        ),
         ({"frequency": "hourly"}, "id_frequency", "Choose daily or weekly."),
         ({"frequency": None}, "id_frequency", "Choose daily or weekly."),
         ({"send_hour": "24"}, "id_send_hour", "Choose an hour from 0 to 23."),
