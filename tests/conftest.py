@@ -216,3 +216,16 @@ def screenshots(request) -> Path:
     directory = ARTIFACTS / request.node.name.replace("/", "_")
     directory.mkdir(parents=True, exist_ok=True)
     return directory
+
+
+# The outside world ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def fakeweb():
+    """A scripted local web server playing arXiv, Hugging Face, an ESP (see tests/fakeweb.py)."""
+    from tests.fakeweb import FakeWeb
+
+    web = FakeWeb().start()
+    yield web
+    web.stop()
