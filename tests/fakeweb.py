@@ -13,6 +13,7 @@ It listens on a free loopback port in a background thread; nothing leaves the ma
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -128,6 +129,11 @@ class FakeWeb:
                 for r in self._requests
                 if (path is None or r.path == path) and (method is None or r.method == method.upper())
             ]
+
+    def gaps(self, path: str | None = None) -> list[float]:
+        """Seconds between the arrivals of successive requests (to `path`, if given)."""
+        arrivals = [r.time for r in self.requests(path)]
+        return [later - earlier for earlier, later in itertools.pairwise(arrivals)]
 
     def reset(self) -> None:
         with self._lock:

@@ -113,7 +113,7 @@ def _record(entry, position: int, affiliations) -> PaperRecord:
         categories=categories,
         primary_category=primary,
         published=parse_datetime(entry.get("published")),
-        updated=parse_datetime(entry.get("updated")),
+        updated=parse_datetime(dict.get(entry, "updated")),
         abs_url=abs_url(arxiv_id),
         pdf_url=pdf.replace("http://", "https://", 1) if pdf else pdf_url(arxiv_id),
         doi=clean_text(entry.get("arxiv_doi")),

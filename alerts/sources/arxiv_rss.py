@@ -56,7 +56,7 @@ def split_authors(creator: str) -> list[str]:
 def parse(body: bytes) -> list[PaperRecord]:
     """The announcements in one listing feed (RSS 2.0 or Atom), in feed order."""
     parsed = parse_feed(body, source=SOURCE, sanitize_html=False)
-    feed_date = parse_datetime(parsed.feed.get("published") or parsed.feed.get("updated"))
+    feed_date = parse_datetime(parsed.feed.get("published") or dict.get(parsed.feed, "updated"))
     records = []
     for position, entry in enumerate(parsed.entries, start=1):
         records.append(_record(entry, position, feed_date))

@@ -25,7 +25,7 @@ def _record(entry, position: int, feed_url: str) -> PaperRecord:
     authors: list[str] = []
     for author in entry.get("authors", []):
         authors.extend(name.strip() for name in (author.get("name") or "").split(";") if name.strip())
-    published = parse_datetime(entry.get("published") or entry.get("updated"))
+    published = parse_datetime(entry.get("published") or dict.get(entry, "updated"))
     return PaperRecord(
         external_key=key,
         title=title,
@@ -35,7 +35,7 @@ def _record(entry, position: int, feed_url: str) -> PaperRecord:
             clean_text(tag.get("term")) for tag in entry.get("tags", []) if clean_text(tag.get("term"))
         ],
         published=published,
-        updated=parse_datetime(entry.get("updated")) or published,
+        updated=parse_datetime(dict.get(entry, "updated")) or published,
         abs_url=link,
         doi=_doi(entry),
         feed_url=feed_url,

@@ -211,6 +211,9 @@ def arxiv_date(moment: dt.datetime | None) -> dt.date | None:
 def parse_feed(body: bytes, *, source: str, sanitize_html: bool) -> feedparser.FeedParserDict:
     """Parse an RSS/Atom document with feedparser, refusing anything it had to guess at.
 
+    Read "updated" with `dict.get(entry, "updated")`: feedparser's own `get` falls back to
+    "published" for it (with a deprecation warning), which would blur the two dates.
+
     feedparser recovers from broken XML and wrong encodings with a loose parser; a feed we
     store papers from must be read exactly, so any such recovery is an error here.
     """
