@@ -189,8 +189,8 @@ class Fetcher:
         return b"".join(chunks)
 
     def _too_large(self, url: str, size: int, at_least: bool = False) -> str:
-        amount = f"{'more than ' if at_least else ''}{size} bytes"
-        return f"response from {url} is too large ({amount}; the limit is {self.max_bytes})"
+        detail = f"stopped reading at {size} bytes" if at_least else f"{size} bytes declared"
+        return f"response from {url} is too large ({detail}; the limit is {self.max_bytes} bytes)"
 
 
 def _retry_after(value: str | None) -> float | None:

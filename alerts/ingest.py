@@ -114,7 +114,18 @@ def _ingest(records: list[PaperRecord], source: str) -> IngestCounts:
         for row in updated:
             row.modified_at = now
         fields = sorted(set().union(*changed_fields.values()) | {"modified_at"})
-        Paper.objects.bulk_update(updated, fields, batch_size=_WRITE_BATCH)
+        # INSERT ... ON CONFLICT DO UPDATE on rows that exist (and are locked): one plain
+        # statement per batch, where bulk_update's CASE per row and field takes seconds.
+        for key in ("arxiv_id", "external_key"):
+            rows = [row for row in updated if bool(row.arxiv_id) == (key == "arxiv_id")]
+            if rows:
+                Paper.objects.bulk_create(
+                    rows,
+                    batch_size=_WRITE_BATCH,
+                    update_conflicts=True,
+                    unique_fields=[key],
+                    update_fields=fields,
+                )
     seen = {record.key for record in records}
     return IngestCounts(
         fetched=len(seen),

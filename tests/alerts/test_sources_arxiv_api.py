@@ -183,8 +183,9 @@ def test_requests_to_arxiv_keep_the_minimum_spacing(fetch_papers, arxiv_on, sett
 
     gaps = arxiv_on.gaps()
     assert len(gaps) == 2
-    assert all(gap >= 0.29 for gap in gaps), gaps
-    assert all(gap < 1.5 for gap in gaps), gaps  # spaced, not stalled
+    # Measured at the server: a few milliseconds of thread scheduling either way.
+    assert all(gap >= 0.28 for gap in gaps), gaps
+    assert all(gap < 2.0 for gap in gaps), gaps  # spaced, not stalled
 
 
 def test_an_empty_page_before_the_end_stores_nothing(fetch_papers, arxiv_on, settings):
