@@ -6,6 +6,8 @@ seen again updates its row. Titles and descriptions may be HTML: they are stored
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 from .records import PaperRecord, SourceError, clean_text, html_to_text, parse_datetime, parse_feed
 
 SOURCE = "feed"
@@ -17,7 +19,9 @@ def parse(body: bytes, *, feed_url: str = "") -> list[PaperRecord]:
 
 
 def _record(entry, position: int, feed_url: str) -> PaperRecord:
-    link = (entry.get("link") or "").strip()
+    link = urljoin(feed_url, (entry.get("link") or "").strip())
+    if not link.lower().startswith(("http://", "https://")):
+        link = ""  # a "javascript:" link (or one relative to nothing known) is never shown to anyone
     key = (entry.get("id") or "").strip() or link
     if not key:
         raise SourceError(SOURCE, f"item {position} has neither a guid nor a link")

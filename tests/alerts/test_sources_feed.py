@@ -130,3 +130,34 @@ def test_configured_feeds_are_fetched_one_by_one(fetch_papers, fakeweb, settings
             (f"{fakeweb.url}/gone", "failed"),
         ]
     )
+
+
+HOSTILE = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>A feed</title><link>https://blog.example.org/</link>
+  <item>
+    <title>&lt;script&gt;alert("title")&lt;/script&gt;Click me</title>
+    <link>javascript:alert(document.cookie)</link>
+    <guid isPermaLink="false">post-1</guid>
+    <description>&lt;p onclick="steal()"&gt;Hello &lt;script&gt;alert(1)&lt;/script&gt;world&lt;/p&gt;
+    </description>
+  </item>
+  <item>
+    <title>Relative</title>
+    <link>/2026/03/relative/</link>
+  </item>
+</channel></rss>
+"""
+
+
+def test_hostile_items_are_stored_as_plain_text_without_script_links(fetch_papers, fakeweb):
+    fakeweb.route("/feed", Reply(body=HOSTILE))
+    url = f"{fakeweb.url}/feed"
+
+    assert fetch_papers("--source", "feed", "--url", url).status == 0
+
+    post = Paper.objects.get(external_key="post-1")
+    assert post.abs_url == ""
+    assert post.title == '<script>alert("title")</script>Click me'  # text: escaped wherever it is shown
+    assert post.abstract == "Hello world"
+    relative = Paper.objects.get(title="Relative")
+    assert relative.abs_url == relative.external_key == f"{fakeweb.url}/2026/03/relative/"

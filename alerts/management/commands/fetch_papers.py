@@ -42,6 +42,12 @@ class Command(BaseCommand):
             raise CommandError(f"not an arXiv category: {', '.join(bad)}")
         if file and not source:
             raise CommandError("--file needs --source, to know how to read the file")
+        if url and not source:
+            raise CommandError("--url needs --source, to know what the URL serves")
+        if category and source not in (None, "arxiv-rss", "arxiv-api"):
+            raise CommandError(f"--category applies to arxiv-rss and arxiv-api, not {source}")
+        if date and source == "arxiv-rss":
+            raise CommandError("--date does not apply to arxiv-rss: a listing is always the latest one")
         report = papers_fetch_request(source=source, categories=category, url=url, file=file, date=date)
         for failure in report.failures:
             self.stderr.write(failure)
