@@ -92,14 +92,14 @@ def _ingest(records: list[PaperRecord], source: str) -> IngestCounts:
     for chunk in _chunks(external_keys):
         rows.update((("external", p.external_key), p) for p in locked.filter(external_key__in=chunk))
 
-    new_keys: set[tuple[str, str]] = set()
+    new_keys: dict[tuple[str, str], None] = {}  # an ordered set: rows are created in feed order
     changed_fields: dict[tuple[str, str], set[str]] = {}
     for record in records:
         key = record.key
         row = rows.get(key)
         if row is None:
             rows[key] = _new_paper(record, source)
-            new_keys.add(key)
+            new_keys[key] = None
             continue
         changed = _merge(row, record, source)
         if changed and key not in new_keys:
@@ -117,10 +117,10 @@ def _ingest(records: list[PaperRecord], source: str) -> IngestCounts:
         # INSERT ... ON CONFLICT DO UPDATE on rows that exist (and are locked): one plain
         # statement per batch, where bulk_update's CASE per row and field takes seconds.
         for key in ("arxiv_id", "external_key"):
-            rows = [row for row in updated if bool(row.arxiv_id) == (key == "arxiv_id")]
-            if rows:
+            batch = [row for row in updated if bool(row.arxiv_id) == (key == "arxiv_id")]
+            if batch:
                 Paper.objects.bulk_create(
-                    rows,
+                    batch,
                     batch_size=_WRITE_BATCH,
                     update_conflicts=True,
                     unique_fields=[key],

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -26,7 +27,6 @@ from .sources.records import PaperRecord, SourceError, is_arxiv_category, url_wi
 logger = logging.getLogger(__name__)
 
 SOURCES = tuple(Paper.Source.values)
-ARXIV_SOURCES = {Paper.Source.ARXIV_RSS, Paper.Source.ARXIV_API}
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,12 @@ class FetchSpec:
     date: dt.date | None = None
 
     def as_params(self) -> dict:
-        params = asdict(self)
-        params.pop("source")
-        params["categories"] = list(self.categories)
-        params["date"] = self.date.isoformat() if self.date else None
+        """What was asked, as JSON: recorded in the FetchRun, and the task's arguments."""
+        params = {
+            "categories": list(self.categories),
+            "url": self.url,
+            "date": self.date.isoformat() if self.date else "",
+        }
         return {key: value for key, value in params.items() if value}
 
 
@@ -63,7 +65,7 @@ def fetch_specs(
     categories = tuple(categories)
     if source is None:
         return [
-            FetchSpec(Paper.Source.ARXIV_RSS, categories=categories, date=date),
+            FetchSpec(Paper.Source.ARXIV_RSS, categories=categories),
             FetchSpec(Paper.Source.HF_DAILY, date=date),
             *fetch_specs(source=Paper.Source.FEED),
         ]
@@ -146,6 +148,8 @@ def papers_fetch_request(
     Each fetch runs in turn; a failed one is reported (and recorded) and the others still run.
     """
     if file:
+        if source is None:
+            raise ValueError("a saved response needs its source, to know how to read it")
         specs = [FetchSpec(source, categories=tuple(categories), url=url, date=date)]
     else:
         specs = fetch_specs(source=source, categories=categories, url=url, date=date)
@@ -167,8 +171,18 @@ def _read_file(spec: FetchSpec, path: Path) -> list[PaperRecord]:
     return _parse(spec.source, body, origin=str(path), feed_url=spec.url)
 
 
-def _parse(source: str, body: bytes, *, origin: str, feed_url: str = "") -> list[PaperRecord]:
+@contextmanager
+def _reading(origin: str):
+    """Name the file or URL in a SourceError raised while reading it."""
     try:
+        yield
+    except SourceError as exc:
+        exc.origin = exc.origin or origin
+        raise
+
+
+def _parse(source: str, body: bytes, *, origin: str, feed_url: str = "") -> list[PaperRecord]:
+    with _reading(origin):
         if source == Paper.Source.ARXIV_RSS:
             return arxiv_rss.parse(body)
         if source == Paper.Source.ARXIV_API:
@@ -176,9 +190,6 @@ def _parse(source: str, body: bytes, *, origin: str, feed_url: str = "") -> list
         if source == Paper.Source.HF_DAILY:
             return hf_daily.parse(body)
         return feed.parse(body, feed_url=feed_url)
-    except SourceError as exc:
-        exc.origin = exc.origin or origin
-        raise
 
 
 def _download(spec: FetchSpec, fetcher: Fetcher) -> list[PaperRecord]:
@@ -230,11 +241,8 @@ def _download_api(spec: FetchSpec, fetcher: Fetcher) -> list[PaperRecord]:
     while total is None or start < min(total, settings.ARXIV_API_MAX_RESULTS):
         url = arxiv_api.page_url(base, start=start, max_results=page_size, **extra)
         response = fetcher.get(url, min_interval=settings.ARXIV_REQUEST_INTERVAL)
-        try:
+        with _reading(url):
             page = arxiv_api.parse(response.body)
-        except SourceError as exc:
-            exc.origin = url
-            raise
         total = page.total_results if total is None else total
         if not page.records:
             if start < total:

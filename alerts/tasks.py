@@ -8,7 +8,7 @@ import logging
 from celery import shared_task
 
 from .fetching import FetchError
-from .paper_fetch import FetchSpec, fetch_specs, papers_fetch
+from .paper_fetch import fetch_specs, papers_fetch
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def fetch_papers_task(
     specs = fetch_specs(source=source, categories=categories or (), url=url, date=day)
     if source is None or len(specs) != 1:
         for spec in specs:
-            fetch_papers_task.delay(**_task_kwargs(spec))
+            fetch_papers_task.delay(source=spec.source, **spec.as_params())
         return None
     try:
         counts = papers_fetch(spec=specs[0])
@@ -51,12 +51,3 @@ def fetch_papers_task(
             raise TransientFetchError(str(exc)) from exc
         raise
     return {"fetched": counts.fetched, "created": counts.created, "updated": counts.updated}
-
-
-def _task_kwargs(spec: FetchSpec) -> dict:
-    return {
-        "source": spec.source,
-        "categories": list(spec.categories),
-        "url": spec.url,
-        "date": spec.date.isoformat() if spec.date else None,
-    }
