@@ -35,7 +35,7 @@ class FetchRunAdmin(admin.ModelAdmin):
         "error_short",
     )
     list_filter = ("status", "source", "started_at")
-    search_fields = ("error",)
+    search_fields = ("error", "notes")
     date_hierarchy = "started_at"
     list_per_page = 100
 
@@ -51,6 +51,7 @@ class FetchRunAdmin(admin.ModelAdmin):
             return "-"
         return f"{(obj.finished_at - obj.started_at).total_seconds():.1f}s"
 
-    @admin.display(description="Error")
+    @admin.display(description="Error or notes")
     def error_short(self, obj: FetchRun) -> str:
-        return obj.error if len(obj.error) <= 160 else obj.error[:157] + "..."
+        text = obj.error or obj.notes
+        return text if len(text) <= 160 else text[:157] + "..."

@@ -94,6 +94,8 @@ class FetchRun(models.Model):
     updated = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # What went wrong without stopping the fetch (a listing arXiv does not have).
+    notes = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]

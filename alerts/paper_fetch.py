@@ -111,8 +111,9 @@ def papers_fetch(
     params = spec.as_params() | ({"file": str(file)} if file else {})
     run = FetchRun.objects.create(source=spec.source, params=params)
     requests_before = fetcher.requests_made
+    notes: list[str] = []
     try:
-        records = _read_file(spec, file) if file else _download(spec, fetcher)
+        records = _read_file(spec, file) if file else _download(spec, fetcher, notes)
         counts = papers_ingest(records=records, source=spec.source)
     except Exception as exc:
         if isinstance(exc, FetchError):
@@ -123,15 +124,17 @@ def papers_fetch(
             finished_at=timezone.now(),
             requests=fetcher.requests_made - requests_before,
             error=message,
+            notes="\n".join(notes),
         )
         raise
     FetchRun.objects.filter(pk=run.pk).update(
         status=FetchRun.Status.OK,
         finished_at=timezone.now(),
         requests=fetcher.requests_made - requests_before,
+        notes="\n".join(notes),
         **{name: getattr(counts, name) for name in ("fetched", "created", "updated", "skipped")},
     )
-    logger.info("%s %s: %s", spec.source, params, counts.summary())
+    logger.debug("%s %s: %s", spec.source, params, counts.summary())
     return counts
 
 
@@ -192,9 +195,9 @@ def _parse(source: str, body: bytes, *, origin: str, feed_url: str = "") -> list
         return feed.parse(body, feed_url=feed_url)
 
 
-def _download(spec: FetchSpec, fetcher: Fetcher) -> list[PaperRecord]:
+def _download(spec: FetchSpec, fetcher: Fetcher, notes: list[str]) -> list[PaperRecord]:
     if spec.source == Paper.Source.ARXIV_RSS:
-        return _download_listings(spec, fetcher)
+        return _download_listings(spec, fetcher, notes)
     if spec.source == Paper.Source.ARXIV_API:
         return _download_api(spec, fetcher)
     if spec.source == Paper.Source.HF_DAILY:
@@ -205,20 +208,31 @@ def _download(spec: FetchSpec, fetcher: Fetcher) -> list[PaperRecord]:
     return _parse(spec.source, response.body, origin=spec.url, feed_url=spec.url)
 
 
-def _download_listings(spec: FetchSpec, fetcher: Fetcher) -> list[PaperRecord]:
+def _download_listings(spec: FetchSpec, fetcher: Fetcher, notes: list[str]) -> list[PaperRecord]:
     if spec.url:
-        urls = [spec.url]
-    else:
-        categories = list(spec.categories) or arxiv_categories_in_use()
-        size = max(1, settings.ARXIV_RSS_CATEGORIES_PER_REQUEST)
-        urls = [
-            arxiv_rss.listing_url(settings.ARXIV_RSS_URL, categories[i : i + size])
-            for i in range(0, len(categories), size)
-        ]
+        response = fetcher.get(spec.url, min_interval=settings.ARXIV_REQUEST_INTERVAL)
+        return _parse(spec.source, response.body, origin=spec.url)
+    categories = list(spec.categories) or arxiv_categories_in_use()
+    size = max(1, settings.ARXIV_RSS_CATEGORIES_PER_REQUEST)
     records: list[PaperRecord] = []
-    for url in urls:
-        response = fetcher.get(url, min_interval=settings.ARXIV_REQUEST_INTERVAL)
+    missing: list[FetchError] = []
+    chunks = [categories[i : i + size] for i in range(0, len(categories), size)]
+    for chunk in chunks:
+        url = arxiv_rss.listing_url(settings.ARXIV_RSS_URL, chunk)
+        try:
+            response = fetcher.get(url, min_interval=settings.ARXIV_REQUEST_INTERVAL)
+        except FetchError as exc:
+            # Categories come from what subscribers typed: one arXiv does not have must not
+            # cost everyone else their papers. It is noted on the FetchRun for the admin.
+            if exc.status not in (400, 404, 410):
+                raise
+            missing.append(exc)
+            notes.append(f"no arXiv listing for {'+'.join(chunk)} ({exc}); skipped")
+            logger.warning(notes[-1])
+            continue
         records.extend(_parse(spec.source, response.body, origin=url))
+    if missing and len(missing) == len(chunks):
+        raise missing[-1]  # not one listing: the URL is wrong, not a category
     return records
 
 

@@ -1,5 +1,9 @@
 """`manage.py fetch_papers`: the nightly set with no --source, and clear refusals of misuse."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.management import CommandError
 from django.utils import timezone
@@ -7,6 +11,7 @@ from django.utils import timezone
 from alerts.models import FetchRun, Paper
 from tests.alerts.conftest import saved
 from tests.fakeweb import Reply
+from tests.servers import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +72,35 @@ def test_misuse_is_refused_with_a_clear_message(fetch_papers, args, message):
     with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
         fetch_papers(*args)
     assert not FetchRun.objects.exists()
+
+
+def run_manage_py(database_url: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test", DATABASE_URL=database_url)
+    env.update(DATA_DIR=str(tmp_path), REDIS_URL="")
+    return subprocess.run(
+        [sys.executable, "manage.py", "fetch_papers", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_the_command_line_stdout_and_stderr_say_one_line_each(database_url, tmp_path):
+    broken = saved("broken_truncated_rss.xml")
+    failed = run_manage_py(database_url, tmp_path, "--source", "arxiv-rss", "--file", str(broken))
+
+    assert failed.returncode == 1
+    assert failed.stderr == (
+        f"arxiv-rss ({broken}): the document is truncated (XML ends unexpectedly at line 76, column 788)\n"
+    )
+    assert failed.stdout == "fetched 0, created 0, updated 0, skipped 0\n"
+
+    listing = saved("arxiv_rss_cs.DC_2026-03-04.xml")
+    done = run_manage_py(database_url, tmp_path, "--source", "arxiv-rss", "--file", str(listing))
+
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "fetched 7, created 7, updated 0, skipped 0\n"
+    assert Paper.objects.count() == 7

@@ -251,3 +251,31 @@ def test_same_listing_over_http_twice_changes_nothing(fetch_papers, arxiv_on):
 )
 def test_one_string_author_lists_split_into_names(creator, names):
     assert split_authors(creator) == names
+
+
+def test_a_category_arxiv_has_no_listing_for_is_skipped_and_noted(fetch_papers, arxiv_on, settings):
+    settings.ARXIV_CATEGORIES = ["cs.DC", "node.JS"]  # as a filter could name it
+    arxiv_on.route("/rss/cs.DC", Reply(body=saved(DAY1).read_bytes()))
+    arxiv_on.route("/rss/node.JS", Reply(404, body="not found"))
+
+    result = fetch_papers("--source", "arxiv-rss")
+
+    assert (result.status, result.err) == (0, "")
+    assert result.summary == "fetched 7, created 7, updated 0, skipped 0"
+    run = FetchRun.objects.get()
+    assert run.status == FetchRun.Status.OK
+    assert (
+        run.notes
+        == f"no arXiv listing for node.JS (HTTP 404 Not Found from {arxiv_on.url}/rss/node.JS); skipped"
+    )
+
+
+def test_no_listing_at_all_is_a_failure(fetch_papers, arxiv_on, settings):
+    settings.ARXIV_CATEGORIES = ["cs.DC"]
+    arxiv_on.route("/rss/cs.DC", Reply(404, body="not found"))
+
+    result = fetch_papers("--source", "arxiv-rss")
+
+    assert result.status == 1
+    assert result.err == f"arxiv-rss: HTTP 404 Not Found from {arxiv_on.url}/rss/cs.DC\n"
+    assert FetchRun.objects.get().status == FetchRun.Status.FAILED

@@ -16,6 +16,9 @@ def _date(value: str) -> dt.date:
 
 
 class Command(BaseCommand):
+    # Run by cron-like schedulers and scripts that read its output: the system checks (for
+    # the web process) would print their warnings ahead of the one summary line.
+    requires_system_checks = []
     help = (
         "Fetch new papers and store them. Without --source: the nightly set (arXiv listings for "
         "the categories in use, Hugging Face's daily papers, the configured extra feeds)."
