@@ -16,7 +16,6 @@ import email.utils
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -65,10 +64,10 @@ class _HostSpacing:
         self._lock = threading.Lock()
         self._next_allowed: dict[str, float] = {}
 
-    def reserve(self, host: str, interval: float, clock: Callable[[], float]) -> float:
+    def reserve(self, host: str, interval: float) -> float:
         """Book the next slot for `host`; return how long to wait for it."""
         with self._lock:
-            now = clock()
+            now = time.monotonic()
             slot = max(now, self._next_allowed.get(host, now))
             self._next_allowed[host] = slot + interval
             return slot - now
@@ -88,8 +87,6 @@ class Fetcher:
         max_bytes: int,
         retry_after_max: float,
         session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.user_agent = user_agent
         self.timeout = timeout
@@ -98,8 +95,6 @@ class Fetcher:
         self.max_bytes = max_bytes
         self.retry_after_max = retry_after_max
         self.session = session or requests.Session()
-        self.sleep = sleep
-        self.clock = clock
         self.requests_made = 0
 
     def get(self, url: str, *, min_interval: float = 0.0, accept: str = "*/*") -> FetchedResponse:
@@ -107,9 +102,9 @@ class Fetcher:
         host = urlsplit(url).netloc.lower()
         attempt = 0
         while True:
-            wait = _spacing.reserve(host, min_interval, self.clock)
+            wait = _spacing.reserve(host, min_interval)
             if wait > 0:
-                self.sleep(wait)
+                time.sleep(wait)
             try:
                 return self._get_once(url, accept)
             except FetchError as exc:
@@ -127,7 +122,7 @@ class Fetcher:
                 delay = max(self.backoff * 2**attempt, exc.retry_after or 0.0)
                 attempt += 1
                 logger.warning("%s; retry %d of %d in %.1fs", exc, attempt, self.retries, delay)
-                self.sleep(delay)
+                time.sleep(delay)
 
     def _get_once(self, url: str, accept: str) -> FetchedResponse:
         self.requests_made += 1
