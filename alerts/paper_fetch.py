@@ -21,8 +21,9 @@ from django.utils import timezone
 from .fetching import Fetcher, FetchError
 from .ingest import IngestCounts, papers_ingest
 from .models import FetchRun, Paper
+from .selectors import arxiv_categories_in_use
 from .sources import arxiv_api, arxiv_rss, feed, hf_daily
-from .sources.records import PaperRecord, SourceError, is_arxiv_category, url_with_params
+from .sources.records import PaperRecord, SourceError, url_with_params
 
 logger = logging.getLogger(__name__)
 
@@ -72,18 +73,6 @@ def fetch_specs(
     if source == Paper.Source.FEED and not url:
         return [FetchSpec(Paper.Source.FEED, url=feed_url) for feed_url in settings.EXTRA_FEEDS]
     return [FetchSpec(source, categories=categories, url=url, date=date)]
-
-
-def arxiv_categories_in_use() -> list[str]:
-    """Categories to fetch: the configured ones. A whole archive ("cs") makes its own
-    categories ("cs.LG") redundant: its listing already has them."""
-    wanted = set()
-    for category in settings.ARXIV_CATEGORIES:
-        if is_arxiv_category(category):
-            wanted.add(category)
-        else:
-            logger.warning("ARXIV_CATEGORIES: %r is not an arXiv category; skipped", category)
-    return sorted(c for c in wanted if "." not in c or c.split(".", 1)[0] not in wanted)
 
 
 # Fetching ----------------------------------------------------------------------------------

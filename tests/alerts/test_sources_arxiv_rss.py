@@ -15,6 +15,7 @@ from tests.alerts.expected_papers import (
     USD_ABSTRACT,
     USD_TITLE,
 )
+from tests.factories import SubscriberFactory, TopicFilterFactory
 from tests.fakeweb import Reply
 
 pytestmark = pytest.mark.django_db
@@ -279,3 +280,25 @@ def test_no_listing_at_all_is_a_failure(fetch_papers, arxiv_on, settings):
     assert result.status == 1
     assert result.err == f"arxiv-rss: HTTP 404 Not Found from {arxiv_on.url}/rss/cs.DC\n"
     assert FetchRun.objects.get().status == FetchRun.Status.FAILED
+
+
+def test_categories_named_by_active_filters_are_fetched_too(fetch_papers, arxiv_on, settings, caplog):
+    settings.ARXIV_CATEGORIES = ["cs.DC"]
+    settings.ARXIV_RSS_CATEGORIES_PER_REQUEST = 1
+    reader = SubscriberFactory(filters=0)
+    TopicFilterFactory(subscriber=reader, query="cat:math.CO AND ti:graph")
+    TopicFilterFactory(subscriber=reader, query="cat:cs.* ANDNOT au:lecun")  # the archive covers cs.DC
+    TopicFilterFactory(
+        subscriber=reader, query="(cat:hep-th", is_active=True
+    )  # stored before a parser change
+    TopicFilterFactory(subscriber=reader, query="cat:q-bio.NC", is_active=False)
+    TopicFilterFactory(subscriber=SubscriberFactory(filters=0, status="pending"), query="cat:astro-ph.GA")
+    TopicFilterFactory(subscriber=SubscriberFactory(filters=0), query="cat:math.CO OR cat:math.PR")
+    for path in ("/rss/cs", "/rss/math.CO", "/rss/math.PR"):
+        arxiv_on.route(path, Reply(body=saved(WEEKEND).read_bytes()))
+
+    result = fetch_papers("--source", "arxiv-rss")
+
+    assert result.status == 0, result.err
+    assert sorted(r.path for r in arxiv_on.requests()) == ["/rss/cs", "/rss/math.CO", "/rss/math.PR"]
+    assert "topic filter '(cat:hep-th' does not parse" in caplog.text
