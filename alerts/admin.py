@@ -10,7 +10,7 @@ from django.utils.decorators import method_decorator
 
 from subscribers.models import Subscriber
 
-from .models import DeliveryEvent, Digest, DigestItem, Paper
+from .models import DeliveryEvent, Digest, DigestItem, FetchRun, Paper
 from .previews import digest_preview
 from .sending import digests_retry
 from .tasks import send_test_digest
@@ -29,6 +29,45 @@ class PaperAdmin(admin.ModelAdmin):
     @admin.display(description="Id", ordering="arxiv_id")
     def key_display(self, obj: Paper) -> str:
         return obj.key
+
+
+@admin.register(FetchRun)
+class FetchRunAdmin(admin.ModelAdmin):
+    """Every fetch of every source, failures first to the eye: a read-only log."""
+
+    list_display = (
+        "started_at",
+        "source",
+        "status",
+        "fetched",
+        "created",
+        "updated",
+        "skipped",
+        "requests",
+        "duration",
+        "error_short",
+    )
+    list_filter = ("status", "source", "started_at")
+    search_fields = ("error", "notes")
+    date_hierarchy = "started_at"
+    list_per_page = 100
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Duration")
+    def duration(self, obj: FetchRun) -> str:
+        if not obj.finished_at:
+            return "-"
+        return f"{(obj.finished_at - obj.started_at).total_seconds():.1f}s"
+
+    @admin.display(description="Error or notes")
+    def error_short(self, obj: FetchRun) -> str:
+        text = obj.error or obj.notes
+        return text if len(text) <= 160 else text[:157] + "..."
 
 
 class DigestItemInline(admin.TabularInline):
@@ -98,7 +137,9 @@ class DigestAdmin(admin.ModelAdmin):
         email = (request.POST.get("email") or request.GET.get("email") or "").strip()
         context["email"] = email
         if email:
-            subscriber = Subscriber.objects.annotate(email_ci=Lower("email")).filter(email_ci=email.lower()).first()
+            subscriber = (
+                Subscriber.objects.annotate(email_ci=Lower("email")).filter(email_ci=email.lower()).first()
+            )
             if subscriber is None:
                 context["error"] = f"No subscriber has the address {email}."
             elif request.method == "POST" and "send_test" in request.POST:
@@ -106,7 +147,10 @@ class DigestAdmin(admin.ModelAdmin):
                     context["error"] = "Your admin account has no email address to send the test to."
                 else:
                     send_test_digest.delay(subscriber.pk, request.user.email)
-                    self.message_user(request, f"A test digest for {subscriber.email} is on its way to {request.user.email}.")
+                    self.message_user(
+                        request,
+                        f"A test digest for {subscriber.email} is on its way to {request.user.email}.",
+                    )
                     return redirect(f"{request.path}?email={quote(subscriber.email)}")
             else:
                 preview = digest_preview(subscriber=subscriber)

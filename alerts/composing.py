@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -82,9 +82,7 @@ class PeriodIndex:
         self.papers = list(papers)  # ordered by (first_seen_at, id)
         self._seen = [p.first_seen_at for p in self.papers]
         self.position = {p.id: i for i, p in enumerate(self.papers)}
-        self.index = PaperIndex(
-            [PaperDoc(p.title, p.abstract, p.authors, p.categories) for p in self.papers]
-        )
+        self.index = PaperIndex([PaperDoc(p.title, p.abstract, p.authors, p.categories) for p in self.papers])
         self.upvotes = {i: p.upvotes for i, p in enumerate(self.papers) if p.upvotes}
         # Rendered paper blocks, keyed by (paper position, highlighted terms): see rendering.
         self.blocks: dict = {}

@@ -89,7 +89,12 @@ def digests_run(
             released += result.released
             if result.retry_in is not None:
                 retry_in = result.retry_in if retry_in is None else min(retry_in, result.retry_in)
-        if not released or retry_in is None or retry_in > MAX_SINGLE_WAIT or waited + retry_in > MAX_WAIT_SECONDS:
+        if (
+            not released
+            or retry_in is None
+            or retry_in > MAX_SINGLE_WAIT
+            or waited + retry_in > MAX_WAIT_SECONDS
+        ):
             break
         time.sleep(retry_in)
         waited += retry_in

@@ -99,7 +99,9 @@ def pending_of_periods(periods: set[tuple[str, dt.date]], emails: list[str] | No
     for frequency, start in periods:
         match |= Q(frequency=frequency, period=start)
     return list(
-        Digest.objects.filter(match, status=Digest.Status.PENDING, subscriber__in=receiving_subscribers(emails))
+        Digest.objects.filter(
+            match, status=Digest.Status.PENDING, subscriber__in=receiving_subscribers(emails)
+        )
         .order_by("pk")
         .values_list("pk", flat=True)
     )

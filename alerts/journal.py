@@ -39,7 +39,7 @@ class SendJournal:
         try:
             call()
             return True
-        except Exception as exc:  # noqa: BLE001 - any Redis failure falls back to the database
+        except Exception as exc:
             log.warning("send journal unavailable (%s); writing to the database instead", exc)
             return False
 
@@ -60,11 +60,11 @@ class SendJournal:
             try:
                 values = self._redis.hmget(KEY, [str(i) for i in ids])
                 found = {i: v for i, v in zip(ids, values, strict=True) if v}
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.warning("send journal unavailable for lookup (%s)", exc)
         # Messages noted in the database (the fallback) count too.
-        for pk, message_id in Digest.objects.filter(pk__in=ids).exclude(esp_message_id="").values_list(
-            "pk", "esp_message_id"
+        for pk, message_id in (
+            Digest.objects.filter(pk__in=ids).exclude(esp_message_id="").values_list("pk", "esp_message_id")
         ):
             found.setdefault(pk, message_id)
             if found[pk] == IN_FLIGHT:

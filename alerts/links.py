@@ -43,7 +43,9 @@ def digest_view_url(digest: Digest, subscriber: Subscriber) -> str:
 
 def digest_from_token(token: str) -> Digest | None:
     """The digest a view link names, or None for a forged, truncated or revoked link."""
-    return _read(token, "digest", lambda pk: Digest.objects.select_related("subscriber").filter(pk=pk).first())
+    return _read(
+        token, "digest", lambda pk: Digest.objects.select_related("subscriber").filter(pk=pk).first()
+    )
 
 
 def feed_url(subscriber: Subscriber) -> str:

@@ -46,19 +46,29 @@ def _row(paper: Paper) -> PaperRow:
     )
 
 
-def digest_preview(*, subscriber: Subscriber, day: dt.date | None = None, now: dt.datetime | None = None) -> Preview:
+def digest_preview(
+    *, subscriber: Subscriber, day: dt.date | None = None, now: dt.datetime | None = None
+) -> Preview:
     """The digest `subscriber` would get if it were sent now (or at the end of local `day`):
     same window, same exclusions, same ranking as the real one; nothing is written."""
     now = now or timezone.now()
     if day is not None:
         period = period_for_date(
-            day=day, timezone=subscriber.timezone, frequency=subscriber.frequency, send_hour=subscriber.send_hour
+            day=day,
+            timezone=subscriber.timezone,
+            frequency=subscriber.frequency,
+            send_hour=subscriber.send_hour,
         )
-        end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time()).replace(tzinfo=zone(subscriber.timezone))
+        end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time()).replace(
+            tzinfo=zone(subscriber.timezone)
+        )
         window_end = min(now, end_of_day.astimezone(dt.UTC))
     else:
         period = current_period(
-            now=now, timezone=subscriber.timezone, frequency=subscriber.frequency, send_hour=subscriber.send_hour
+            now=now,
+            timezone=subscriber.timezone,
+            frequency=subscriber.frequency,
+            send_hour=subscriber.send_hour,
         )
         window_end = now
     pidx = composing.build_period_index(window_end)
@@ -137,4 +147,3 @@ def digest_preview_send(*, subscriber: Subscriber, to_email: str) -> str:
     message.metadata = {"test_digest_for": str(subscriber.pk)}
     message.send()
     return message.subject
-

@@ -193,7 +193,9 @@ class RenderedDigest:
     html: str
 
 
-def subject_parts(composition: Composition, filter_names: Sequence[str], period: dt.date, weekly: bool) -> dict:
+def subject_parts(
+    composition: Composition, filter_names: Sequence[str], period: dt.date, weekly: bool
+) -> dict:
     count = len(composition.items)
     names = []
     for item in composition.items:
@@ -210,8 +212,12 @@ def subject_parts(composition: Composition, filter_names: Sequence[str], period:
     elif composition.trending:
         summary = f"No new matches; {len(composition.trending)} trending papers"
     else:
-        summary = "No new papers for " + (f"'{filter_names[0]}'" if len(filter_names) == 1 else "your filters")
-    when = f"week of {period:%a} {period.day} {period:%b}" if weekly else f"{period:%a} {period.day} {period:%b}"
+        summary = "No new papers for " + (
+            f"'{filter_names[0]}'" if len(filter_names) == 1 else "your filters"
+        )
+    when = (
+        f"week of {period:%a} {period.day} {period:%b}" if weekly else f"{period:%a} {period.day} {period:%b}"
+    )
     return {"summary": summary, "when": when}
 
 
@@ -312,7 +318,14 @@ def render_digest_direct(
     if composition.trending:
         trend_html = render_to_string(
             "emails/_digest_trending.html",
-            {**site, "slots": {"papers": mark_safe(blocks(composition.trending, "emails/_digest_paper.html", False))}},  # noqa: S308
+            {
+                **site,
+                "slots": {
+                    "papers": mark_safe(  # noqa: S308 - blocks rendered (escaped) by their template
+                        blocks(composition.trending, "emails/_digest_paper.html", False)
+                    )
+                },
+            },
         )
         trend_text = render_to_string(
             "emails/_digest_trending.txt",
@@ -331,5 +344,7 @@ def render_digest_direct(
     return RenderedDigest(
         subject=_header_safe(render_to_string("emails/digest_subject.txt", {**site, "slots": plain}).strip()),
         text=render_to_string("emails/digest_body.txt", {**site, "slots": text_slots}),
-        html=inline_css(render_to_string("emails/digest_body.html", {**site, "slots": html_slots}), "document"),
+        html=inline_css(
+            render_to_string("emails/digest_body.html", {**site, "slots": html_slots}), "document"
+        ),
     )

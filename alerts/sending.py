@@ -22,7 +22,7 @@ import socket
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.utils import make_msgid
 from urllib.parse import quote, urlsplit
@@ -38,7 +38,7 @@ from subscribers.models import Subscriber
 from subscribers.tokens import manage_url, unsubscribe_url
 
 from . import composing
-from .composing import ComposedItem, Composition, FilterSpec, PeriodIndex
+from .composing import ComposedItem, Composition, PeriodIndex
 from .journal import IN_FLIGHT, SendJournal
 from .links import digest_view_url
 from .models import DeliveryEvent, Digest, DigestItem
@@ -222,7 +222,11 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
                 prepared.append(Prepared(digest, subscriber, pidx, composition, names, new=False))
                 continue
             previous = starts.get(subscriber.pk)
-            start = previous if previous is not None else composing.first_window_start(window_end, digest.frequency)
+            start = (
+                previous
+                if previous is not None
+                else composing.first_window_start(window_end, digest.frequency)
+            )
             composition = composing.compose(
                 pidx=pidx,
                 filters=specs,
@@ -349,7 +353,9 @@ def digests_send(
                     )
                 )
         if comp.invalid_filters:
-            digest.last_error = "filters that could not be read were left out: " + ", ".join(comp.invalid_filters)
+            digest.last_error = "filters that could not be read were left out: " + ", ".join(
+                comp.invalid_filters
+            )
         if comp.is_empty and not p.subscriber.send_when_empty:
             skipped.append(digest)
         else:
@@ -393,7 +399,7 @@ def digests_send(
                 )
                 journal.begin(digest.pk)
                 conn.send_messages([message])
-            except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
+            except Exception as exc:
                 error = classify(exc)
                 digest.last_error = error.reason
                 log.warning("digest %s: %s", digest.pk, error.reason)
@@ -414,7 +420,7 @@ def digests_send(
     finally:
         try:
             conn.close()
-        except Exception as exc:  # noqa: BLE001 - the messages are out; a close error changes nothing
+        except Exception as exc:
             log.info("closing the mail connection failed: %s", exc)
 
     done = timezone.now()
@@ -460,7 +466,9 @@ def digests_retry(*, digest_ids: Sequence[int]) -> int:
 
     with transaction.atomic():
         ids = list(
-            Digest.objects.filter(pk__in=list(digest_ids), status=Digest.Status.FAILED).values_list("pk", flat=True)
+            Digest.objects.filter(pk__in=list(digest_ids), status=Digest.Status.FAILED).values_list(
+                "pk", flat=True
+            )
         )
         Digest.objects.filter(pk__in=ids).update(
             status=Digest.Status.PENDING, attempts=0, next_attempt_at=None, finished_at=None
@@ -530,9 +538,11 @@ def digests_recover(*, now: dt.datetime | None = None) -> RecoveryResult:
 
     # Pending digests whose task message is gone (a broker restart, a lost retry).
     requeue_before = now - dt.timedelta(seconds=settings.DIGEST_REQUEUE_AFTER)
-    due = Digest.objects.filter(status=Digest.Status.PENDING).filter(
-        Q(queued_at__isnull=True) | Q(queued_at__lt=requeue_before)
-    ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    due = (
+        Digest.objects.filter(status=Digest.Status.PENDING)
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=requeue_before))
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    )
     result.requeued = list(due.order_by("pk").values_list("pk", flat=True)[: settings.DIGEST_REQUEUE_BATCH])
     if result.requeued:
         Digest.objects.filter(pk__in=result.requeued).update(queued_at=now)

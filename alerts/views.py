@@ -63,7 +63,11 @@ class DigestFeed(Feed):
         return item.subject or f"Digest of {item.period:%d %b %Y}"
 
     def item_description(self, item):
-        titles = item.items.select_related("paper").order_by("section", "rank").values_list("paper__title", flat=True)
+        titles = (
+            item.items.select_related("paper")
+            .order_by("section", "rank")
+            .values_list("paper__title", flat=True)
+        )
         return "\n".join(f"- {t}" for t in titles)
 
     def item_link(self, item):

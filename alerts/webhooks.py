@@ -42,8 +42,20 @@ def _digest_of(event) -> Digest | None:
         if found:
             return found
     if event.message_id:
-        return Digest.objects.filter(esp_message_id=str(event.message_id)).select_related("subscriber").first()
+        return (
+            Digest.objects.filter(esp_message_id=str(event.message_id)).select_related("subscriber").first()
+        )
     return None
+
+
+# Bounces some ESPs report as "bounced" although the mailbox may accept mail later
+# (Postmark's soft bounces): recorded, never a reason to stop sending.
+SOFT_BOUNCE_TYPES = {"SoftBounce", "Transient", "DnsError"}
+
+
+def _is_soft(event) -> bool:
+    raw = getattr(event, "esp_event", None)
+    return isinstance(raw, dict) and raw.get("Type") in SOFT_BOUNCE_TYPES
 
 
 def delivery_event_record(*, event, esp_name: str) -> DeliveryEvent | None:
@@ -52,14 +64,16 @@ def delivery_event_record(*, event, esp_name: str) -> DeliveryEvent | None:
     subscriber = digest.subscriber if digest else None
     if subscriber is None and event.recipient:
         subscriber = (
-            Subscriber.objects.annotate(email_ci=Lower("email")).filter(email_ci=event.recipient.lower()).first()
+            Subscriber.objects.annotate(email_ci=Lower("email"))
+            .filter(email_ci=event.recipient.lower())
+            .first()
         )
     try:
         with transaction.atomic():
             record = DeliveryEvent.objects.create(
                 esp_name=esp_name[:32],
                 event_id=_event_id(event, esp_name),
-                event_type=event.event_type or "unknown",
+                event_type="deferred" if _is_soft(event) else (event.event_type or "unknown"),
                 message_id=str(event.message_id or "")[:255],
                 recipient=(event.recipient or "")[:254],
                 digest=digest,
@@ -79,12 +93,16 @@ def _apply(record: DeliveryEvent, digest: Digest | None, subscriber: Subscriber 
     kind = record.event_type
     if digest is not None and (kind in FINAL or kind in PROGRESS):
         current = digest.delivery_status
-        later = current not in PROGRESS or kind not in PROGRESS or PROGRESS.index(kind) > PROGRESS.index(current)
+        later = (
+            current not in PROGRESS or kind not in PROGRESS or PROGRESS.index(kind) > PROGRESS.index(current)
+        )
         if kind in FINAL or later or not current:
             Digest.objects.filter(pk=digest.pk).update(delivery_status=kind)
     if subscriber is None:
         return
-    reason = f"{record.esp_name}: {record.event_type}" + (f" ({record.description})" if record.description else "")
+    reason = f"{record.esp_name}: {record.event_type}" + (
+        f" ({record.description})" if record.description else ""
+    )
     if kind == "complained" or (kind == "rejected" and record.reject_reason == "spam"):
         subscriber_suppress(
             subscriber=subscriber,
@@ -100,6 +118,7 @@ def _apply(record: DeliveryEvent, digest: Digest | None, subscriber: Subscriber 
                 reason=reason,
                 actor=SubscriberEvent.Actor.ESP,
             )
-    elif kind == "unsubscribed" or (kind == "rejected" and record.reject_reason == "unsubscribed"):
-        if subscriber.status == Subscriber.Status.ACTIVE:
-            subscription_unsubscribe(subscriber=subscriber, actor=SubscriberEvent.Actor.ESP, reason=reason)
+    elif (kind == "unsubscribed" or (kind == "rejected" and record.reject_reason == "unsubscribed")) and (
+        subscriber.status == Subscriber.Status.ACTIVE
+    ):
+        subscription_unsubscribe(subscriber=subscriber, actor=SubscriberEvent.Actor.ESP, reason=reason)

@@ -102,7 +102,9 @@ class FakeESP:
         deadline = time.monotonic() + timeout
         while len(self.accepted) < count:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the ESP accepted {len(self.accepted)} messages, not {count}, in {timeout}s")
+                raise TimeoutError(
+                    f"the ESP accepted {len(self.accepted)} messages, not {count}, in {timeout}s"
+                )
             time.sleep(0.05)
 
     def by_digest(self) -> dict[str, int]:
@@ -145,7 +147,9 @@ class FakeESP:
                 if step.status != 200:
                     with esp._lock:
                         esp.refused += 1
-                    return self._reply(step.status, step.body or {"ErrorCode": 500, "Message": "Error"}, step.headers)
+                    return self._reply(
+                        step.status, step.body or {"ErrorCode": 500, "Message": "Error"}, step.headers
+                    )
                 message_id = str(uuid.uuid4())
                 with esp._lock:
                     esp.accepted.append(Accepted(message_id, payload))

@@ -25,7 +25,9 @@ def test_weekly_period_starts_on_the_week_start_day():
     period = current_period(now=at("2026-11-26T12:00"), timezone="UTC", frequency="weekly", send_hour=7)
     assert period.start == dt.date(2026, 11, 23)
     assert period.due_at == at("2026-11-23T07:00")
-    sunday_start = period_for_date(day=dt.date(2026, 11, 26), timezone="UTC", frequency="weekly", send_hour=7, week_start=6)
+    sunday_start = period_for_date(
+        day=dt.date(2026, 11, 26), timezone="UTC", frequency="weekly", send_hour=7, week_start=6
+    )
     assert sunday_start.start == dt.date(2026, 11, 22)
 
 
@@ -54,12 +56,18 @@ def test_weekly_later_in_the_week_every_hour_is_due():
 
 def test_dst_spring_forward_day_skipped_hour_maps_forward():
     # 8 Mar 2026: New York jumps from 02:00 to 03:00 (UTC-5 -> UTC-4).
-    period = period_for_date(day=dt.date(2026, 3, 8), timezone="America/New_York", frequency="daily", send_hour=2)
+    period = period_for_date(
+        day=dt.date(2026, 3, 8), timezone="America/New_York", frequency="daily", send_hour=2
+    )
     assert period.due_at == at("2026-03-08T07:00")  # 02:00 does not exist; 03:00 EDT
-    before = period_for_date(day=dt.date(2026, 3, 8), timezone="America/New_York", frequency="daily", send_hour=1)
+    before = period_for_date(
+        day=dt.date(2026, 3, 8), timezone="America/New_York", frequency="daily", send_hour=1
+    )
     assert before.due_at == at("2026-03-08T06:00")
 
 
 def test_unknown_time_zone_is_utc():
-    period = current_period(now=at("2026-11-24T10:00"), timezone="Mars/Olympus", frequency="daily", send_hour=9)
+    period = current_period(
+        now=at("2026-11-24T10:00"), timezone="Mars/Olympus", frequency="daily", send_hour=9
+    )
     assert period.due_at == at("2026-11-24T09:00")

@@ -18,7 +18,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         subscriber = (
-            Subscriber.objects.annotate(email_ci=Lower("email")).filter(email_ci=opts["address"].lower()).first()
+            Subscriber.objects.annotate(email_ci=Lower("email"))
+            .filter(email_ci=opts["address"].lower())
+            .first()
         )
         if subscriber is None:
             raise CommandError(f"no subscriber with the address {opts['address']!r}")

@@ -21,9 +21,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--date", type=parse_date, help="the period containing this local date (default: today)")
+        parser.add_argument(
+            "--date", type=parse_date, help="the period containing this local date (default: today)"
+        )
         parser.add_argument("--email", action="append", default=[], help="only this subscriber (repeatable)")
-        parser.add_argument("--dry-run", action="store_true", help="compose and report; create and send nothing")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="compose and report; create and send nothing"
+        )
 
     def handle(self, *args, **opts):
         progress = None
@@ -57,4 +61,6 @@ class Command(BaseCommand):
             f"pending {run.pending} ({seconds:.1f}s)"
         )
         if run.failed:
-            self.stderr.write("failed digests and their reasons are listed in the admin (Digests, status failed)")
+            self.stderr.write(
+                "failed digests and their reasons are listed in the admin (Digests, status failed)"
+            )
