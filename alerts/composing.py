@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Count, Max
 
 from subscribers.models import TopicFilter
 
@@ -122,28 +122,39 @@ class PeriodIndex:
         return mask
 
 
-_cache: dict[dt.datetime, PeriodIndex] = {}
+_cache: dict[tuple, PeriodIndex] = {}
 _cache_lock = threading.Lock()
 
 
+def _papers_of(window_end: dt.datetime):
+    return Paper.objects.filter(first_seen_at__gt=lookback(window_end), first_seen_at__lte=window_end)
+
+
 def period_index(window_end: dt.datetime) -> PeriodIndex:
-    """The run's index, built once per process: every chunk of the run reuses it."""
+    """The run's index, built once per process: every chunk of the run reuses it.
+
+    The key includes a fingerprint of the run's papers (count, newest id, last change), so
+    a paper stored or updated (new upvotes) after the index was built is seen: one cheap
+    aggregate query per chunk instead of trusting the clock.
+    """
+    stamp = _papers_of(window_end).aggregate(n=Count("id"), top=Max("id"), changed=Max("modified_at"))
+    key = (window_end, stamp["n"], stamp["top"], stamp["changed"])
     with _cache_lock:
-        found = _cache.get(window_end)
+        found = _cache.get(key)
         if found is not None:
             return found
     built = build_period_index(window_end)
     with _cache_lock:
-        _cache[window_end] = built
-        # Keep the newest two runs: chunks of the previous run may still be in flight.
-        for old in sorted(_cache)[:-2]:
+        _cache[key] = built
+        # Keep the newest two: chunks of the previous run may still be in flight.
+        for old in sorted(_cache, key=lambda k: (k[0], k[3] or k[0]))[:-2]:
             del _cache[old]
     return built
 
 
 def build_period_index(window_end: dt.datetime) -> PeriodIndex:
     rows = (
-        Paper.objects.filter(first_seen_at__gt=lookback(window_end), first_seen_at__lte=window_end)
+        _papers_of(window_end)
         .order_by("first_seen_at", "id")
         .values_list(*PAPER_FIELDS)
     )

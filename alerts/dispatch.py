@@ -55,8 +55,10 @@ def digests_dispatch(
     hour. Every digest of one run shares `window_end`, so workers build one index per run.
     """
     now = now or timezone.now()
-    window_end = now.replace(microsecond=0)
+    window_end = now
     result = DispatchResult(window_end=window_end)
+    # Another run in the same second shares window_end: count only what this one adds.
+    before = Digest.objects.filter(window_end=window_end).count()
     week_start = settings.DIGEST_WEEK_START
     receiving = receiving_subscribers(emails)
     groups = receiving.order_by().values_list("timezone", "frequency").distinct()
@@ -87,7 +89,7 @@ def digests_dispatch(
         if batch:
             Digest.objects.bulk_create(batch, ignore_conflicts=True)
     # Rows another run inserted first were ignored: count what this run made.
-    result.created = Digest.objects.filter(window_end=window_end).count()
+    result.created = Digest.objects.filter(window_end=window_end).count() - before
     return result
 
 
