@@ -153,11 +153,7 @@ def period_index(window_end: dt.datetime) -> PeriodIndex:
 
 
 def build_period_index(window_end: dt.datetime) -> PeriodIndex:
-    rows = (
-        _papers_of(window_end)
-        .order_by("first_seen_at", "id")
-        .values_list(*PAPER_FIELDS)
-    )
+    rows = _papers_of(window_end).order_by("first_seen_at", "id").values_list(*PAPER_FIELDS)
     papers = [
         PaperRow(
             id=r[0],

@@ -30,6 +30,8 @@ from .models import DigestItem
 from .textnorm import highlight_spans
 
 SLOT_RE = re.compile(r"@@slot:([a-z_]+)@@")
+# Slots that take HTML rendered by a template (paper blocks); every other slot is text.
+RAW_SLOTS = frozenset({"papers", "trending"})
 CSS_PATH = Path(settings.BASE_DIR) / "templates" / "emails" / "digest.css"
 ABSTRACT_CHARS = 320
 AUTHORS_SHOWN = 3
@@ -42,22 +44,58 @@ class Slots(dict):
         return mark_safe(f"@@slot:{key}@@")  # noqa: S308 - a fixed marker, no outside text
 
 
+def _as_parsed(value: str) -> str:
+    # What an HTML parser makes of the characters before any escaping: line breaks become
+    # "\n", NUL becomes U+FFFD.
+    return value.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
+
+
+def escape_text(value: str) -> str:
+    """Escape for HTML element content, as the HTML serializer does (WHATWG "escaping a
+    string"): the inliner parses and re-serializes every template, so this is what Django's
+    escaping turns into once the CSS is inlined."""
+    value = _as_parsed(value)
+    return value.replace("&", "&amp;").replace("\xa0", "&nbsp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_attribute(value: str) -> str:
+    """Escape for a double-quoted attribute value, as the HTML serializer does."""
+    return _as_parsed(value).replace("&", "&amp;").replace("\xa0", "&nbsp;").replace('"', "&quot;")
+
+
 class Compiled:
-    """A rendered template split at its slots: fill() joins it with per-digest values."""
+    """A rendered template split at its slots: fill() joins it with per-digest values.
 
-    __slots__ = ("literals", "names")
+    In an HTML template each slot is escaped for where it stands (element content or an
+    attribute value), except the `raw` slots, which take HTML rendered by a template.
+    """
 
-    def __init__(self, rendered: str):
+    __slots__ = ("escapers", "literals", "names")
+
+    def __init__(self, rendered: str, *, html: bool = False, raw: frozenset[str] = frozenset()):
         parts = SLOT_RE.split(rendered)
         self.literals = parts[0::2]
         self.names = parts[1::2]
+        escapers = []
+        before = ""
+        for i, name in enumerate(self.names):
+            before += self.literals[i]
+            if not html or name in raw:
+                escapers.append(None)
+            elif before.rfind("<") > before.rfind(">"):
+                escapers.append(escape_attribute)
+            else:
+                escapers.append(escape_text)
+        self.escapers = escapers
 
     def fill(self, values: dict[str, str]) -> str:
         literals = self.literals
         out = [literals[0]]
-        for i, name in enumerate(self.names, start=1):
-            out.append(values[name])
-            out.append(literals[i])
+        for i, name in enumerate(self.names):
+            escape = self.escapers[i]
+            value = values[name]
+            out.append(escape(value) if escape else value)
+            out.append(literals[i + 1])
         return "".join(out)
 
 
@@ -85,7 +123,7 @@ def compiled(template: str, css: str = "") -> Compiled:
     found = _compiled.get(template)
     if found is None:
         rendered = render_to_string(template, {"slots": Slots(), **site_context()})
-        found = Compiled(inline_css(rendered, css))
+        found = Compiled(inline_css(rendered, css), html=template.endswith(".html"), raw=RAW_SLOTS)
         with _compiled_lock:
             _compiled[template] = found
     return found
@@ -169,7 +207,9 @@ def paper_block(pidx: PeriodIndex, item: ComposedItem) -> Block:
             **paper_context(item.paper, item.terms, show_matched=matched),
         }
         block = Block(
-            html=Compiled(inline_css(render_to_string("emails/_digest_paper.html", context), "fragment")),
+            html=Compiled(
+                inline_css(render_to_string("emails/_digest_paper.html", context), "fragment"), html=True
+            ),
             text=Compiled(render_to_string("emails/_digest_paper.txt", context)),
         )
         pidx.blocks[key] = block
@@ -263,7 +303,7 @@ def render_digest(
     for item in composition.items:
         block = paper_block(pidx, item)
         matched = ", ".join(item.filters)
-        papers_html.append(block.html.fill({"matched": html.escape(matched)}))
+        papers_html.append(block.html.fill({"matched": matched}))
         papers_text.append(block.text.fill({"matched": matched}))
     trend_html = trend_text = ""
     if composition.trending:
@@ -274,14 +314,13 @@ def render_digest(
         trend_text = compiled("emails/_digest_trending.txt").fill(
             {"papers": "".join(b.text.fill({"matched": ""}) for b in blocks)}
         )
-    escaped = {key: html.escape(value) for key, value in plain.items()}
     return RenderedDigest(
         subject=_header_safe(compiled("emails/digest_subject.txt").fill(plain).strip()),
         text=compiled("emails/digest_body.txt").fill(
             {**plain, "papers": "".join(papers_text), "trending": trend_text}
         ),
         html=compiled("emails/digest_body.html", "document").fill(
-            {**escaped, "papers": "".join(papers_html), "trending": trend_html}
+            {**plain, "papers": "".join(papers_html), "trending": trend_html}
         ),
     )
 
