@@ -79,7 +79,9 @@ def classify(exc: BaseException) -> SendError:
     they are retried until the attempt limit, then recorded as failed with their reason."""
     text = f"{exc.__class__.__name__}: {exc}".strip()[:1000]
     if isinstance(exc, AnymailRecipientsRefused):
-        return SendError(False, f"recipient refused by the ESP: {exc}"[:1000])
+        response = getattr(exc, "response", None)
+        answer = f" ({response.status_code}: {response.text[:300]})" if response is not None else ""
+        return SendError(False, f"recipient refused by the ESP{answer}"[:1000])
     if isinstance(exc, AnymailAPIError):
         response = getattr(exc, "response", None)
         status = getattr(response, "status_code", None) or getattr(exc, "status_code", None)

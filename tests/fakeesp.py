@@ -59,7 +59,8 @@ class FakeESP:
         self.accepted: list[Accepted] = []
         self.attempts = 0  # every POST /email that arrived
         self.refused = 0  # answered with an error
-        self.dropped = 0  # held requests whose client was gone when released
+        self.dropped = 0  # held or slow requests whose client was gone before the answer
+        self.attempt_times: list[float] = []  # time.monotonic() of each POST /email
         self._script: list[Step] = []
         self._lock = threading.Lock()
         self.holding = threading.Event()  # set while a request is held
@@ -116,6 +117,7 @@ class FakeESP:
     def _next_step(self) -> Step:
         with self._lock:
             self.attempts += 1
+            self.attempt_times.append(time.monotonic())
             return self._script.pop(0) if self._script else Step()
 
     def _handler(self):
@@ -143,6 +145,10 @@ class FakeESP:
                         return None
                 if step.delay:
                     time.sleep(step.delay)
+                    if self._client_gone():  # the client timed out: nothing was accepted
+                        with esp._lock:
+                            esp.dropped += 1
+                        return None
                 payload = json.loads(raw)
                 if step.status != 200:
                     with esp._lock:

@@ -109,3 +109,20 @@ def html_of(message) -> str:
     (content, mimetype), *_ = message.alternatives
     assert mimetype == "text/html"
     return content
+
+
+@pytest.fixture
+def fake_esp(settings):
+    """Anymail's real Postmark backend, pointed at a local stand-in for Postmark's API."""
+    from tests.fakeesp import FakeESP
+
+    esp = FakeESP().start()
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "POSTMARK_SERVER_TOKEN": esp.token,
+        "POSTMARK_API_URL": esp.url,
+        "REQUESTS_TIMEOUT": (2, 1.0),
+    }
+    yield esp
+    esp.stop()
