@@ -67,8 +67,7 @@ def test_a_hard_bounce_suppresses_the_subscriber_once(client, sent_digest):
     assert subscriber.status == Subscriber.Status.BOUNCED
     assert DeliveryEvent.objects.count() == 1  # the same event twice counts once
     assert (
-        SubscriberEvent.objects.filter(subscriber=subscriber, kind=SubscriberEvent.Kind.BOUNCED).count()
-        == 1
+        SubscriberEvent.objects.filter(subscriber=subscriber, kind=SubscriberEvent.Kind.BOUNCED).count() == 1
     )
     event = DeliveryEvent.objects.get()
     assert (event.event_type, event.digest_id) == ("bounced", sent_digest.pk)
