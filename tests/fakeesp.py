@@ -139,7 +139,7 @@ class FakeESP:
                     esp._release.wait(60)
                     esp._release.clear()
                     esp.holding.clear()
-                    if self._client_gone():
+                    if self._client_gone(wait=2.0):
                         with esp._lock:
                             esp.dropped += 1
                         return None
@@ -170,8 +170,9 @@ class FakeESP:
                     },
                 )
 
-            def _client_gone(self) -> bool:
-                readable, _, _ = select.select([self.connection], [], [], 0)
+            def _client_gone(self, wait: float = 0.0) -> bool:
+                # A client killed an instant ago may take a moment to close its end.
+                readable, _, _ = select.select([self.connection], [], [], wait)
                 if not readable:
                     return False
                 try:
