@@ -27,7 +27,8 @@ def test_a_digest_is_sent_after_the_esp_answers_500_twice(papers, fake_esp):
     assert digest.esp_message_id == accepted.message_id  # Postmark's MessageID, for webhooks
     assert accepted.header("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
     assert accepted.payload["Tag"] == "digest"
-    assert accepted.payload["HtmlBody"] and accepted.payload["TextBody"]
+    assert accepted.payload["HtmlBody"]
+    assert accepted.payload["TextBody"]
     assert fake_esp.attempts == 3
 
 

@@ -82,7 +82,7 @@ def test_preview_digest_prints_the_next_digest_and_writes_the_html(papers, tmp_p
 
 
 def test_preview_digest_of_an_unknown_address_is_a_clear_error(db):
-    with pytest.raises(CommandError, match="no subscriber with the address 'nobody@example.org'"):
+    with pytest.raises(CommandError, match=r"no subscriber with the address 'nobody@example\.org'"):
         call_command("preview_digest", "nobody@example.org")
 
 
@@ -140,7 +140,8 @@ def test_admin_previews_any_subscribers_next_digest_and_sends_a_test_copy(
     body = page.content.decode()
     assert "2 new papers for" in body
     assert "Diffusion &lt;b&gt;" in body  # escaped on the admin page too
-    assert "srcdoc=" in body and 'sandbox=""' in body
+    assert "srcdoc=" in body
+    assert 'sandbox=""' in body
     assert (
         "unknown@example.org."
         in admin_client.get("/admin/alerts/digest/preview/?email=unknown@example.org").content.decode()

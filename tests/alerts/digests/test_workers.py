@@ -101,7 +101,8 @@ def test_beat_dispatch_through_a_worker_sends_each_subscriber_what_the_matcher_s
             assert " ".join(title.split()) in parts["text/plain"]
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert str(message["List-Unsubscribe"]).strip().startswith(f"<{SITE}/unsubscribe/")
-        assert message["List-Id"] and message["Message-ID"]
+        assert message["List-Id"]
+        assert message["Message-ID"]
         assert message["Subject"].startswith(f"{len(expected)} new paper")
         assert digest.esp_message_id == str(message["Message-ID"]).strip().strip("<>")
 
