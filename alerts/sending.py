@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
-import smtplib
-import socket
 import time
 import uuid
 from collections import defaultdict
@@ -27,7 +24,6 @@ from dataclasses import dataclass, field
 from email.utils import make_msgid
 from urllib.parse import quote, urlsplit
 
-from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import DatabaseError, close_old_connections, connection, transaction
@@ -41,72 +37,12 @@ from . import composing
 from .composing import ComposedItem, Composition, PeriodIndex
 from .journal import IN_FLIGHT, SendJournal
 from .links import digest_view_url
+from .mailerrors import SendError, backoff, classify
 from .models import DeliveryEvent, Digest, DigestItem
 from .periods import WEEKLY
 from .rendering import Links, RenderedDigest, render_digest
 
 log = logging.getLogger(__name__)
-
-
-# Errors -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SendError:
-    transient: bool
-    reason: str
-    retry_after: float | None = None
-
-
-def _retry_after(response) -> float | None:
-    value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            from email.utils import parsedate_to_datetime
-
-            return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
-        except (TypeError, ValueError):
-            return None
-
-
-def classify(exc: BaseException) -> SendError:
-    """Is this failure worth another attempt (the ESP or the network is having a bad
-    moment) or final (the ESP refuses this message)? Unknown failures count as transient:
-    they are retried until the attempt limit, then recorded as failed with their reason."""
-    text = f"{exc.__class__.__name__}: {exc}".strip()[:1000]
-    if isinstance(exc, AnymailRecipientsRefused):
-        response = getattr(exc, "response", None)
-        answer = f" ({response.status_code}: {response.text[:300]})" if response is not None else ""
-        return SendError(False, f"recipient refused by the ESP{answer}"[:1000])
-    if isinstance(exc, AnymailAPIError):
-        response = getattr(exc, "response", None)
-        status = getattr(response, "status_code", None) or getattr(exc, "status_code", None)
-        if status is None:  # no answer at all: timeout, refused connection
-            return SendError(True, text)
-        if status == 429 or status >= 500:
-            return SendError(True, f"ESP answered {status}: {text}"[:1000], _retry_after(response))
-        return SendError(False, f"ESP answered {status}: {text}"[:1000])
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in exc.recipients.values()]
-        return SendError(all(400 <= c < 500 for c in codes), f"SMTP refused the recipient: {exc.recipients}")
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return SendError(400 <= exc.smtp_code < 500, f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"[:1000])
-    if isinstance(exc, smtplib.SMTPException | socket.timeout | ConnectionError | TimeoutError | OSError):
-        return SendError(True, text)
-    if isinstance(exc, AnymailError | ValueError):
-        return SendError(False, text)  # a message the backend cannot build will never send
-    return SendError(True, text)
-
-
-def backoff(attempt: int, retry_after: float | None = None) -> float:
-    """Exponential back-off with jitter (half fixed, half random), at least Retry-After."""
-    base = min(settings.DIGEST_RETRY_MAX, settings.DIGEST_RETRY_BASE * 2 ** max(0, attempt - 1))
-    delay = base / 2 + random.uniform(0, base / 2)
-    return max(delay, retry_after or 0.0)
 
 
 # Messages -----------------------------------------------------------------------------
