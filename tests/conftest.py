@@ -100,8 +100,8 @@ def uses_postgres() -> bool:
 # Redis and Celery ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def redis_server():
+def running_redis():
+    """Start a private Redis for as long as the caller (a fixture) lasts."""
     try:
         server = servers.start_redis()
     except servers.ServerUnavailable as exc:
@@ -110,6 +110,11 @@ def redis_server():
     yield server
     server.stop()
     shutil.rmtree(server.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    yield from running_redis()
 
 
 @pytest.fixture
@@ -232,3 +237,14 @@ def fakeweb():
     web = FakeWeb().start()
     yield web
     web.stop()
+
+
+@pytest.fixture
+def esp():
+    """A local stand-in for Postmark's API (tests/fakeesp.py), for worker processes to send to:
+    pass `**esp.settings()` to `celery_workers`."""
+    from tests.fakeesp import FakeESP
+
+    server = FakeESP().start()
+    yield server
+    server.stop()
