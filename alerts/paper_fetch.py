@@ -158,7 +158,13 @@ def papers_fetch_request(
 
 
 def _read_file(spec: FetchSpec, path: Path) -> list[PaperRecord]:
+    limit = settings.FETCH_MAX_BYTES
     try:
+        # A saved response gets the same size limit as a download (bounded memory).
+        size = path.stat().st_size
+        if size > limit:
+            problem = f"the file is too large ({size} bytes; the limit is {limit} bytes, FETCH_MAX_BYTES)"
+            raise SourceError(spec.source, problem, origin=str(path))
         body = path.read_bytes()
     except OSError as exc:
         raise SourceError(spec.source, f"cannot read the file: {exc.strerror}", origin=str(path)) from None
