@@ -13,12 +13,13 @@ INPUTS = Path(__file__).resolve().parent / "inputs"
 SITE = "https://alerts.example.org"
 
 
-def load(name: str):
-    """A JSON file of inputs/ (its "_" entry, if any, describes it)."""
-    data = json.loads((INPUTS / name).read_text())
-    if isinstance(data, dict):
-        data.pop("_", None)
-    return data
+def cases(name: str) -> list[dict]:
+    """The cases of a JSON file of inputs/ (its "_" entry says what they are)."""
+    return json.loads((INPUTS / name).read_text())["cases"]
+
+
+def case_ids(items: list[dict]) -> list[str]:
+    return [item["name"] for item in items]
 
 
 @pytest.fixture(autouse=True)
