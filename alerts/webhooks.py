@@ -62,7 +62,10 @@ def delivery_event_record(*, event, esp_name: str) -> DeliveryEvent | None:
     """Store one anymail tracking event and apply it. Returns None for a repeated event."""
     digest = _digest_of(event)
     subscriber = digest.subscriber if digest else None
-    if subscriber is None and event.recipient:
+    # A digest without a subscriber belongs to someone who was erased: a late event about
+    # it is counted, without the address or the ESP's words about it.
+    erased = digest is not None and digest.subscriber_id is None
+    if subscriber is None and event.recipient and not erased:
         subscriber = (
             Subscriber.objects.annotate(email_ci=Lower("email"))
             .filter(email_ci=event.recipient.lower())
@@ -75,12 +78,12 @@ def delivery_event_record(*, event, esp_name: str) -> DeliveryEvent | None:
                 event_id=_event_id(event, esp_name),
                 event_type="deferred" if _is_soft(event) else (event.event_type or "unknown"),
                 message_id=str(event.message_id or "")[:255],
-                recipient=(event.recipient or "")[:254],
+                recipient="" if erased else (event.recipient or "")[:254],
                 digest=digest,
                 subscriber=subscriber,
                 occurred_at=event.timestamp,
                 reject_reason=event.reject_reason or "",
-                description=(event.description or event.mta_response or "")[:2000],
+                description="" if erased else (event.description or event.mta_response or "")[:2000],
             )
             _apply(record, digest, subscriber)
     except IntegrityError:
