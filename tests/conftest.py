@@ -226,6 +226,38 @@ def screenshots(request) -> Path:
     return directory
 
 
+# Data -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def week_papers(db):
+    """Sixty real papers (titles and abstracts from Hugging Face's daily list), first seen
+    over the last seven days: paper i arrived around noon (UTC) i % 7 days ago."""
+    import datetime as dt
+    import json
+
+    from django.utils import timezone
+
+    from tests.factories import PaperFactory
+
+    data = json.loads((servers.ROOT / "tests" / "fixtures" / "subscribers" / "week_papers.json").read_text())
+    noon = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    papers = []
+    for i, item in enumerate(data["papers"]):
+        seen = noon - dt.timedelta(days=i % 7, seconds=i)
+        papers.append(
+            PaperFactory(
+                title=item["title"],
+                abstract=item["abstract"],
+                first_seen_at=seen,
+                announced_on=seen.date(),
+                categories=["cs.CL" if i % 2 else "cs.AI"],
+                primary_category="cs.CL" if i % 2 else "cs.AI",
+            )
+        )
+    return papers
+
+
 # The outside world ----------------------------------------------------------------------
 
 
