@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = ROOT / "Procfile"
 DEFAULT_PORT = 8000
+# honcho's exit status after SIGINT or SIGTERM
+STOPPED_BY_SIGNAL = {130, 143}
 
 NO_REDIS_NOTICE = (
     "redis-server not found: tasks run in-process, without a worker "
@@ -224,6 +226,8 @@ def supervise(names: list[str], env: dict[str, str], port: int, text: str) -> in
         manager.loop()
     finally:
         stop.set()
+    if manager.returncode in STOPPED_BY_SIGNAL:
+        return 0  # Ctrl-C or SIGTERM: stopping is what was asked for
     return manager.returncode or 0
 
 
@@ -258,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         notes = prepare(demo=args.demo)
         text = banner(port=args.port, env=env, broker=broker, notes=notes)
         return supervise(broker.processes, env, args.port, text)
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C before the processes started
     finally:
         broker.stop()
 

@@ -1,0 +1,142 @@
+"""`make run` as a person runs it: the real Makefile target, its launcher and Procfile,
+on a free port with a private data directory, stopped with Ctrl-C (SIGINT)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.servers import ROOT, free_port
+
+ADMIN_USER, ADMIN_PASSWORD = "admin", "a-long-password-for-make-run"
+# What `make run` must not inherit from the test process (pytest-django sets the first).
+APP_VARIABLES = ("DJANGO_", "DATABASE_URL", "REDIS_URL", "DATA_DIR", "EMAIL_", "SITE_URL")
+
+
+@dataclass
+class MakeRun:
+    proc: subprocess.Popen
+    port: int
+    data_dir: Path
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"make run exited ({self.proc.returncode}):\n{self.output()[-6000:]}")
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} not printed after {timeout:.0f}s:\n{self.output()[-6000:]}")
+
+    def outbox(self) -> list[EmailMessage]:
+        """The messages in make run's local outbox, oldest first."""
+        directory = self.data_dir / "outbox"
+        paths = sorted(directory.glob("*.eml")) if directory.is_dir() else []
+        return [message_from_bytes(path.read_bytes(), policy=policy.default) for path in paths]
+
+    def wait_for_mail(self, count: int, timeout: float = 60.0) -> list[EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            messages = self.outbox()
+            if len(messages) >= count:
+                return messages
+            time.sleep(0.2)
+        raise AssertionError(f"{count} message(s) expected in the outbox:\n{self.output()[-6000:]}")
+
+    def admin_session(self) -> requests.Session:
+        """A browser-like session logged in to the admin with the account make run created."""
+        session = requests.Session()
+        login = f"{self.url}/admin/login/"
+        session.get(login, timeout=30)
+        answer = session.post(
+            login,
+            data={
+                "username": ADMIN_USER,
+                "password": ADMIN_PASSWORD,
+                "csrfmiddlewaretoken": session.cookies["csrftoken"],
+                "next": "/admin/",
+            },
+            headers={"Referer": login},
+            timeout=30,
+        )
+        assert answer.url == f"{self.url}/admin/", answer.text[:2000]
+        return session
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Ctrl-C, as in the terminal: the whole foreground process group gets SIGINT.
+
+        make waits for the launcher to finish stopping everything, then dies of the signal.
+        """
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                raise
+
+
+@pytest.fixture
+def make_run(tmp_path):
+    """Start `make run`: `make_run(path=, demo=, port=, data_dir=, **env)`; stopped after the test."""
+    started: list[MakeRun] = []
+    make = shutil.which("make")
+    assert make, "make is not installed"
+
+    def start(
+        *,
+        path: str | None = None,
+        demo: bool = False,
+        port: int | None = None,
+        data_dir: Path | None = None,
+        **extra_env: str,
+    ) -> MakeRun:
+        env = {key: value for key, value in os.environ.items() if not key.startswith(APP_VARIABLES)}
+        data_dir = data_dir or tmp_path / f"data{len(started)}"
+        env.update(
+            DATA_DIR=str(data_dir),
+            DJANGO_SUPERUSER_USERNAME=ADMIN_USER,
+            DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
+            DJANGO_SUPERUSER_EMAIL="admin@example.org",
+        )
+        env.update(extra_env)
+        if path is not None:
+            env["PATH"] = path
+        port = port or free_port()
+        # The virtualenv running this test is the one make run uses (already installed).
+        cmd = [make, "--no-print-directory", "run", f"PORT={port}", f"VENV={sys.prefix}"]
+        if demo:
+            cmd.append("DEMO=1")
+        log = tmp_path / f"make-run{len(started)}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        running = MakeRun(proc=proc, port=port, data_dir=data_dir, log=log)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()

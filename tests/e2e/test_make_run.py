@@ -1,0 +1,98 @@
+"""`make run` on a fresh data directory: what a newcomer sees and can do."""
+
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import requests
+
+from config.run import NO_REDIS_NOTICE
+
+from .conftest import ADMIN_USER
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def private_redis_port(output: str) -> int:
+    line = next(line for line in output.splitlines() if "started a private redis-server on port" in line)
+    return int(line.split("on port ")[1].split()[0])
+
+
+def test_make_run_starts_web_worker_and_beat_on_a_private_redis(make_run, redis_server):
+    # redis_server: the suite's own check that redis-server is installed (fails in CI if not).
+    run = make_run()
+    run.wait_for("Press Ctrl-C to stop.")
+    output = run.output()
+    for process in ("web", "worker", "beat"):
+        assert f"{process} started (pid=" in output
+    assert f"sign-up page   {run.url}/" in output
+    assert f"admin          {run.url}/admin/" in output
+    assert f"local outbox   {run.url}/admin/outbox/" in output
+    assert "tasks          worker and beat on Redis" in output
+    assert f"admin account: {ADMIN_USER} (created from DJANGO_SUPERUSER_USERNAME/PASSWORD)" in output
+    redis_port = private_redis_port(output)
+    assert (run.data_dir / "redis").is_dir()
+    run.wait_for("celery@")  # the worker connected
+    run.wait_for(" ready.")
+
+    health = requests.get(f"{run.url}/healthz", timeout=30)
+    assert health.json() == {"status": "ok", "parts": {"database": "ok", "broker": "ok"}}
+    admin = run.admin_session()
+    outbox = admin.get(f"{run.url}/admin/outbox/", timeout=30)
+    assert outbox.status_code == 200
+    assert "The outbox is empty" in outbox.text
+    assert (run.data_dir / "db.sqlite3").is_file()
+
+    run.stop()
+    output = run.output()
+    for process in ("web", "worker", "beat"):
+        assert f"{process} stopped" in output
+    assert "Traceback" not in output
+    assert not listening(run.port)
+    assert not listening(redis_port)  # the private Redis went with it
+    assert (run.data_dir / "redis" / "dump.rdb").is_file()
+
+
+def test_a_second_start_keeps_the_data_and_the_admin_password(make_run):
+    first = make_run()
+    first.wait_for("Press Ctrl-C to stop.")
+    first.stop()
+    second = make_run(data_dir=first.data_dir, DJANGO_SUPERUSER_PASSWORD="another-password-here")
+    second.wait_for("Press Ctrl-C to stop.")
+    assert f"admin account: {ADMIN_USER} (exists; its password is unchanged)" in second.output()
+    assert "No migrations to apply." in second.output()
+    second.admin_session()  # still the first password
+
+
+def test_without_redis_server_tasks_run_in_process_and_the_site_still_works(make_run, tmp_path):
+    # A PATH with the virtualenv only: no redis-server anywhere on it.
+    path = str(Path(sys.executable).parent)
+    assert shutil.which("redis-server", path=path) is None
+    run = make_run(path=path)
+    run.wait_for("Press Ctrl-C to stop.")
+    output = run.output()
+    notices = [line for line in output.splitlines() if "redis-server" in line]
+    assert notices == [NO_REDIS_NOTICE]
+    assert "sudo apt-get install redis-server" in NO_REDIS_NOTICE
+    assert "brew install redis" in NO_REDIS_NOTICE
+    assert "tasks          in-process (beat runs the periodic jobs)" in output
+    assert "web started (pid=" in output
+    assert "beat started (pid=" in output
+    assert "worker started" not in output
+    health = requests.get(f"{run.url}/healthz", timeout=30)
+    assert health.json()["parts"] == {"database": "ok", "broker": "ok"}
+    run.admin_session()
+
+
+def test_a_busy_port_is_refused_with_a_clear_message(make_run):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        run = make_run(port=port)
+        assert run.proc.wait(120) != 0
+    assert f"port {port} is in use: stop what runs there, or `make run PORT=8001`" in run.output()
