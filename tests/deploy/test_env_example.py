@@ -1,4 +1,6 @@
-""".env.example documents every setting the code reads."""
+"""Every setting the code reads is documented: in .env.example and in the README's table."""
+
+from tests.servers import ROOT
 
 from .conftest import ENV_EXAMPLE, env_example, settings_variables
 
@@ -27,3 +29,11 @@ def test_required_values_are_left_blank_not_filled_with_a_usable_secret():
     values = env_example()
     assert values["DJANGO_SECRET_KEY"] == ""
     assert values["POSTGRES_PASSWORD"] == ""
+
+
+def test_the_readme_configuration_table_lists_every_variable():
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Configuration") :]
+    table = table[: table.index("\n## ")]
+    missing = {name for name in settings_variables() if f"`{name}`" not in table}
+    assert not missing, f"the README's configuration table lacks {sorted(missing)}"
