@@ -97,6 +97,23 @@ class MakeRun:
                 raise
 
 
+def path_without(program: str, directory: Path) -> str:
+    """A PATH with every program of this one except `program` (as on a machine without it).
+
+    The programs are linked into `directory`, so that make and the shell still find the
+    usual tools (touch, sh...) wherever they live.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        if not folder or not os.path.isdir(folder):
+            continue
+        for entry in os.scandir(folder):
+            link = directory / entry.name
+            if entry.name != program and not link.exists() and os.access(entry.path, os.X_OK):
+                link.symlink_to(entry.path)
+    return str(directory)
+
+
 @pytest.fixture
 def make_run(tmp_path):
     """Start `make run`: `make_run(path=, demo=, port=, data_dir=, **env)`; stopped after the test."""

@@ -2,14 +2,12 @@
 
 import shutil
 import socket
-import sys
-from pathlib import Path
 
 import requests
 
 from config.run import NO_REDIS_NOTICE
 
-from .conftest import ADMIN_USER
+from .conftest import ADMIN_USER, path_without
 
 
 def listening(port: int) -> bool:
@@ -69,9 +67,9 @@ def test_a_second_start_keeps_the_data_and_the_admin_password(make_run):
 
 
 def test_without_redis_server_tasks_run_in_process_and_the_site_still_works(make_run, tmp_path):
-    # A PATH with the virtualenv only: no redis-server anywhere on it.
-    path = str(Path(sys.executable).parent)
+    path = path_without("redis-server", tmp_path / "bin")
     assert shutil.which("redis-server", path=path) is None
+    assert shutil.which("make", path=path)
     run = make_run(path=path)
     run.wait_for("Press Ctrl-C to stop.")
     output = run.output()
