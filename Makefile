@@ -33,6 +33,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Benchmarks (not tests): results land in bench/results/.
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.match
+
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .

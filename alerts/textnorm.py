@@ -1,0 +1,303 @@
+"""The one text normaliser shared by the paper index and the query parser.
+
+Indexing a paper and reading a query go through the same steps, so a query word finds
+exactly the paper words that normalise like it:
+
+- words are runs of letters and digits (any script); apostrophes inside a word are dropped
+  (`LeCun's` -> `lecuns` -> stem `lecun`); LaTeX control words such as `\\times` or
+  `\\mathcal` are markup, not words, so `139.6$\\times$` gives `139` and `6`;
+- hyphens join the parts of one compound word: `self-supervised` yields the parts
+  `self`, `supervis` (in order, one position each) and the *joined* form `selfsupervis`,
+  so the paper is found by `self-supervised`, `"self supervised"` and `selfsupervised`;
+- case folding and accent folding (`Schölkopf` == `Scholkopf`, `Łukasz` == `Lukasz`);
+- an acronym's plural loses its `s` (`LLMs` -> `llm`, `GPUs` -> `gpu`, and `llms`, `cnns`:
+  a word without vowels): Snowball leaves such words alone;
+- light English stemming with Snowball (`models` -> `model`, `diffusions` -> `diffus`).
+
+Prefix searches (`generati*`) look at the *surface* form (folded but not stemmed), because
+a stem is not a prefix of the words it stands for (`generative` stems to `generat`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+import snowballstemmer
+
+__all__ = ["Word", "analyse", "fold", "highlight_spans", "name_tokens", "stem", "tokens", "word", "words"]
+
+_STEMMER = snowballstemmer.stemmer("english")
+
+# A letter or digit of any script, or a combining accent (text in decomposed form).
+_CHAR = r"(?:[^\W_]|[\u0300-\u036f])"
+_PLAIN = rf"{_CHAR}+(?:['\u2019]{_CHAR}+)*"
+_HYPHENS = "-\u2010\u2011"
+# A LaTeX control word (skipped) or a word, possibly hyphenated (group 1).
+_WORD_RE = re.compile(rf"\\[A-Za-z]+|({_PLAIN}(?:[{_HYPHENS}]{_PLAIN})*)")
+# The same without the combining-accent alternative: most texts have none, and this is faster.
+_PLAIN_FAST = r"[^\W_]+(?:['\u2019][^\W_]+)*"
+_WORD_RE_FAST = re.compile(rf"\\[A-Za-z]+|({_PLAIN_FAST}(?:[{_HYPHENS}]{_PLAIN_FAST})*)")
+_COMBINING_RE = re.compile(r"[\u0300-\u036f]")
+# For ASCII text without LaTeX (most abstracts), bytes.translate + split find the same
+# words several times faster: every byte that cannot be in a word becomes a space.
+_ASCII_WORD_BYTES = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-'"
+_ASCII_SEPARATORS = bytes(i if i in _ASCII_WORD_BYTES else 32 for i in range(256))
+_HYPHEN_RE = re.compile(f"[{_HYPHENS}]")
+_VOWELS = frozenset("aeiouy")
+
+# Letters that Unicode does not decompose into a base letter and an accent.
+_EXTRA_FOLD = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "o",
+        "ł": "l",
+        "Ł": "l",
+        "đ": "d",
+        "Đ": "d",
+        "ð": "d",
+        "Ð": "d",
+        "æ": "ae",
+        "Æ": "ae",
+        "œ": "oe",
+        "Œ": "oe",
+        "ß": "ss",
+        "\u0131": "i",  # dotless i
+        "þ": "th",
+        "Þ": "th",
+    }
+)
+
+# Caches keep a day's vocabulary (tens of thousands of words); they are emptied when they
+# grow past this, so a long-lived worker never grows without bound.
+_CACHE_LIMIT = 500_000
+
+
+class Word(NamedTuple):
+    """One word of a text, normalised.
+
+    `parts` are the stems of its hyphen-separated parts, one position each; `joined` is the
+    stem of the parts written together, or "" for a one-part word. `surface` and
+    `joined_surface` are the same before stemming (folded only), for prefix searches.
+    """
+
+    parts: tuple[str, ...]
+    joined: str
+    surface: tuple[str, ...]
+    joined_surface: str
+
+    @property
+    def whole(self) -> str:
+        """The one token that stands for the whole word: its joined form, or its only part."""
+        return self.joined or self.parts[0]
+
+
+_stems: dict[str, str] = {}
+_words: dict[str, Word] = {}
+_plain: dict[str, str] = {}  # an ASCII chunk that is one plain word -> its stem
+_chunks: dict[str, list[Word]] = {}  # any other ASCII chunk -> its words
+
+
+def fold(text: str) -> str:
+    """Case and accent folding: `Schölkopf` -> `scholkopf`."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text.translate(_EXTRA_FOLD))
+    # A few compatibility forms decompose to a space and an accent (Greek ypogegrammeni):
+    # a token never holds a space.
+    return "".join(c for c in decomposed if not unicodedata.combining(c) and not c.isspace()).casefold()
+
+
+def stem(folded: str) -> str:
+    """Snowball English stem of a folded word (memoised)."""
+    result = _stems.get(folded)
+    if result is None:
+        if len(_stems) >= _CACHE_LIMIT:
+            _stems.clear()
+        result = _stems[folded] = _STEMMER.stemWord(folded)
+    return result
+
+
+def _surface(raw: str) -> str:
+    """Folded form of one raw word part: no apostrophes, acronym plurals singular."""
+    raw = raw.replace("'", "").replace("\u2019", "")
+    if len(raw) >= 3 and raw[-1] == "s" and raw[:-1].isupper():
+        raw = raw[:-1]  # LLMs -> LLM: an upper-case acronym with a lower-case plural s
+    folded = fold(raw)
+    if len(folded) >= 4 and folded[-1] == "s" and folded.isalpha() and not _VOWELS.intersection(folded):
+        folded = folded[:-1]  # llms, cnns: a word without vowels is an acronym
+    return folded
+
+
+def _make_word(raw: str) -> Word:
+    raw_parts = _HYPHEN_RE.split(raw)
+    surface = tuple(_surface(p) for p in raw_parts)
+    parts = tuple(stem(s) for s in surface)
+    if len(raw_parts) == 1:
+        return Word(parts, "", surface, "")
+    joined_surface = _surface("".join(raw_parts))
+    return Word(parts, stem(joined_surface), surface, joined_surface)
+
+
+def word(raw: str) -> Word:
+    """The normalised form of one raw word as matched in a text (memoised)."""
+    result = _words.get(raw)
+    if result is None:
+        if len(_words) >= _CACHE_LIMIT:
+            _words.clear()
+        result = _words[raw] = _make_word(raw)
+    return result
+
+
+def _matches(text: str) -> Iterator[re.Match[str]]:
+    pattern = _WORD_RE if _COMBINING_RE.search(text) else _WORD_RE_FAST
+    for match in pattern.finditer(text):
+        if match.group(1) is not None:
+            yield match
+
+
+def _ascii_chunks(text: str) -> list[str] | None:
+    """Space-separated candidate words of an ASCII text without LaTeX, else None.
+
+    For such text (most abstracts), bytes.translate + split find the same words as the
+    regular expression several times faster: every byte that cannot be in a word becomes a
+    space. A chunk that is not plain letters and digits still has stray hyphens or
+    apostrophes, and goes through the regular expression.
+    """
+    if text.isascii() and "\\" not in text:
+        return text.encode("ascii").translate(_ASCII_SEPARATORS).decode("ascii").split()
+    return None
+
+
+def _chunk_words(chunk: str) -> list[Word]:
+    if chunk.isalnum():
+        return [word(chunk)]
+    result = _chunks.get(chunk)
+    if result is None:
+        if len(_chunks) >= _CACHE_LIMIT:
+            _chunks.clear()
+        get = _words.get
+        result = _chunks[chunk] = [get(raw) or word(raw) for raw in _WORD_RE_FAST.findall(chunk) if raw]
+    return result
+
+
+def words(text: str) -> list[Word]:
+    """The words of a text, normalised, in order."""
+    get = _words.get
+    chunks = _ascii_chunks(text)
+    if chunks is not None:
+        out: list[Word] = []
+        for chunk in chunks:
+            w = get(chunk)
+            if w is not None:
+                out.append(w)
+            else:
+                out.extend(_chunk_words(chunk))
+        return out
+    pattern = _WORD_RE if _COMBINING_RE.search(text) else _WORD_RE_FAST
+    return [get(raw) or word(raw) for raw in pattern.findall(text) if raw]
+
+
+def _index_of_none(items: list[str | None], start: int) -> int:
+    try:
+        return items.index(None, start)
+    except ValueError:
+        return -1
+
+
+def analyse(text: str) -> tuple[list[str], dict[int, Word] | None]:
+    """What the index keeps of a text: its tokens in order (as `tokens`), and its
+    hyphenated compounds by the position of their first part (None when there is none).
+
+    The same result as walking `words(text)`, but a chunk of text already seen as one
+    plain word is turned into its stem by one C-level `map` over a dict: only compounds
+    and words never seen before are looked at one by one.
+    """
+    chunks = _ascii_chunks(text)
+    whole_words = chunks is None  # chunks are single words from the regular expression
+    if chunks is None:
+        pattern = _WORD_RE if _COMBINING_RE.search(text) else _WORD_RE_FAST
+        chunks = pattern.findall(text)
+        if "" in chunks:  # LaTeX control words
+            chunks = [c for c in chunks if c]
+    stream = list(map(_plain.get, chunks))
+    if None not in stream:
+        return stream, None  # type: ignore[return-value]
+    out: list[str] = []
+    compounds: dict[int, Word] | None = None
+    done = 0
+    while (at := _index_of_none(stream, done)) >= 0:
+        out.extend(stream[done:at])  # type: ignore[arg-type]
+        chunk = chunks[at]
+        chunk_words = [_words.get(chunk) or word(chunk)] if whole_words else _chunk_words(chunk)
+        if len(chunk_words) == 1 and not chunk_words[0].joined:
+            if len(_plain) >= _CACHE_LIMIT:
+                _plain.clear()
+            _plain[chunk] = chunk_words[0].parts[0]
+        for w in chunk_words:
+            if w.joined:
+                if compounds is None:
+                    compounds = {}
+                compounds[len(out)] = w
+            out.extend(w.parts)
+        done = at + 1
+    out.extend(stream[done:])  # type: ignore[arg-type]
+    return out, compounds
+
+
+def tokens(text: str) -> list[str]:
+    """Normalised index tokens of a text in order (a token's position is its list index).
+
+    A hyphenated word contributes its parts; its joined form is an alias the index keeps
+    beside the positions (see `Word` and `analyse`).
+    """
+    return analyse(text)[0]
+
+
+def name_tokens(text: str) -> list[str]:
+    """Folded, unstemmed tokens of a person's name; `_` separates like a space (arXiv's form).
+
+    `Adrian Del Maestro` and `del_maestro` give `adrian del maestro` and `del maestro`;
+    a hyphenated name gives its parts (`Jean-Pierre` -> `jean`, `pierre`).
+    """
+    return [part for w in words(text.replace("_", " ")) for part in w.surface]
+
+
+def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
+    """Character spans `(start, end)` of `text` whose normalised form is one of `terms`.
+
+    `terms` are normalised tokens as the matcher reports them: a stem (`diffus`), a joined
+    compound (`selfsupervis`, which highlights the whole `self-supervised`), or a prefix
+    ending in `*` (`generati*`, compared with the unstemmed form). Spans are in the
+    original text, ascending and non-overlapping.
+    """
+    exact: set[str] = set()
+    prefixes: list[str] = []
+    for term in terms:
+        if term.endswith("*"):
+            prefixes.append(term[:-1])
+        elif term:
+            exact.add(term)
+    if not exact and not prefixes:
+        return []
+    prefix_tuple = tuple(prefixes)
+
+    def hit(stemmed: str, surface: str) -> bool:
+        return stemmed in exact or (bool(prefix_tuple) and surface.startswith(prefix_tuple))
+
+    spans: list[tuple[int, int]] = []
+    for match in _matches(text):
+        raw = match.group(1)
+        start = match.start(1)
+        w = word(raw)
+        if w.joined and hit(w.joined, w.joined_surface):
+            spans.append((start, match.end(1)))
+            continue
+        offset = start
+        for raw_part, stemmed, surface in zip(_HYPHEN_RE.split(raw), w.parts, w.surface, strict=True):
+            if hit(stemmed, surface):
+                spans.append((offset, offset + len(raw_part)))
+            offset += len(raw_part) + 1
+    return spans

@@ -1,0 +1,100 @@
+"""The matcher's interface as the sign-up preview and the digest pipeline use it."""
+
+import pytest
+
+from alerts.matcher import Hit, MatchResult, PaperDoc, PaperIndex, iter_bits
+from alerts.query import QueryError
+from alerts.textnorm import highlight_spans
+
+DOCS = [
+    PaperDoc(
+        "Sparse attention for long contexts",
+        "We study diffusion of information in transformers.",
+        ("Yann LeCun",),
+        ("cs.LG",),
+    ),
+    PaperDoc(
+        "Diffusion models for images", "Score-based diffusion models.", ("Bernhard Schölkopf",), ("cs.CV",)
+    ),
+    PaperDoc(
+        "Robot grasping", "A self-supervised policy learns grasps.", ("Adrian Del Maestro",), ("cs.RO",)
+    ),
+    PaperDoc("Graph neural networks", "Message passing on graphs.", ("Fei-Fei Li",), ("cs.LG", "stat.ML")),
+]
+
+
+@pytest.fixture
+def index() -> PaperIndex:
+    return PaperIndex(DOCS)
+
+
+def test_match_is_a_bitset_over_the_docs(index):
+    assert len(index) == 4
+    assert index.match("diffusion") == 0b0011
+    assert list(iter_bits(index.match("cat:cs.LG"))) == [0, 3]
+    assert index.match("-cat:cs.LG") == 0b0110
+    assert index.match("nothing-like-this") == 0
+
+
+def test_match_many_reports_invalid_filters_without_breaking_the_batch(index):
+    queries = ["diffusion", "(diffusion", "Diffusion", "diffusion", "au:lecun", "title:x", "(diffusion"]
+    result = index.match_many(iter(queries))
+    assert isinstance(result, MatchResult)
+    assert result.matches == {"diffusion": 0b0011, "Diffusion": 0b0011, "au:lecun": 0b0001}
+    assert set(result.errors) == {"(diffusion", "title:x"}
+    assert str(result.errors["(diffusion"]) == "unbalanced parenthesis: '(' is never closed (column 1)"
+    assert result.errors["title:x"].column == 1
+
+
+def test_compile_is_memoised_by_text_and_by_meaning(index):
+    first = index.compile("diffusion models")
+    assert index.compile("diffusion models") is first
+    assert index.compile("Models   DIFFUSION") is first  # same canonical form
+    assert index.compile("diffusion AND models").bits == first.bits == 0b0010
+    assert first.key == "&(t:tiabs:diffus,t:tiabs:model)"
+    with pytest.raises(QueryError):
+        index.compile("diffusion AND")
+
+
+def test_hits_rank_title_matches_first_then_doc_order(index):
+    hits = index.hits("diffusion")
+    assert [h.doc for h in hits] == [1, 0]  # in the title and the abstract, then the abstract only
+    assert hits[0] == Hit(doc=1, score=3.0, terms=("diffus",))
+    assert hits[1] == Hit(doc=0, score=1.0, terms=("diffus",))
+    assert index.hits("cat:cs.LG") == [Hit(0, 1.0, ()), Hit(3, 1.0, ())]  # a tie: doc order
+    assert index.hits("diffusion", mask=0b0001) == [hits[1]]
+    assert index.hits("diffusion", mask=0) == []
+    assert index.hits("diffusion")[0] is hits[0]  # computed once, then cached
+
+
+def test_hits_count_only_the_terms_that_are_wanted(index):
+    (hit,) = index.hits("(diffusion OR grasping) -cat:cs.LG ti:models")
+    assert hit.doc == 1
+    assert set(hit.terms) == {"diffus", "model"}  # the negated category adds nothing
+    (hit,) = index.hits("self-supervised au:del_maestro")
+    assert hit.terms == ("self", "supervis", "selfsupervis")
+    assert hit.score == 2.0  # abstract (1) + author (1)
+    abstract = DOCS[hit.doc].abstract
+    assert [abstract[a:b] for a, b in highlight_spans(abstract, hit.terms)] == ["self-supervised"]
+
+
+def test_prefix_terms_highlight_what_they_matched(index):
+    (hit,) = index.hits("gras*")
+    title = DOCS[hit.doc].title
+    assert hit.terms == ("gras*",)
+    assert [title[a:b] for a, b in highlight_spans(title, hit.terms)] == ["grasping"]
+
+
+def test_iter_bits():
+    assert list(iter_bits(0)) == []
+    assert list(iter_bits(0b1011)) == [0, 1, 3]
+    assert list(iter_bits(1 << 2999)) == [2999]
+    with pytest.raises(ValueError, match="non-negative"):
+        list(iter_bits(-1))
+
+
+def test_an_empty_day_matches_nothing():
+    index = PaperIndex([])
+    assert index.match("diffusion") == 0
+    assert index.match("-diffusion") == 0
+    assert index.hits("diffusion") == []
