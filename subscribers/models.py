@@ -110,6 +110,10 @@ class SubscriberEvent(models.Model):
         BOUNCED = "bounced"
         COMPLAINED = "complained"
         ERASED = "erased"
+        # A complained address asked to sign up again: nothing was sent (an admin decides).
+        SIGNUP_BLOCKED = "signup_blocked"
+        # An email to the subscriber could not be sent; detail says why.
+        EMAIL_FAILED = "email_failed"
 
     class Actor(models.TextChoices):
         SUBSCRIBER = "subscriber"

@@ -25,3 +25,40 @@ class PaperFactory(factory.django.DjangoModelFactory):
     abs_url = factory.LazyAttribute(lambda o: f"https://arxiv.org/abs/{o.arxiv_id}")
     pdf_url = factory.LazyAttribute(lambda o: f"https://arxiv.org/pdf/{o.arxiv_id}")
     source = Paper.Source.ARXIV_RSS
+
+
+now = timezone.now  # the factory below has a field called timezone
+
+
+class SubscriberFactory(factory.django.DjangoModelFactory):
+    """A confirmed subscriber with one filter (pass `filters=0` for none, `status=` for others)."""
+
+    class Meta:
+        model = "subscribers.Subscriber"
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"reader{n}@example.org")
+    status = "active"
+    timezone = "UTC"
+    send_hour = 7
+    frequency = "daily"
+    max_papers = 20
+    confirmed_at = factory.LazyFunction(now)
+    status_changed_at = factory.LazyFunction(now)
+
+    @factory.post_generation
+    def filters(self, create, extracted, **kwargs):
+        if not create:
+            return
+        for position in range(1 if extracted is None else extracted):
+            TopicFilterFactory(subscriber=self, position=position)
+
+
+class TopicFilterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "subscribers.TopicFilter"
+
+    subscriber = factory.SubFactory(SubscriberFactory, filters=0)
+    name = factory.Sequence(lambda n: f"Sparse attention {n}")
+    query = 'abs:"sparse attention" AND cat:cs.LG'
+    position = 0

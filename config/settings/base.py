@@ -87,6 +87,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
+                "subscribers.context_processors.site",
             ],
         },
     },
@@ -217,6 +218,23 @@ FETCH_USER_AGENT = env(
     "FETCH_USER_AGENT",
     default=f"paper-alerts/1.0 (+{SITE_URL})",
 )
+
+# SUBSCRIPTIONS
+# ------------------------------------------------------------------------------
+# Confirmation and preferences-link emails one address may receive in 24 hours, so that
+# a stranger cannot use the sign-up form to flood someone's inbox.
+SUBSCRIBER_EMAILS_PER_DAY = env.int("SUBSCRIBER_EMAILS_PER_DAY", default=3)
+# Requests per client IP (django-ratelimit syntax: N/s, N/m, N/h, N/d), against bots.
+RATE_LIMIT_SIGNUP = env("RATE_LIMIT_SIGNUP", default="20/h")
+RATE_LIMIT_PREVIEW = env("RATE_LIMIT_PREVIEW", default="120/m")
+RATE_LIMIT_RESEND = env("RATE_LIMIT_RESEND", default="10/h")
+# Behind a proxy REMOTE_ADDR is the proxy: name the header that carries the client's
+# address (e.g. HTTP_X_REAL_IP, set by the proxy) or every client shares one limit.
+RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default=None)
+# The live preview matches filters against the papers first seen in this many days.
+PREVIEW_DAYS = env.int("PREVIEW_DAYS", default=7)
+# How long a web process reuses its index of the preview's papers before re-checking.
+PREVIEW_INDEX_TTL = env.float("PREVIEW_INDEX_TTL", default=60.0)
 
 # LOGGING
 # ------------------------------------------------------------------------------

@@ -1,0 +1,222 @@
+"""The admin for subscribers: find them, see their filters and their history, and act on
+them through the services (never by editing a status by hand)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from . import selectors, services
+from .models import Subscriber, SubscriberEvent, TopicFilter
+
+Actor = SubscriberEvent.Actor
+Status = Subscriber.Status
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class TopicFilterInline(ReadOnlyInline):
+    model = TopicFilter
+    fields = ("position", "name", "query", "is_active", "updated_at")
+    readonly_fields = fields
+    verbose_name_plural = "Topic filters (the subscriber changes them on their preferences page)"
+
+
+class SubscriberEventInline(ReadOnlyInline):
+    model = SubscriberEvent
+    fields = ("created_at", "kind", "actor", "from_status", "to_status", "detail")
+    readonly_fields = fields
+    ordering = ("-created_at", "-id")
+    verbose_name_plural = "History (audit trail)"
+
+
+def _run(modeladmin, request, queryset, verb: str, call) -> None:
+    """Apply one service to every selected subscriber; report what happened to each."""
+    done, unchanged = 0, 0
+    for subscriber in queryset:
+        try:
+            changed = call(subscriber)
+        except services.SubscriptionError as exc:
+            modeladmin.message_user(request, exc.message, messages.WARNING)
+            continue
+        if changed:
+            done += 1
+        else:
+            unchanged += 1
+    if done:
+        modeladmin.message_user(
+            request, f"{verb}: {done} subscriber{'s' if done != 1 else ''}.", messages.SUCCESS
+        )
+    if unchanged:
+        modeladmin.message_user(
+            request,
+            f"{unchanged} subscriber{'s' if unchanged != 1 else ''} left as they were.",
+            messages.INFO,
+        )
+
+
+@admin.register(Subscriber)
+class SubscriberAdmin(admin.ModelAdmin):
+    list_display = ("email", "status", "paused", "frequency", "filter_count", "created_at", "confirmed_at")
+    list_filter = ("status", "frequency", "created_at", "include_trending")
+    search_fields = ("email",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    list_per_page = 100
+    fields = (
+        "email",
+        "status",
+        "paused_at",
+        "frequency",
+        "send_hour",
+        "timezone",
+        "max_papers",
+        "include_trending",
+        "created_at",
+        "confirmed_at",
+        "status_changed_at",
+        "unsubscribed_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+    inlines = (TopicFilterInline, SubscriberEventInline)
+    actions = ("resend_confirmation", "reactivate", "suppress_bounced", "suppress_complained")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(filter_count=Count("filters"))
+
+    def has_add_permission(self, request):
+        # People sign up themselves (double opt-in); an admin never subscribes anyone.
+        return False
+
+    @admin.display(description="Filters", ordering="filter_count")
+    def filter_count(self, obj: Subscriber) -> int:
+        return obj.filter_count
+
+    @admin.display(description="Paused", boolean=True)
+    def paused(self, obj: Subscriber) -> bool:
+        return obj.paused_at is not None
+
+    # Actions ---------------------------------------------------------------------------
+
+    @admin.action(description="Resend the confirmation email")
+    def resend_confirmation(self, request, queryset):
+        def call(subscriber):
+            sent = services.confirmation_resend(subscriber=subscriber, actor=Actor.ADMIN)
+            if not sent:
+                self.message_user(
+                    request,
+                    f"{subscriber.email} already had its share of emails today; nothing sent.",
+                    messages.WARNING,
+                )
+            return sent
+
+        _run(self, request, queryset, "Confirmation email queued", call)
+
+    @admin.action(description="Reactivate (after a bounce; never a complaint)")
+    def reactivate(self, request, queryset):
+        _run(
+            self,
+            request,
+            queryset,
+            "Reactivated",
+            lambda subscriber: services.subscriber_reactivate(subscriber=subscriber, actor=Actor.ADMIN),
+        )
+
+    @admin.action(description="Suppress: mark as bounced (no more mail)")
+    def suppress_bounced(self, request, queryset):
+        self._suppress(request, queryset, Status.BOUNCED)
+
+    @admin.action(description="Suppress: mark as complained (no more mail, ever)")
+    def suppress_complained(self, request, queryset):
+        self._suppress(request, queryset, Status.COMPLAINED)
+
+    def _suppress(self, request, queryset, status: str) -> None:
+        reason = f"suppressed by {request.user.get_username()} in the admin"
+
+        def call(subscriber):
+            return services.subscriber_suppress(
+                subscriber=subscriber, status=status, reason=reason, actor=Actor.ADMIN
+            )
+
+        _run(self, request, queryset, f"Marked {status}", call)
+
+    # Deleting is erasing (a GDPR request): personal data goes, the counts stay. -------
+
+    def delete_model(self, request, obj):
+        services.subscriber_erase(subscriber=obj, actor=Actor.ADMIN)
+
+    def delete_queryset(self, request, queryset):
+        for subscriber in queryset:
+            services.subscriber_erase(subscriber=subscriber, actor=Actor.ADMIN)
+
+    # Counts at a glance, and the dashboard ----------------------------------------------
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "status_counts": selectors.subscriber_status_counts(),
+            "dashboard_url": reverse(f"{self.admin_site.name}:subscribers_subscriber_dashboard"),
+        }
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def get_urls(self):
+        dashboard = path(
+            "dashboard/",
+            self.admin_site.admin_view(self.dashboard_view),
+            name="subscribers_subscriber_dashboard",
+        )
+        return [dashboard, *super().get_urls()]
+
+    def dashboard_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        days = selectors.subscriber_daily_stats(days=30)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Subscribers: the last 30 days",
+            "opts": self.model._meta,
+            "days": days,
+            "most_active": max((day.active for day in days), default=0) or 1,
+            "most_signups": max((day.signups for day in days), default=0) or 1,
+            "status_counts": selectors.subscriber_status_counts(),
+        }
+        return TemplateResponse(request, "admin/subscribers/dashboard.html", context)
+
+    class Media:
+        css = {"all": ("subscribers/admin.css",)}
+
+
+@admin.register(SubscriberEvent)
+class SubscriberEventAdmin(admin.ModelAdmin):
+    """The audit trail: every state change of every subscriber, read-only."""
+
+    list_display = ("created_at", "subscriber", "kind", "actor", "from_status", "to_status", "detail")
+    list_filter = ("kind", "actor", "created_at")
+    search_fields = ("subscriber__email",)
+    date_hierarchy = "created_at"
+    list_select_related = ("subscriber",)
+    list_per_page = 100
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

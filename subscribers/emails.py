@@ -1,0 +1,64 @@
+"""Rendering and sending the service's emails: a plain-text part and an HTML part each.
+
+An email called NAME is three templates under templates/emails/: NAME_subject.txt,
+NAME_body.txt and NAME_body.html. The HTML part's <style> is inlined (mail clients drop
+style sheets), and the subject is folded onto one line (a line break in a header is
+how header injection starts; Django would refuse it anyway).
+"""
+
+from __future__ import annotations
+
+import css_inline
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+_inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+
+
+def render_email(name: str, context: dict) -> tuple[str, str, str]:
+    """Return (subject, text, html) of the email NAME rendered with CONTEXT."""
+    context = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
+    subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context).split())
+    text = render_to_string(f"emails/{name}_body.txt", context)
+    html = _inliner.inline(render_to_string(f"emails/{name}_body.html", context))
+    return subject, text, html
+
+
+def send_email(*, to: str, name: str, context: dict, headers: dict[str, str] | None = None) -> str:
+    """Render the email NAME and send it to one address; return the ESP's message id, if any."""
+    subject, text, html = render_email(name, context)
+    message = EmailMultiAlternatives(subject=subject, body=text, to=[to], headers=headers or {})
+    message.attach_alternative(html, "text/html")
+    message.send()
+    status = getattr(message, "anymail_status", None)
+    return (status.message_id or "") if status is not None else ""
+
+
+# The subscriber emails ----------------------------------------------------------------
+
+
+def confirmation_email_send(*, subscriber) -> str:
+    """The double opt-in email: a link that confirms these filters, valid for 7 days."""
+    from .tokens import CONFIRM_MAX_AGE, confirm_url
+
+    context = {
+        "subscriber": subscriber,
+        "filters": list(subscriber.filters.all()),
+        "confirm_url": confirm_url(subscriber),
+        "valid_days": CONFIRM_MAX_AGE // 86400,
+    }
+    return send_email(to=subscriber.email, name="confirmation", context=context)
+
+
+def manage_link_email_send(*, subscriber) -> str:
+    """To an active subscriber who signed up again (or asked): where their preferences are."""
+    from .tokens import manage_url, unsubscribe_url
+
+    context = {
+        "subscriber": subscriber,
+        "filters": list(subscriber.filters.all()),
+        "manage_url": manage_url(subscriber),
+        "unsubscribe_url": unsubscribe_url(subscriber),
+    }
+    return send_email(to=subscriber.email, name="manage_link", context=context)

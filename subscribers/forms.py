@@ -1,0 +1,184 @@
+"""The sign-up and preferences forms. They parse and check input (with the rules in
+subscribers.rules) and hand clean values to one service; they change nothing themselves."""
+
+from __future__ import annotations
+
+from django import forms
+from django.forms import formset_factory
+
+from . import rules
+from .models import DEFAULT_PAPERS, MAX_FILTERS, MAX_PAPERS, MIN_PAPERS, Subscriber
+
+QUERY_PLACEHOLDER = 'e.g. ti:"large language model" AND cat:cs.CL'
+NAME_PLACEHOLDER = "e.g. LLM papers"
+HOURS = [(hour, f"{hour:02d}:00") for hour in range(24)]
+
+
+class Form(forms.Form):
+    """Labels without Django's trailing colon: they read as headings above each field."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class PreferencesForm(Form):
+    """What a subscriber can change on the manage page (and chooses when signing up)."""
+
+    frequency = forms.ChoiceField(
+        label="How often",
+        choices=Subscriber.Frequency.choices,
+        initial=Subscriber.Frequency.DAILY,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose daily or weekly.", "invalid_choice": "Choose daily or weekly."},
+    )
+    send_hour = forms.TypedChoiceField(
+        label="Delivery time",
+        choices=HOURS,
+        coerce=int,
+        initial=7,
+        help_text="In your time zone.",
+        error_messages={
+            "required": "Choose an hour from 0 to 23.",
+            "invalid_choice": "Choose an hour from 0 to 23.",
+        },
+    )
+    timezone = forms.CharField(
+        label="Time zone",
+        initial="UTC",
+        max_length=64,
+        widget=forms.Select,
+        error_messages={"required": "Choose your time zone."},
+    )
+    max_papers = forms.IntegerField(
+        label="Papers per digest",
+        initial=DEFAULT_PAPERS,
+        help_text=f"From {MIN_PAPERS} to {MAX_PAPERS}; the best matches come first.",
+        widget=forms.NumberInput(attrs={"min": MIN_PAPERS, "max": MAX_PAPERS}),
+        error_messages={
+            "required": f"Choose between {MIN_PAPERS} and {MAX_PAPERS} papers per digest.",
+            "invalid": f"Enter a whole number between {MIN_PAPERS} and {MAX_PAPERS}.",
+        },
+    )
+    include_trending = forms.BooleanField(
+        label="Also include today's trending papers",
+        required=False,
+        help_text="Papers many people upvote on Hugging Face, even when no filter matches them.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        names = rules.timezone_names()
+        self.fields["timezone"].widget.choices = [(name, name) for name in names]
+
+    def clean_timezone(self):
+        return rules.check_timezone(self.cleaned_data["timezone"])
+
+    def clean_max_papers(self):
+        return rules.check_max_papers(self.cleaned_data["max_papers"])
+
+    def clean_send_hour(self):
+        return rules.check_send_hour(self.cleaned_data["send_hour"])
+
+
+class SignupForm(PreferencesForm):
+    email = forms.CharField(
+        label="Email address",
+        max_length=320,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        error_messages={
+            "required": "Enter your email address.",
+            "max_length": "An email address can be at most 254 characters long.",
+        },
+    )
+
+    field_order = ["email", "frequency", "send_hour", "timezone", "max_papers", "include_trending"]
+
+    def offer_browser_timezone(self) -> None:
+        """Let the page's script pre-fill the time zone from the browser (fresh forms only)."""
+        self.fields["timezone"].widget.attrs["data-timezone-autofill"] = ""
+
+    def clean_email(self):
+        return rules.check_email(self.cleaned_data["email"])
+
+
+class FilterForm(Form):
+    name = forms.CharField(
+        label="Name",
+        required=False,
+        max_length=rules.MAX_NAME_LENGTH,
+        strip=True,
+        widget=forms.TextInput(attrs={"placeholder": NAME_PLACEHOLDER}),
+        help_text="Optional: how the digest labels papers this filter found.",
+        error_messages={"max_length": f"Keep the name to {rules.MAX_NAME_LENGTH} characters."},
+    )
+    query = forms.CharField(
+        label="Query",
+        required=True,
+        strip=False,  # check_query strips, after the parser has counted columns as typed
+        # Longer text is refused with a message that says how long it is, not cut off.
+        widget=forms.TextInput(
+            attrs={"placeholder": QUERY_PLACEHOLDER, "spellcheck": "false", "autocapitalize": "off"}
+        ),
+        error_messages={"required": "Write a query for this filter, e.g. ti:transformer AND cat:cs.CL."},
+    )
+
+    def clean_name(self):
+        return rules.check_filter_name(self.cleaned_data["name"])
+
+    def clean_query(self):
+        return rules.check_query(self.cleaned_data["query"])
+
+    def filter_input(self) -> rules.FilterInput:
+        query = self.cleaned_data["query"]
+        return rules.FilterInput(
+            name=self.cleaned_data["name"] or rules.default_filter_name(query), query=query
+        )
+
+
+class BaseFilterFormSet(forms.BaseFormSet):
+    def get_form_kwargs(self, index):
+        # Every row may be left empty (an empty row is simply no filter, so a person can
+        # remove one by clearing it); the formset as a whole needs at least one filter.
+        return {"empty_permitted": True, "use_required_attribute": False}
+
+    def clean(self):
+        # Django replaces the formset's errors with those raised here: keep its own
+        # (a missing management form, too many rows) by not adding to them.
+        if any(self.errors) or self._non_form_errors:
+            return
+        if not self.filled_forms():
+            raise forms.ValidationError(
+                "Add at least one filter: a query that describes papers you want.", code="too_few_forms"
+            )
+
+    def filled_forms(self) -> list[FilterForm]:
+        return [form for form in self.forms if form.has_changed() and form.cleaned_data]
+
+    def filter_inputs(self) -> list[rules.FilterInput]:
+        return [form.filter_input() for form in self.filled_forms()]
+
+
+FilterFormSet = formset_factory(
+    FilterForm,
+    formset=BaseFilterFormSet,
+    extra=0,
+    max_num=MAX_FILTERS,
+    absolute_max=MAX_FILTERS,
+    validate_max=True,
+)
+FILTERS_PREFIX = "filters"
+FILTER_ERRORS = {
+    "too_many_forms": f"You can have at most {MAX_FILTERS} filters.",
+    "missing_management_form": "The list of filters was incomplete; please fill in the form again.",
+}
+
+
+def filter_formset(data=None, *, initial=None, rows: int = 1) -> BaseFilterFormSet:
+    """The filters of a form: bound to DATA, or ROWS rows pre-filled from INITIAL."""
+    if data is not None:
+        return FilterFormSet(data, prefix=FILTERS_PREFIX, error_messages=FILTER_ERRORS)
+    initial = list(initial or [])[:MAX_FILTERS]
+    formset = FilterFormSet(initial=initial, prefix=FILTERS_PREFIX, error_messages=FILTER_ERRORS)
+    formset.extra = max(0, min(rows, MAX_FILTERS) - len(initial))
+    return formset

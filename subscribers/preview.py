@@ -1,0 +1,150 @@
+"""The live preview: what a query would have matched among the papers of the last days.
+
+Every keystroke (debounced) asks for a preview, so the week's papers are indexed once per
+web process and reused until they change: the index is keyed on how many papers the
+window holds and when the newest of them arrived or changed (one small aggregate query),
+so a fetch, an update or a paper leaving the window triggers a rebuild, and nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from alerts.matcher import PaperDoc, PaperIndex, iter_bits
+from alerts.models import Paper
+from alerts.textnorm import highlight_spans
+
+from . import rules
+
+TOP_PAPERS = 5
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: dt.date
+    count: int
+
+
+@dataclass(frozen=True)
+class PreviewPaper:
+    title_parts: list[tuple[str, bool]]  # (text, is a matched term)
+    url: str
+    day: dt.date
+
+
+@dataclass(frozen=True)
+class FilterPreview:
+    query: str
+    window_days: int
+    error: str = ""
+    total: int = 0
+    days: list[DayCount] = field(default_factory=list)
+    papers: list[PreviewPaper] = field(default_factory=list)
+
+    @property
+    def busiest(self) -> int:
+        return max((day.count for day in self.days), default=0) or 1
+
+    @property
+    def per_day(self) -> str:
+        return f"{self.total / max(1, len(self.days)):.1f}".removesuffix(".0")
+
+
+@dataclass(frozen=True)
+class WeekIndex:
+    key: tuple
+    index: PaperIndex
+    titles: list[str]
+    urls: list[str]
+    days: list[dt.date]
+    window: list[dt.date]
+
+
+_lock = threading.Lock()
+_current: WeekIndex | None = None
+
+
+def _safe_url(url: str) -> str:
+    # Paper links come from feeds: only web links become an href.
+    return url if url.startswith(("https://", "http://")) else ""
+
+
+def week_index() -> WeekIndex:
+    """The index of the papers first seen in the last PREVIEW_DAYS days, built once per change."""
+    global _current
+    today = timezone.now().date()
+    window = [today - dt.timedelta(days=n) for n in range(settings.PREVIEW_DAYS - 1, -1, -1)]
+    since = timezone.make_aware(dt.datetime.combine(window[0], dt.time.min), dt.UTC)
+    papers = Paper.objects.filter(first_seen_at__gte=since)
+    stats = papers.aggregate(
+        n=Count("id"), last_id=Max("id"), newest=Max("first_seen_at"), changed=Max("modified_at")
+    )
+    key = (since, stats["n"], stats["last_id"], stats["newest"], stats["changed"])
+    current = _current
+    if current is not None and current.key == key:
+        return current
+    with _lock:
+        if _current is not None and _current.key == key:
+            return _current
+        rows = papers.order_by("id").values_list(
+            "title", "abstract", "authors", "categories", "abs_url", "announced_on", "first_seen_at"
+        )
+        docs, titles, urls, days = [], [], [], []
+        window_days = set(window)
+        for title, abstract, authors, categories, url, announced_on, first_seen_at in rows:
+            docs.append(PaperDoc(title, abstract, tuple(authors or ()), tuple(categories or ())))
+            titles.append(title)
+            urls.append(_safe_url(url))
+            days.append(
+                announced_on if announced_on in window_days else first_seen_at.astimezone(dt.UTC).date()
+            )
+        _current = WeekIndex(key, PaperIndex(docs), titles, urls, days, window)
+        return _current
+
+
+def _title_parts(title: str, terms) -> list[tuple[str, bool]]:
+    parts, at = [], 0
+    for start, end in highlight_spans(title, terms):
+        if start > at:
+            parts.append((title[at:start], False))
+        parts.append((title[start:end], True))
+        at = end
+    if at < len(title):
+        parts.append((title[at:], False))
+    return parts
+
+
+def filter_preview(text: str) -> FilterPreview:
+    """How many papers of the window QUERY matches per day, and the best few titles."""
+    days = settings.PREVIEW_DAYS
+    if not (text or "").strip():
+        return FilterPreview(query="", window_days=days)
+    try:
+        text = rules.check_query(text)  # the sign-up form's own check: same message, same column
+    except ValidationError as exc:
+        return FilterPreview(query=text, window_days=days, error=exc.messages[0])
+    week = week_index()
+    matched = week.index.match(text)
+    counts = dict.fromkeys(week.window, 0)
+    total = 0
+    for i in iter_bits(matched):
+        total += 1
+        counts[week.days[i]] = counts.get(week.days[i], 0) + 1
+    papers = []
+    for hit in week.index.hits(text, mask=matched)[:TOP_PAPERS]:
+        i = hit.doc
+        papers.append(PreviewPaper(_title_parts(week.titles[i], hit.terms), week.urls[i], week.days[i]))
+    return FilterPreview(
+        query=text,
+        window_days=days,
+        total=total,
+        days=[DayCount(day, counts[day]) for day in week.window],
+        papers=papers,
+    )

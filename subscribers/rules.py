@@ -1,0 +1,132 @@
+"""The rules a subscription must follow, in one place for the forms and the services.
+
+Each check raises django.core.exceptions.ValidationError with the message a person sees
+next to the field, and returns the cleaned value.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from functools import cache
+
+from django.core.exceptions import ValidationError
+
+from alerts.query import MAX_QUERY_LENGTH, QueryError, parse
+
+from .addresses import AddressError, normalize_email
+from .models import MAX_FILTERS, MAX_PAPERS, MIN_PAPERS, Subscriber, TopicFilter
+
+MAX_NAME_LENGTH = TopicFilter._meta.get_field("name").max_length
+
+
+@dataclass(frozen=True)
+class FilterInput:
+    """One topic filter as a person wrote it: a name and a query."""
+
+    name: str
+    query: str
+    is_active: bool = True
+
+
+@cache
+def timezone_names() -> tuple[str, ...]:
+    # "localtime" and the like are files in the tz database, not zones a person picks.
+    names = zoneinfo.available_timezones() - {"localtime", "Factory"}
+    return tuple(sorted(names))
+
+
+def check_email(value: str) -> str:
+    try:
+        return normalize_email(value)
+    except AddressError as exc:
+        raise ValidationError(exc.message, code="email") from None
+
+
+def check_timezone(value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError("Choose your time zone.", code="timezone")
+    if value not in timezone_names():
+        raise ValidationError(
+            "Unknown time zone: choose one from the list, such as Europe/Berlin or UTC.", code="timezone"
+        )
+    return value
+
+
+def check_send_hour(value: int) -> int:
+    if value is None or not 0 <= value <= 23:
+        raise ValidationError("Choose an hour from 0 to 23.", code="send_hour")
+    return value
+
+
+def check_frequency(value: str) -> str:
+    if value not in Subscriber.Frequency.values:
+        raise ValidationError("Choose daily or weekly.", code="frequency")
+    return value
+
+
+def check_max_papers(value: int) -> int:
+    if value is None or not MIN_PAPERS <= value <= MAX_PAPERS:
+        raise ValidationError(
+            f"Choose between {MIN_PAPERS} and {MAX_PAPERS} papers per digest.", code="max_papers"
+        )
+    return value
+
+
+def check_filter_name(value: str) -> str:
+    value = " ".join((value or "").split())
+    if len(value) > MAX_NAME_LENGTH:
+        raise ValidationError(
+            f"Keep the name to {MAX_NAME_LENGTH} characters (it has {len(value)}).", code="name"
+        )
+    return value
+
+
+def check_query(value: str) -> str:
+    """A valid query, stripped; the parser's message and column otherwise. Leading spaces
+    stay while parsing, so the column counts the characters the person sees."""
+    typed = (value or "").rstrip()
+    if not typed.strip():
+        raise ValidationError(
+            "Write a query for this filter, e.g. ti:transformer AND cat:cs.CL.", code="query"
+        )
+    if len(typed.strip()) > MAX_QUERY_LENGTH:
+        raise ValidationError(
+            f"A query can be at most {MAX_QUERY_LENGTH} characters long (this one has {len(typed.strip())}).",
+            code="query",
+        )
+    try:
+        parse(typed)
+    except QueryError as exc:
+        raise ValidationError(query_error_message(exc), code="query") from None
+    return typed.strip()
+
+
+def query_error_message(error: QueryError) -> str:
+    """The parser's message, as a sentence that says where: "Unclosed ( (column 4)"."""
+    return f"{error.message[:1].upper()}{error.message[1:]} (column {error.column})"
+
+
+def default_filter_name(query: str) -> str:
+    """A name for a filter whose author gave none: the start of its query."""
+    query = " ".join(query.split())
+    return query if len(query) <= 60 else query[:59] + "…"
+
+
+def check_filters(filters: list[FilterInput]) -> list[FilterInput]:
+    """Clean every filter; between one and MAX_FILTERS of them."""
+    if not filters:
+        raise ValidationError(
+            "Add at least one filter: a query that describes papers you want.", code="filters"
+        )
+    if len(filters) > MAX_FILTERS:
+        raise ValidationError(
+            f"You can have at most {MAX_FILTERS} filters (there are {len(filters)}).", code="filters"
+        )
+    cleaned = []
+    for item in filters:
+        query = check_query(item.query)
+        name = check_filter_name(item.name) or default_filter_name(query)
+        cleaned.append(FilterInput(name=name, query=query, is_active=item.is_active))
+    return cleaned

@@ -1,0 +1,77 @@
+"""Reads about subscribers for the admin: counts by status, and sign-ups and active
+subscribers per day (from the audit trail, so erased subscribers still count)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from .models import Subscriber, SubscriberEvent
+
+Status = Subscriber.Status
+Kind = SubscriberEvent.Kind
+
+
+@dataclass(frozen=True)
+class DayStats:
+    day: dt.date
+    signups: int
+    confirmations: int
+    unsubscribes: int
+    suppressions: int
+    active: int  # at the end of the day (paused subscribers included)
+
+
+def subscriber_status_counts() -> dict[str, int]:
+    """{status: count} for every status, plus "paused" (active subscribers who paused) and "total"."""
+    counts = dict.fromkeys(Status.values, 0)
+    for row in Subscriber.objects.values("status").annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
+    counts["paused"] = Subscriber.objects.filter(status=Status.ACTIVE, paused_at__isnull=False).count()
+    counts["total"] = sum(counts[status] for status in Status.values)
+    return counts
+
+
+def subscriber_daily_stats(*, days: int = 30) -> list[DayStats]:
+    """The last DAYS days, oldest first. Active counts are walked back from today's through
+    every status change the audit trail recorded (each one has its before and after)."""
+    today = timezone.localdate()
+    first = today - dt.timedelta(days=days - 1)
+    since = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
+    became_active = Q(to_status=Status.ACTIVE) & ~Q(from_status=Status.ACTIVE)
+    left_active = Q(from_status=Status.ACTIVE) & ~Q(to_status=Status.ACTIVE)
+    rows = (
+        SubscriberEvent.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(
+            signups=Count("id", filter=Q(kind=Kind.CREATED)),
+            confirmations=Count("id", filter=Q(kind=Kind.CONFIRMED)),
+            unsubscribes=Count("id", filter=Q(kind=Kind.UNSUBSCRIBED)),
+            suppressions=Count("id", filter=Q(kind__in=[Kind.BOUNCED, Kind.COMPLAINED, Kind.SUPPRESSED])),
+            gained=Count("id", filter=became_active),
+            lost=Count("id", filter=left_active),
+        )
+    )
+    by_day = {row["day"]: row for row in rows}
+    active = Subscriber.objects.filter(status=Status.ACTIVE).count()
+    out = []
+    for offset in range(days):
+        day = today - dt.timedelta(days=offset)
+        row = by_day.get(day, {})
+        out.append(
+            DayStats(
+                day=day,
+                signups=row.get("signups", 0),
+                confirmations=row.get("confirmations", 0),
+                unsubscribes=row.get("unsubscribes", 0),
+                suppressions=row.get("suppressions", 0),
+                active=active,
+            )
+        )
+        active -= row.get("gained", 0) - row.get("lost", 0)
+    return out[::-1]

@@ -1,0 +1,439 @@
+"""Every change to a subscriber: sign-up, confirmation, preferences, pause, unsubscribe,
+suppression. Each runs in one transaction, locks the subscriber's row, and writes a
+SubscriberEvent (the audit trail) with the status before and after.
+
+Emails are never sent here: a Celery task is queued when the transaction commits, so a
+rolled-back sign-up sends nothing and a slow mail server never holds up a request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone as djtz
+
+from . import rules
+from .models import Subscriber, SubscriberEvent, TopicFilter
+from .rules import FilterInput
+
+__all__ = [
+    "FilterInput",
+    "SignupResult",
+    "SubscriptionError",
+    "confirmation_resend",
+    "subscriber_email_failed",
+    "subscriber_erase",
+    "subscriber_links_resend",
+    "subscriber_reactivate",
+    "subscriber_suppress",
+    "subscription_confirm",
+    "subscription_create",
+    "subscription_pause",
+    "subscription_resume",
+    "subscription_unsubscribe",
+    "subscription_update",
+]
+
+Status = Subscriber.Status
+Kind = SubscriberEvent.Kind
+Actor = SubscriberEvent.Actor
+
+# A suppressed or unsubscribed address only comes back through a fresh confirmation.
+CONFIRMABLE = {Status.PENDING, Status.UNSUBSCRIBED, Status.BOUNCED}
+
+
+class SubscriptionError(Exception):
+    """A state change that is not allowed; `message` says why, for a person."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    subscriber: Subscriber | None
+    # created | confirmation_sent | manage_link_sent | limited | blocked
+    outcome: str
+
+
+# Helpers ------------------------------------------------------------------------------
+
+
+def _record(
+    subscriber: Subscriber | None,
+    kind: str,
+    *,
+    actor: str,
+    from_status: str = "",
+    to_status: str = "",
+    **detail,
+) -> SubscriberEvent:
+    return SubscriberEvent.objects.create(
+        subscriber=subscriber,
+        kind=kind,
+        actor=actor,
+        from_status=from_status,
+        to_status=to_status,
+        detail={key: value for key, value in detail.items() if value not in (None, "")},
+    )
+
+
+def _move(subscriber: Subscriber, to: str, kind: str, *, actor: str, now: dt.datetime, **detail) -> None:
+    """Change the status, stamp it, save, and record the change."""
+    before = subscriber.status
+    subscriber.status = to
+    subscriber.status_changed_at = now
+    fields = ["status", "status_changed_at", "updated_at"]
+    if to == Status.ACTIVE:
+        subscriber.confirmed_at = now
+        subscriber.paused_at = None
+        fields += ["confirmed_at", "paused_at"]
+    if to == Status.UNSUBSCRIBED:
+        subscriber.unsubscribed_at = now
+        fields.append("unsubscribed_at")
+    subscriber.save(update_fields=fields)
+    _record(subscriber, kind, actor=actor, from_status=before, to_status=to, **detail)
+
+
+def _locked(subscriber: Subscriber) -> Subscriber:
+    """Re-read the subscriber under a row lock: the caller's copy may be stale."""
+    return Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+
+
+def _sent_today(subscriber: Subscriber, kind: str) -> int:
+    since = djtz.now() - dt.timedelta(days=1)
+    return subscriber.events.filter(kind=kind, created_at__gte=since).count()
+
+
+def _queue_email(subscriber: Subscriber, kind: str, *, actor: str, reason: str) -> bool:
+    """Queue a confirmation or manage-link email unless the address had its daily share."""
+    from . import tasks  # tasks import this module
+
+    if _sent_today(subscriber, kind) >= settings.SUBSCRIBER_EMAILS_PER_DAY:
+        return False
+    status = subscriber.status
+    _record(subscriber, kind, actor=actor, from_status=status, to_status=status, reason=reason)
+    task = tasks.send_confirmation_email if kind == Kind.CONFIRMATION_SENT else tasks.send_manage_link_email
+    subscriber_id = subscriber.pk
+    transaction.on_commit(lambda: task.delay(subscriber_id))
+    return True
+
+
+def _check_preferences(**values) -> dict:
+    """Validate the preference fields that are given (not None); raise ValidationError."""
+    checks = {
+        "timezone": rules.check_timezone,
+        "send_hour": rules.check_send_hour,
+        "frequency": rules.check_frequency,
+        "max_papers": rules.check_max_papers,
+        "include_trending": bool,
+    }
+    cleaned, errors = {}, {}
+    for field, value in values.items():
+        if value is None:
+            continue
+        try:
+            cleaned[field] = checks[field](value)
+        except ValidationError as exc:
+            errors[field] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _replace_filters(subscriber: Subscriber, filters: list[FilterInput]) -> bool:
+    """Make the subscriber's filters these, in order; rows are updated in place so that
+    digests that point at a filter keep pointing at it. Return whether anything changed."""
+    existing = list(subscriber.filters.order_by("position", "id"))
+    changed = len(existing) != len(filters)
+    for position, item in enumerate(filters):
+        if position < len(existing):
+            row = existing[position]
+            new = (item.name, item.query, item.is_active, position)
+            if (row.name, row.query, row.is_active, row.position) != new:
+                row.name, row.query, row.is_active, row.position = new
+                row.save(update_fields=["name", "query", "is_active", "position", "updated_at"])
+                changed = True
+        else:
+            TopicFilter.objects.create(
+                subscriber=subscriber,
+                name=item.name,
+                query=item.query,
+                is_active=item.is_active,
+                position=position,
+            )
+    if len(existing) > len(filters):
+        TopicFilter.objects.filter(pk__in=[row.pk for row in existing[len(filters) :]]).delete()
+    return changed
+
+
+def _find_locked(email: str) -> Subscriber | None:
+    # The unique index is on LOWER(email); filtering on the same expression uses it.
+    return (
+        Subscriber.objects.select_for_update()
+        .alias(email_lower=Lower("email"))
+        .filter(email_lower=email.lower())
+        .first()
+    )
+
+
+# Sign-up ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def subscription_create(
+    *,
+    email: str,
+    filters: list[FilterInput],
+    timezone: str,
+    send_hour: int,
+    frequency: str,
+    max_papers: int,
+    include_trending: bool,
+    client_ip: str | None = None,
+) -> SignupResult:
+    """Sign an address up, or answer a repeated sign-up without revealing the address's state.
+
+    - new address: a pending subscriber and a confirmation email;
+    - pending, unsubscribed or bounced: the new preferences are kept and a fresh
+      confirmation is sent (nothing is re-activated without one);
+    - active: nothing changes; the address is sent its preferences link instead;
+    - complained: nothing is sent and nothing changes (an admin decides).
+    Emails to one address are limited to SUBSCRIBER_EMAILS_PER_DAY a day.
+    """
+    email = rules.check_email(email)
+    filters = rules.check_filters(filters)
+    preferences = _check_preferences(
+        timezone=timezone,
+        send_hour=send_hour,
+        frequency=frequency,
+        max_papers=max_papers,
+        include_trending=include_trending,
+    )
+    subscriber = _find_locked(email)
+    if subscriber is None:
+        try:
+            # A savepoint: two sign-ups racing for one new address both get here, and the
+            # loser of the unique index carries on as a repeated sign-up.
+            with transaction.atomic():
+                now = djtz.now()
+                subscriber = Subscriber.objects.create(email=email, status_changed_at=now, **preferences)
+                _replace_filters(subscriber, filters)
+                _record(
+                    subscriber, Kind.CREATED, actor=Actor.SUBSCRIBER, to_status=Status.PENDING, ip=client_ip
+                )
+        except IntegrityError:
+            subscriber = _find_locked(email)
+            if subscriber is None:
+                raise
+        else:
+            _queue_email(subscriber, Kind.CONFIRMATION_SENT, actor=Actor.SUBSCRIBER, reason="signup")
+            return SignupResult(subscriber, "created")
+
+    if subscriber.status == Status.COMPLAINED:
+        _record(subscriber, Kind.SIGNUP_BLOCKED, actor=Actor.SUBSCRIBER, ip=client_ip)
+        return SignupResult(subscriber, "blocked")
+    if subscriber.status == Status.ACTIVE:
+        # Someone who is not the owner could be typing this address: change nothing,
+        # tell the owner where their preferences are.
+        queued = _queue_email(subscriber, Kind.MANAGE_LINK_SENT, actor=Actor.SUBSCRIBER, reason="signup")
+        return SignupResult(subscriber, "manage_link_sent" if queued else "limited")
+
+    changed = _set_preferences(subscriber, preferences)
+    if _replace_filters(subscriber, filters):
+        changed.append("filters")
+    if changed:
+        _record(subscriber, Kind.UPDATED, actor=Actor.SUBSCRIBER, fields=changed, via="signup", ip=client_ip)
+    queued = _queue_email(subscriber, Kind.CONFIRMATION_SENT, actor=Actor.SUBSCRIBER, reason="signup")
+    return SignupResult(subscriber, "confirmation_sent" if queued else "limited")
+
+
+def _set_preferences(subscriber: Subscriber, preferences: dict) -> list[str]:
+    changed = [field for field, value in preferences.items() if getattr(subscriber, field) != value]
+    for field in changed:
+        setattr(subscriber, field, preferences[field])
+    if changed:
+        subscriber.save(update_fields=[*changed, "updated_at"])
+    return changed
+
+
+@transaction.atomic
+def subscriber_links_resend(*, email: str) -> str:
+    """ "Email me my link": a pending address gets its confirmation again, an active one its
+    preferences link; any other address gets nothing. The caller shows the same page in
+    every case. Returns the outcome (for logs and tests)."""
+    try:
+        email = rules.check_email(email)
+    except ValidationError:
+        return "invalid"
+    subscriber = _find_locked(email)
+    if subscriber is None:
+        return "unknown"
+    if subscriber.status == Status.PENDING:
+        kind = Kind.CONFIRMATION_SENT
+    elif subscriber.status == Status.ACTIVE:
+        kind = Kind.MANAGE_LINK_SENT
+    else:
+        return "ignored"
+    queued = _queue_email(subscriber, kind, actor=Actor.SUBSCRIBER, reason="resend")
+    return kind if queued else "limited"
+
+
+@transaction.atomic
+def confirmation_resend(*, subscriber: Subscriber, actor: str = Actor.ADMIN) -> bool:
+    """Send a fresh confirmation link; False when the address had its share today."""
+    subscriber = _locked(subscriber)
+    if subscriber.status not in CONFIRMABLE:
+        raise SubscriptionError(
+            f"No confirmation to send: {subscriber.email} is {subscriber.get_status_display().lower()}."
+        )
+    return _queue_email(subscriber, Kind.CONFIRMATION_SENT, actor=actor, reason="resend")
+
+
+@transaction.atomic
+def subscription_confirm(*, subscriber: Subscriber) -> bool:
+    """Activate after the subscriber followed a confirmation link; False if already active."""
+    subscriber = _locked(subscriber)
+    if subscriber.status == Status.ACTIVE:
+        return False
+    if subscriber.status not in CONFIRMABLE:
+        raise SubscriptionError("This address cannot be subscribed again from a link. Please contact us.")
+    kind = Kind.CONFIRMED if subscriber.status == Status.PENDING else Kind.RESUBSCRIBED
+    _move(subscriber, Status.ACTIVE, kind, actor=Actor.SUBSCRIBER, now=djtz.now())
+    return True
+
+
+# Preferences --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def subscription_update(
+    *,
+    subscriber: Subscriber,
+    filters: list[FilterInput] | None = None,
+    timezone: str | None = None,
+    send_hour: int | None = None,
+    frequency: str | None = None,
+    max_papers: int | None = None,
+    include_trending: bool | None = None,
+    actor: str = Actor.SUBSCRIBER,
+) -> list[str]:
+    """Change what is given (None leaves a field alone); return the names of changed fields."""
+    preferences = _check_preferences(
+        timezone=timezone,
+        send_hour=send_hour,
+        frequency=frequency,
+        max_papers=max_papers,
+        include_trending=include_trending,
+    )
+    cleaned_filters = rules.check_filters(filters) if filters is not None else None
+    subscriber = _locked(subscriber)
+    if subscriber.status == Status.COMPLAINED:
+        raise SubscriptionError("This subscription is closed. Please contact us.")
+    changed = _set_preferences(subscriber, preferences)
+    if cleaned_filters is not None and _replace_filters(subscriber, cleaned_filters):
+        changed.append("filters")
+    if changed:
+        _record(subscriber, Kind.UPDATED, actor=actor, fields=changed)
+    return changed
+
+
+def _set_paused(subscriber: Subscriber, paused: bool, actor: str) -> bool:
+    subscriber = _locked(subscriber)
+    if subscriber.status != Status.ACTIVE:
+        verb = "paused" if paused else "resumed"
+        raise SubscriptionError(f"Only an active subscription can be {verb}.")
+    if (subscriber.paused_at is not None) == paused:
+        return False
+    subscriber.paused_at = djtz.now() if paused else None
+    subscriber.save(update_fields=["paused_at", "updated_at"])
+    kind = Kind.PAUSED if paused else Kind.RESUMED
+    _record(subscriber, kind, actor=actor, from_status=subscriber.status, to_status=subscriber.status)
+    return True
+
+
+@transaction.atomic
+def subscription_pause(*, subscriber: Subscriber, actor: str = Actor.SUBSCRIBER) -> bool:
+    """Stop digests without unsubscribing (links keep working); False if already paused."""
+    return _set_paused(subscriber, True, actor)
+
+
+@transaction.atomic
+def subscription_resume(*, subscriber: Subscriber, actor: str = Actor.SUBSCRIBER) -> bool:
+    """Digests again from the next period on; False if not paused."""
+    return _set_paused(subscriber, False, actor)
+
+
+@transaction.atomic
+def subscription_unsubscribe(*, subscriber: Subscriber, actor: str, reason: str = "") -> bool:
+    """Stop all mail at once. Idempotent: False if no mail was going out anyway."""
+    subscriber = _locked(subscriber)
+    if subscriber.status not in (Status.PENDING, Status.ACTIVE):
+        return False
+    _move(subscriber, Status.UNSUBSCRIBED, Kind.UNSUBSCRIBED, actor=actor, now=djtz.now(), reason=reason)
+    return True
+
+
+# Suppression (ESP feedback, admin) ----------------------------------------------------
+
+
+@transaction.atomic
+def subscriber_suppress(*, subscriber: Subscriber, status: str, reason: str, actor: str) -> bool:
+    """Mark an address bounced or complained: no more mail. A complaint outranks a bounce."""
+    if status not in (Status.BOUNCED, Status.COMPLAINED):
+        raise ValueError(f"suppress to bounced or complained, not {status!r}")
+    subscriber = _locked(subscriber)
+    if subscriber.status == status or subscriber.status == Status.COMPLAINED:
+        return False
+    if actor == Actor.ADMIN:
+        kind = Kind.SUPPRESSED
+    else:
+        kind = Kind.BOUNCED if status == Status.BOUNCED else Kind.COMPLAINED
+    _move(subscriber, status, kind, actor=actor, now=djtz.now(), reason=reason)
+    return True
+
+
+@transaction.atomic
+def subscriber_reactivate(*, subscriber: Subscriber, actor: str) -> bool:
+    """Lift a bounce (the mailbox works again). Never a complaint, never an unsubscribe."""
+    subscriber = _locked(subscriber)
+    if subscriber.status == Status.ACTIVE:
+        return False
+    if subscriber.status == Status.COMPLAINED:
+        raise SubscriptionError(
+            f"Not reactivated: {subscriber.email} complained (marked our mail as spam), and such an "
+            "address is never reactivated. "
+            "If the person asks to come back, delete the subscriber and let them sign up again."
+        )
+    if subscriber.status == Status.UNSUBSCRIBED:
+        raise SubscriptionError(
+            f"Not reactivated: {subscriber.email} unsubscribed, and only they can subscribe again, "
+            "by confirming a fresh link."
+        )
+    if subscriber.status == Status.PENDING:
+        raise SubscriptionError(
+            f"Not reactivated: {subscriber.email} has not confirmed yet; resend the confirmation instead."
+        )
+    _move(subscriber, Status.ACTIVE, Kind.REACTIVATED, actor=actor, now=djtz.now())
+    return True
+
+
+@transaction.atomic
+def subscriber_erase(*, subscriber: Subscriber, actor: str) -> None:
+    """Delete a subscriber and their personal data (a GDPR request); the audit trail keeps
+    its counts, with no link to the person and no personal detail left in it."""
+    subscriber = _locked(subscriber)
+    SubscriberEvent.objects.filter(subscriber=subscriber).update(detail={})
+    _record(None, Kind.ERASED, actor=actor, from_status=subscriber.status)
+    subscriber.delete()
+
+
+def subscriber_email_failed(*, subscriber: Subscriber, message: str, reason: str) -> None:
+    """Record that an email (MESSAGE names which) could not be sent, where an admin sees it."""
+    _record(subscriber, Kind.EMAIL_FAILED, actor=Actor.SYSTEM, message=message, reason=reason[:500])

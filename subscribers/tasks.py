@@ -1,0 +1,61 @@
+"""Celery tasks of the subscriber side: the emails a sign-up causes.
+
+Each task takes an id, re-reads the subscriber and re-checks its state (they may have
+confirmed or unsubscribed since the task was queued), then sends. A mail server that is
+down or busy is retried with back-off; an address the server refuses, or a failure that
+outlasts the retries, is recorded as an `email_failed` event in the audit trail.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+
+from anymail.exceptions import AnymailRequestsAPIError
+from celery import shared_task
+
+from .emails import confirmation_email_send, manage_link_email_send
+from .models import Subscriber
+from .services import CONFIRMABLE, subscriber_email_failed
+
+logger = logging.getLogger(__name__)
+
+# Back-off 30 s, 1, 2, 4, 8 min: a mail server restart or a short outage is ridden out.
+MAX_RETRIES = 5
+RETRY_BASE_SECONDS = 30
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether trying again later could succeed."""
+    if isinstance(exc, AnymailRequestsAPIError):
+        return exc.status_code is None or exc.status_code == 429 or exc.status_code >= 500
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return False
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    return isinstance(exc, OSError | smtplib.SMTPException)
+
+
+def _send(task, subscriber_id: int, message: str, wanted: set[str], send) -> str:
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None or subscriber.status not in wanted:
+        return "skipped"
+    try:
+        send(subscriber=subscriber)
+    except Exception as exc:
+        if is_transient(exc) and task.request.retries < task.max_retries:
+            raise task.retry(exc=exc, countdown=RETRY_BASE_SECONDS * 2**task.request.retries) from exc
+        logger.exception("could not send the %s email to subscriber %s", message, subscriber_id)
+        subscriber_email_failed(subscriber=subscriber, message=message, reason=f"{type(exc).__name__}: {exc}")
+        return "failed"
+    return "sent"
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, soft_time_limit=60, time_limit=90)
+def send_confirmation_email(self, subscriber_id: int) -> str:
+    return _send(self, subscriber_id, "confirmation", CONFIRMABLE, confirmation_email_send)
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, soft_time_limit=60, time_limit=90)
+def send_manage_link_email(self, subscriber_id: int) -> str:
+    return _send(self, subscriber_id, "manage_link", {Subscriber.Status.ACTIVE}, manage_link_email_send)

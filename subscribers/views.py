@@ -1,0 +1,283 @@
+"""Sign-up, live preview, confirm, manage, unsubscribe. Each view parses the request and
+calls one service; the pages work without JavaScript."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.core import get_usage
+
+from . import preview, services, tokens
+from .forms import FILTERS_PREFIX, PreferencesForm, SignupForm, filter_formset
+from .models import MAX_FILTERS, Subscriber, SubscriberEvent
+
+Actor = SubscriberEvent.Actor
+Status = Subscriber.Status
+
+
+# Rate limits --------------------------------------------------------------------------
+
+
+def _rate_limited(
+    request: HttpRequest, group: str, setting: str, template: str = "subscribers/rate_limited.html"
+) -> HttpResponse | None:
+    """Count this request against the client IP's limit; the 429 page once it is over."""
+    usage = get_usage(request, group=group, key="ip", rate=getattr(settings, setting), increment=True)
+    if usage is None or not usage["should_limit"]:
+        return None
+    wait = max(1, usage["time_left"])
+    response = render(request, template, {"wait": wait}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    meta_key = settings.RATELIMIT_IP_META_KEY or "REMOTE_ADDR"
+    return request.META.get(meta_key) or None
+
+
+# Sign-up ------------------------------------------------------------------------------
+
+
+def _rows_requested(request: HttpRequest) -> int:
+    try:
+        rows = int(request.POST.get(f"{FILTERS_PREFIX}-TOTAL_FORMS", "1"))
+    except ValueError:
+        rows = 1
+    return max(1, min(rows, MAX_FILTERS))
+
+
+def _posted_filters(request: HttpRequest, rows: int) -> list[dict]:
+    return [
+        {
+            "name": request.POST.get(f"{FILTERS_PREFIX}-{i}-name", "")[:200],
+            "query": request.POST.get(f"{FILTERS_PREFIX}-{i}-query", "")[:2000],
+        }
+        for i in range(rows)
+    ]
+
+
+def _redisplay(request: HttpRequest, form_class, template: str, context: dict) -> HttpResponse:
+    """The page again with what was typed, one more filter row or the previews, and no
+    error messages: the "add another filter" and "preview" buttons for pages without JS."""
+    rows = _rows_requested(request)
+    initial_filters = _posted_filters(request, rows)
+    if request.POST.get("action") == "add_filter":
+        rows = min(rows + 1, MAX_FILTERS)
+    initial = {name: request.POST.get(name) for name in form_class.base_fields if name in request.POST}
+    initial["include_trending"] = "include_trending" in request.POST
+    formset = filter_formset(initial=initial_filters, rows=rows)
+    previews = {}
+    if request.POST.get("action") == "preview":
+        previews = {
+            i: preview.filter_preview(row["query"]) for i, row in enumerate(initial_filters) if row["query"]
+        }
+    context.update(form=form_class(initial=initial), formset=formset, previews=previews)
+    return render(request, template, context)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        form = SignupForm()
+        form.offer_browser_timezone()
+        context = {"form": form, "formset": filter_formset(rows=1), "previews": {}}
+        return render(request, "subscribers/signup.html", context)
+    action = request.POST.get("action", "subscribe")
+    if action in ("add_filter", "preview"):
+        return _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW") or _redisplay(
+            request, SignupForm, "subscribers/signup.html", {}
+        )
+    if limited := _rate_limited(request, "signup", "RATE_LIMIT_SIGNUP"):
+        return limited
+    form = SignupForm(request.POST)
+    formset = filter_formset(request.POST)
+    if form.is_valid() and formset.is_valid():
+        data = form.cleaned_data
+        try:
+            services.subscription_create(
+                email=data["email"],
+                filters=formset.filter_inputs(),
+                timezone=data["timezone"],
+                send_hour=data["send_hour"],
+                frequency=data["frequency"],
+                max_papers=data["max_papers"],
+                include_trending=data["include_trending"],
+                client_ip=_client_ip(request),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            # The same page whatever the address's state (new, pending, active, ...): the
+            # response must not tell a stranger whether someone is subscribed.
+            return render(request, "subscribers/check_inbox.html", {"email": data["email"]})
+    context = {"form": form, "formset": formset, "previews": {}}
+    return render(request, "subscribers/signup.html", context, status=400)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def resend(request: HttpRequest) -> HttpResponse:
+    """ "Email me my link again": the confirmation, or the preferences link if confirmed."""
+    if request.method == "GET":
+        return render(request, "subscribers/resend.html", {})
+    if limited := _rate_limited(request, "resend", "RATE_LIMIT_RESEND"):
+        return limited
+    email = request.POST.get("email", "")
+    services.subscriber_links_resend(email=email)
+    return render(request, "subscribers/resend.html", {"sent": True})
+
+
+@require_GET
+def preview_view(request: HttpRequest) -> HttpResponse:
+    """The live preview of one query: an HTML fragment for the sign-up and manage pages."""
+    if limited := _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW", "subscribers/_rate_limited.html"):
+        return limited
+    result = preview.filter_preview(request.GET.get("q", ""))
+    response = render(request, "subscribers/_preview.html", {"preview": result})
+    response["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+# Links from emails --------------------------------------------------------------------
+
+
+def _from_token(token: str, purpose: str) -> Subscriber | None:
+    try:
+        return tokens.subscriber_from_token(token, purpose)
+    except tokens.TokenInvalid:  # also TokenExpired: the page does not say which
+        return None
+
+
+def _bad_link(request: HttpRequest) -> HttpResponse:
+    return render(request, "subscribers/link_invalid.html", {}, status=404)
+
+
+@never_cache
+@require_GET
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    subscriber = _from_token(token, tokens.CONFIRM)
+    if subscriber is None:
+        return _bad_link(request)
+    try:
+        services.subscription_confirm(subscriber=subscriber)
+    except services.SubscriptionError:
+        return _bad_link(request)
+    subscriber.refresh_from_db()
+    context = {
+        "subscriber": subscriber,
+        "filters": subscriber.filters.all(),
+        "manage_url": tokens.manage_url(subscriber),
+    }
+    return render(request, "subscribers/confirmed.html", context)
+
+
+MANAGE_ACTIONS = {"save", "add_filter", "preview", "pause", "resume", "unsubscribe", "resubscribe"}
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def manage(request: HttpRequest, token: str) -> HttpResponse:
+    subscriber = _from_token(token, tokens.MANAGE)
+    if subscriber is None:
+        return _bad_link(request)
+    context = {"subscriber": subscriber, "token": token}
+    if subscriber.status == Status.COMPLAINED:
+        return render(request, "subscribers/manage_closed.html", context)
+    action = request.POST.get("action", "save") if request.method == "POST" else "show"
+    if action == "show" or action not in MANAGE_ACTIONS:
+        filters = [{"name": f.name, "query": f.query} for f in subscriber.filters.all()]
+        initial = {field: getattr(subscriber, field) for field in PreferencesForm.base_fields}
+        context.update(
+            form=PreferencesForm(initial=initial),
+            formset=filter_formset(initial=filters, rows=len(filters)),
+            previews={},
+        )
+        return render(request, "subscribers/manage.html", context)
+    if action in ("add_filter", "preview"):
+        return _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW") or _redisplay(
+            request, PreferencesForm, "subscribers/manage.html", context
+        )
+    if action == "resubscribe":
+        return _resubscribe(request, subscriber)
+    try:
+        if action == "pause":
+            services.subscription_pause(subscriber=subscriber)
+            messages.success(request, "Digests are paused. Resume them here whenever you like.")
+        elif action == "resume":
+            services.subscription_resume(subscriber=subscriber)
+            messages.success(request, "Digests are on again.")
+        elif action == "unsubscribe":
+            services.subscription_unsubscribe(
+                subscriber=subscriber, actor=Actor.SUBSCRIBER, reason="manage page"
+            )
+            messages.success(request, "You are unsubscribed: no more digests will be sent.")
+        else:
+            return _save_preferences(request, subscriber, context)
+    except services.SubscriptionError as exc:
+        messages.error(request, exc.message)
+    return redirect(request.path)
+
+
+def _save_preferences(request: HttpRequest, subscriber: Subscriber, context: dict) -> HttpResponse:
+    form = PreferencesForm(request.POST)
+    formset = filter_formset(request.POST)
+    if form.is_valid() and formset.is_valid():
+        try:
+            changed = services.subscription_update(
+                subscriber=subscriber, filters=formset.filter_inputs(), **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Your preferences are saved." if changed else "Nothing changed.")
+            return redirect(request.path)
+    context.update(form=form, formset=formset, previews={})
+    return render(request, "subscribers/manage.html", context, status=400)
+
+
+def _resubscribe(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    if limited := _rate_limited(request, "resend", "RATE_LIMIT_RESEND"):
+        return limited
+    context = {"email": subscriber.email, "resubscribe": True}
+    try:
+        context["limited"] = not services.confirmation_resend(subscriber=subscriber, actor=Actor.SUBSCRIBER)
+    except services.SubscriptionError as exc:
+        context["refused"] = exc.message
+    return render(request, "subscribers/check_inbox.html", context)
+
+
+# RFC 8058 one-click unsubscribe: mail providers POST here with no cookie and no CSRF
+# token, and expect 200 without a redirect. The signed token is what authorises it.
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    subscriber = _from_token(token, tokens.UNSUBSCRIBE)
+    if subscriber is None:
+        return _bad_link(request)
+    if request.method == "GET":
+        return render(request, "subscribers/unsubscribe.html", {"subscriber": subscriber, "token": token})
+    one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+    services.subscription_unsubscribe(
+        subscriber=subscriber, actor=Actor.SUBSCRIBER, reason="one-click" if one_click else "unsubscribe page"
+    )
+    subscriber.refresh_from_db()
+    return render(request, "subscribers/unsubscribed.html", {"subscriber": subscriber, "token": token})
+
+
+@never_cache
+@require_POST
+def resubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """From the unsubscribed page: a fresh confirmation link, nothing re-activated yet."""
+    subscriber = _from_token(token, tokens.UNSUBSCRIBE)
+    if subscriber is None:
+        return _bad_link(request)
+    return _resubscribe(request, subscriber)
