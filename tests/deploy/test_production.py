@@ -142,8 +142,10 @@ def test_plain_http_is_redirected_to_https_except_the_health_check(site):
     assert answer.headers["Location"] == f"https://{HOST}{site.admin}"
 
 
-def test_https_answers_carry_hsts_csp_and_no_inline_script(site):
-    answer = site.request("GET", f"{site.admin}login/")
+@pytest.mark.parametrize("page", ["/", "login"])
+def test_https_answers_carry_hsts_csp_and_no_inline_script(site, page):
+    path = f"{site.admin}login/" if page == "login" else page
+    answer = site.request("GET", path)
     assert answer.status == 200
     assert answer.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
     csp = answer.headers["Content-Security-Policy"]
@@ -154,6 +156,7 @@ def test_https_answers_carry_hsts_csp_and_no_inline_script(site):
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
     scripts = re.findall(r"<script\b[^>]*>", answer.body)
     assert all("src=" in tag for tag in scripts), scripts
+    assert re.search(r"\son[a-z]+=", answer.body) is None  # no inline event handlers either
 
 
 def test_the_admin_lives_at_its_configured_path_and_its_cookies_are_secure(site):

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from tests.servers import ROOT, free_port
+from tests.subscribers.helpers import signup_data
 
 ADMIN_USER, ADMIN_PASSWORD = "admin", "a-long-password-for-make-run"
 # What `make run` must not inherit from the test process (pytest-django sets the first).
@@ -62,6 +63,22 @@ class MakeRun:
                 return messages
             time.sleep(0.2)
         raise AssertionError(f"{count} message(s) expected in the outbox:\n{self.output()[-6000:]}")
+
+    def sign_up(self, email: str, filters: list[tuple[str, str]]) -> requests.Response:
+        """Fill in and send the sign-up form, as a browser without JavaScript does."""
+        session = requests.Session()
+        page = session.get(f"{self.url}/", timeout=30)
+        assert page.status_code == 200
+        data = signup_data(email=email, filters=filters, timezone="UTC")
+        data["csrfmiddlewaretoken"] = session.cookies["csrftoken"]
+        return session.post(f"{self.url}/", data=data, timeout=60)
+
+    def link_in_mail(self, to: str, path: str, count: int = 1) -> str:
+        """The first link to `path` in the newest message to `to` (waiting for it to arrive)."""
+        self.wait_for_mail(count)
+        message = [m for m in self.outbox() if m["To"] == to][-1]
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        return next(word for word in text.split() if word.startswith(f"{self.url}{path}"))
 
     def admin_session(self) -> requests.Session:
         """A browser-like session logged in to the admin with the account make run created."""

@@ -20,7 +20,9 @@ def private_redis_port(output: str) -> int:
     return int(line.split("on port ")[1].split()[0])
 
 
-def test_make_run_starts_web_worker_and_beat_on_a_private_redis(make_run, redis_server):
+def test_make_run_serves_sign_up_confirm_and_the_admin_with_worker_and_beat_on_a_private_redis(
+    make_run, redis_server
+):
     # redis_server: the suite's own check that redis-server is installed (fails in CI if not).
     run = make_run()
     run.wait_for("Press Ctrl-C to stop.")
@@ -34,16 +36,21 @@ def test_make_run_starts_web_worker_and_beat_on_a_private_redis(make_run, redis_
     assert f"admin account: {ADMIN_USER} (created from DJANGO_SUPERUSER_USERNAME/PASSWORD)" in output
     redis_port = private_redis_port(output)
     assert (run.data_dir / "redis").is_dir()
-    run.wait_for("celery@")  # the worker connected
-    run.wait_for(" ready.")
-
+    run.wait_for(" ready.")  # the worker is connected
     health = requests.get(f"{run.url}/healthz", timeout=30)
     assert health.json() == {"status": "ok", "parts": {"database": "ok", "broker": "ok"}}
+
+    # Sign up; the worker sends the confirmation into the local outbox; the link confirms.
+    answer = run.sign_up("ada@example.org", [("Decoding", "ti:speculative AND ti:decoding")])
+    assert "Check your inbox" in answer.text
+    confirm = run.link_in_mail("ada@example.org", "/confirm/")
+    confirmed = requests.get(confirm, timeout=30)
+    assert confirmed.status_code == 200
+    assert "ada@example.org" in confirmed.text
     admin = run.admin_session()
     outbox = admin.get(f"{run.url}/admin/outbox/", timeout=30)
-    assert outbox.status_code == 200
-    assert "The outbox is empty" in outbox.text
-    assert (run.data_dir / "db.sqlite3").is_file()
+    assert "ada@example.org" in outbox.text
+    assert "1 message" in outbox.text
 
     run.stop()
     output = run.output()
@@ -53,6 +60,7 @@ def test_make_run_starts_web_worker_and_beat_on_a_private_redis(make_run, redis_
     assert not listening(run.port)
     assert not listening(redis_port)  # the private Redis went with it
     assert (run.data_dir / "redis" / "dump.rdb").is_file()
+    assert (run.data_dir / "db.sqlite3").is_file()
 
 
 def test_a_second_start_keeps_the_data_and_the_admin_password(make_run):
@@ -83,6 +91,10 @@ def test_without_redis_server_tasks_run_in_process_and_the_site_still_works(make
     assert "worker started" not in output
     health = requests.get(f"{run.url}/healthz", timeout=30)
     assert health.json()["parts"] == {"database": "ok", "broker": "ok"}
+    # The web process sends the confirmation itself.
+    answer = run.sign_up("bo@example.org", [("Agents", "abs:agent*")])
+    assert "Check your inbox" in answer.text
+    assert "/confirm/" in run.link_in_mail("bo@example.org", "/confirm/")
     run.admin_session()
 
 
