@@ -233,8 +233,6 @@ RATE_LIMIT_RESEND = env("RATE_LIMIT_RESEND", default="10/h")
 RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default=None)
 # The live preview matches filters against the papers first seen in this many days.
 PREVIEW_DAYS = env.int("PREVIEW_DAYS", default=7)
-# How long a web process reuses its index of the preview's papers before re-checking.
-PREVIEW_INDEX_TTL = env.float("PREVIEW_INDEX_TTL", default=60.0)
 
 # LOGGING
 # ------------------------------------------------------------------------------
