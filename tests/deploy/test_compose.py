@@ -104,12 +104,19 @@ def test_the_app_is_wired_to_postgres_redis_and_mailpit(config):
         assert (env["EMAIL_HOST"], str(env["EMAIL_PORT"])) == ("mailpit", "1025")
 
 
-def test_every_setting_reaches_the_app_containers(config):
+def test_every_setting_reaches_the_app_containers_and_nothing_else_does(config):
     """A variable set in .env must reach web, worker and beat, or the setting is dead there."""
+    read = settings_variables()
     for name in APP_SERVICES:
         passed = set(config["services"][name]["environment"])
-        missing = settings_variables() - passed
+        missing = read - passed
         assert not missing, f"{name} does not receive {sorted(missing)}"
+        unread = {
+            var
+            for var in passed - read
+            if not var.startswith("ANYMAIL_") and var not in {"DJANGO_SETTINGS_MODULE", "WEB_CONCURRENCY"}
+        }
+        assert not unread, f"{name} receives variables nothing reads: {sorted(unread)}"
 
 
 def test_the_image_is_built_from_python_311_slim_as_a_non_root_user():

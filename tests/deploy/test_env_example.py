@@ -37,3 +37,19 @@ def test_the_readme_configuration_table_lists_every_variable():
     table = table[: table.index("\n## ")]
     missing = {name for name in settings_variables() if f"`{name}`" not in table}
     assert not missing, f"the README's configuration table lacks {sorted(missing)}"
+
+
+def test_env_example_documents_nothing_that_nothing_reads():
+    compose = (ROOT / "docker-compose.yml").read_text()
+    launcher = (ROOT / "config" / "run.py").read_text()
+    read = settings_variables()
+    dead = {
+        name
+        for name in env_example(include_commented=True)
+        if name not in read
+        and not name.startswith("ANYMAIL_")  # passed to anymail as a group
+        and f"${{{name}" not in compose  # compose's own (POSTGRES_*, ports, concurrency)
+        and name not in launcher  # make run's (DJANGO_SUPERUSER_*)
+        and name != "DJANGO_SETTINGS_MODULE"  # read by manage.py, wsgi.py and celery.py
+    }
+    assert not dead, f".env.example documents variables nothing reads: {sorted(dead)}"
