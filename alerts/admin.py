@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Paper
+from .models import FetchRun, Paper
 
 
 @admin.register(Paper)
@@ -16,3 +16,42 @@ class PaperAdmin(admin.ModelAdmin):
     @admin.display(description="Id", ordering="arxiv_id")
     def key_display(self, obj: Paper) -> str:
         return obj.key
+
+
+@admin.register(FetchRun)
+class FetchRunAdmin(admin.ModelAdmin):
+    """Every fetch of every source, failures first to the eye: a read-only log."""
+
+    list_display = (
+        "started_at",
+        "source",
+        "status",
+        "fetched",
+        "created",
+        "updated",
+        "skipped",
+        "requests",
+        "duration",
+        "error_short",
+    )
+    list_filter = ("status", "source", "started_at")
+    search_fields = ("error", "notes")
+    date_hierarchy = "started_at"
+    list_per_page = 100
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Duration")
+    def duration(self, obj: FetchRun) -> str:
+        if not obj.finished_at:
+            return "-"
+        return f"{(obj.finished_at - obj.started_at).total_seconds():.1f}s"
+
+    @admin.display(description="Error or notes")
+    def error_short(self, obj: FetchRun) -> str:
+        text = obj.error or obj.notes
+        return text if len(text) <= 160 else text[:157] + "..."

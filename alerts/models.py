@@ -23,6 +23,8 @@ class Paper(models.Model):
     title = models.TextField()
     abstract = models.TextField(blank=True)
     authors = models.JSONField(default=list, blank=True)
+    # Author name -> affiliations, for the authors the arXiv API reports any for.
+    affiliations = models.JSONField(default=dict, blank=True)
     categories = models.JSONField(default=list, blank=True)
     primary_category = models.CharField(max_length=64, blank=True)
     published = models.DateTimeField(null=True, blank=True)
@@ -66,3 +68,38 @@ class Paper(models.Model):
         if self.arxiv_id and self.upvotes is not None:
             return f"https://huggingface.co/papers/{self.arxiv_id}"
         return ""
+
+
+class FetchRun(models.Model):
+    """One fetch of one source (a listing, an API query, a feed): what was asked, how it ended.
+
+    Written outside the fetch's own transaction, so a failed fetch leaves its row (with the
+    error) for the admin while the papers stay exactly as they were.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        OK = "ok", "OK"
+        FAILED = "failed", "Failed"
+
+    source = models.CharField(max_length=16, choices=Paper.Source.choices)
+    # What was asked: categories, URL, file, date.
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    requests = models.PositiveIntegerField(default=0)
+    fetched = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    # What went wrong without stopping the fetch (a listing arXiv does not have).
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["source", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.started_at:%Y-%m-%d %H:%M} {self.status}"

@@ -149,8 +149,11 @@ def celery_on_redis(redis_server, settings):
     app._pool = None
     app.amqp._producer_pool = None
     yield app
-    if app._pool is not None:
-        app._pool.force_close_all()
+    # app.pool is kombu's process-wide pool for the broker URL, which the next test reuses:
+    # closing it alone would leave that test a closed pool. reset() closes and forgets them.
+    import kombu.pools
+
+    kombu.pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
     app.conf.update(saved)
@@ -216,3 +219,16 @@ def screenshots(request) -> Path:
     directory = ARTIFACTS / request.node.name.replace("/", "_")
     directory.mkdir(parents=True, exist_ok=True)
     return directory
+
+
+# The outside world ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def fakeweb():
+    """A scripted local web server playing arXiv, Hugging Face, an ESP (see tests/fakeweb.py)."""
+    from tests.fakeweb import FakeWeb
+
+    web = FakeWeb().start()
+    yield web
+    web.stop()

@@ -205,13 +205,23 @@ ARXIV_CATEGORIES = env.list("ARXIV_CATEGORIES", default=["cs.AI", "cs.CL", "cs.C
 # Extra RSS/Atom feeds fetched every night (bioRxiv, journals, blogs).
 EXTRA_FEEDS = env.list("EXTRA_FEEDS", default=[])
 ARXIV_RSS_URL = env("ARXIV_RSS_URL", default="https://rss.arxiv.org/rss/")
+# Categories per listing request ("cs.AI+cs.LG"): a listing stops at 2000 items, which a few
+# busy categories together can reach, so the default asks for one category at a time.
+ARXIV_RSS_CATEGORIES_PER_REQUEST = env.int("ARXIV_RSS_CATEGORIES_PER_REQUEST", default=1)
 ARXIV_API_URL = env("ARXIV_API_URL", default="https://export.arxiv.org/api/query")
+# API back-fill pages through results this many at a time (arXiv allows at most 2000) ...
+ARXIV_API_PAGE_SIZE = env.int("ARXIV_API_PAGE_SIZE", default=200)
+# ... and stops after this many, so that a too-broad query cannot run for hours.
+ARXIV_API_MAX_RESULTS = env.int("ARXIV_API_MAX_RESULTS", default=5000)
 HF_DAILY_URL = env("HF_DAILY_URL", default="https://huggingface.co/api/daily_papers")
 # arXiv asks for at most one request every 3 seconds.
 ARXIV_REQUEST_INTERVAL = env.float("ARXIV_REQUEST_INTERVAL", default=3.0)
 FETCH_TIMEOUT = env.float("FETCH_TIMEOUT", default=30.0)
 FETCH_RETRIES = env.int("FETCH_RETRIES", default=4)
 FETCH_BACKOFF = env.float("FETCH_BACKOFF", default=5.0)
+# A Retry-After longer than this is not waited out in-process (it would hold a worker);
+# the fetch fails as transient and the task retries later.
+FETCH_RETRY_AFTER_MAX = env.float("FETCH_RETRY_AFTER_MAX", default=120.0)
 # Responses larger than this are refused rather than parsed (bounded memory).
 FETCH_MAX_BYTES = env.int("FETCH_MAX_BYTES", default=20 * 1024 * 1024)
 FETCH_USER_AGENT = env(

@@ -1,0 +1,279 @@
+"""Fetching papers from a source and storing them: the service behind `fetch_papers` and its task.
+
+One `FetchSpec` is one fetch of one source (a set of arXiv listings, an API query, one day
+of Hugging Face, one feed). Its HTTP requests all happen first, then its records are
+stored in ONE transaction (alerts.ingest), so a failure anywhere stores nothing. Every
+fetch leaves a `FetchRun` row saying how it went, failures included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from .fetching import Fetcher, FetchError
+from .ingest import IngestCounts, papers_ingest
+from .models import FetchRun, Paper
+from .selectors import arxiv_categories_in_use
+from .sources import arxiv_api, arxiv_rss, feed, hf_daily
+from .sources.records import PaperRecord, SourceError, url_with_params
+
+logger = logging.getLogger(__name__)
+
+SOURCES = tuple(Paper.Source.values)
+
+
+@dataclass(frozen=True)
+class FetchSpec:
+    source: str
+    categories: tuple[str, ...] = ()
+    url: str = ""
+    date: dt.date | None = None
+
+    def as_params(self) -> dict:
+        """What was asked, as JSON: recorded in the FetchRun, and the task's arguments."""
+        params = {
+            "categories": list(self.categories),
+            "url": self.url,
+            "date": self.date.isoformat() if self.date else "",
+        }
+        return {key: value for key, value in params.items() if value}
+
+
+@dataclass
+class FetchReport:
+    """What a set of fetches did: the summed counts and one line per failed fetch."""
+
+    counts: IngestCounts = field(default_factory=IngestCounts)
+    failures: list[str] = field(default_factory=list)
+
+
+# Which fetches -----------------------------------------------------------------------------
+
+
+def fetch_specs(
+    *, source: str | None, categories: Iterable[str] = (), url: str = "", date: dt.date | None = None
+) -> list[FetchSpec]:
+    """The fetches a request stands for. No source: the nightly set (arXiv listings for the
+    categories in use, Hugging Face's daily papers, every configured extra feed)."""
+    categories = tuple(categories)
+    if source is None:
+        return [
+            FetchSpec(Paper.Source.ARXIV_RSS, categories=categories),
+            FetchSpec(Paper.Source.HF_DAILY, date=date),
+            *fetch_specs(source=Paper.Source.FEED),
+        ]
+    if source == Paper.Source.FEED and not url:
+        return [FetchSpec(Paper.Source.FEED, url=feed_url) for feed_url in settings.EXTRA_FEEDS]
+    return [FetchSpec(source, categories=categories, url=url, date=date)]
+
+
+# Fetching ----------------------------------------------------------------------------------
+
+
+def default_fetcher() -> Fetcher:
+    return Fetcher(
+        user_agent=settings.FETCH_USER_AGENT,
+        timeout=settings.FETCH_TIMEOUT,
+        retries=settings.FETCH_RETRIES,
+        backoff=settings.FETCH_BACKOFF,
+        max_bytes=settings.FETCH_MAX_BYTES,
+        retry_after_max=settings.FETCH_RETRY_AFTER_MAX,
+    )
+
+
+def papers_fetch(
+    *, spec: FetchSpec, file: Path | None = None, fetcher: Fetcher | None = None
+) -> IngestCounts:
+    """Fetch one source (or read a saved response from `file`) and store its papers.
+
+    Raises SourceError (bad response) or FetchError (HTTP failure) after recording it.
+    """
+    fetcher = fetcher or default_fetcher()
+    params = spec.as_params() | ({"file": str(file)} if file else {})
+    run = FetchRun.objects.create(source=spec.source, params=params)
+    requests_before = fetcher.requests_made
+    notes: list[str] = []
+    try:
+        records = _read_file(spec, file) if file else _download(spec, fetcher, notes)
+        counts = papers_ingest(records=records, source=spec.source)
+    except Exception as exc:
+        if isinstance(exc, FetchError):
+            exc.source = spec.source
+        message = str(exc) if isinstance(exc, SourceError | FetchError) else f"{type(exc).__name__}: {exc}"
+        FetchRun.objects.filter(pk=run.pk).update(
+            status=FetchRun.Status.FAILED,
+            finished_at=timezone.now(),
+            requests=fetcher.requests_made - requests_before,
+            error=message,
+            notes="\n".join(notes),
+        )
+        raise
+    FetchRun.objects.filter(pk=run.pk).update(
+        status=FetchRun.Status.OK,
+        finished_at=timezone.now(),
+        requests=fetcher.requests_made - requests_before,
+        notes="\n".join(notes),
+        **{name: getattr(counts, name) for name in ("fetched", "created", "updated", "skipped")},
+    )
+    logger.debug("%s %s: %s", spec.source, params, counts.summary())
+    return counts
+
+
+def papers_fetch_request(
+    *,
+    source: str | None,
+    categories: Iterable[str] = (),
+    url: str = "",
+    file: Path | None = None,
+    date: dt.date | None = None,
+) -> FetchReport:
+    """What `fetch_papers` asks for: one source, a saved response of one, or the nightly set.
+
+    Each fetch runs in turn; a failed one is reported (and recorded) and the others still run.
+    """
+    if file:
+        if source is None:
+            raise ValueError("a saved response needs its source, to know how to read it")
+        specs = [FetchSpec(source, categories=tuple(categories), url=url, date=date)]
+    else:
+        specs = fetch_specs(source=source, categories=categories, url=url, date=date)
+    report = FetchReport()
+    fetcher = default_fetcher()
+    for spec in specs:
+        try:
+            report.counts += papers_fetch(spec=spec, file=file, fetcher=fetcher)
+        except (SourceError, FetchError) as exc:
+            report.failures.append(str(exc))
+    return report
+
+
+def _read_file(spec: FetchSpec, path: Path) -> list[PaperRecord]:
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(spec.source, f"cannot read the file: {exc.strerror}", origin=str(path)) from None
+    return _parse(spec.source, body, origin=str(path), feed_url=spec.url)
+
+
+@contextmanager
+def _reading(origin: str):
+    """Name the file or URL in a SourceError raised while reading it."""
+    try:
+        yield
+    except SourceError as exc:
+        exc.origin = exc.origin or origin
+        raise
+
+
+def _parse(source: str, body: bytes, *, origin: str, feed_url: str = "") -> list[PaperRecord]:
+    with _reading(origin):
+        if source == Paper.Source.ARXIV_RSS:
+            return arxiv_rss.parse(body)
+        if source == Paper.Source.ARXIV_API:
+            return arxiv_api.parse(body).records
+        if source == Paper.Source.HF_DAILY:
+            return hf_daily.parse(body)
+        return feed.parse(body, feed_url=feed_url)
+
+
+def _download(spec: FetchSpec, fetcher: Fetcher, notes: list[str]) -> list[PaperRecord]:
+    if spec.source == Paper.Source.ARXIV_RSS:
+        return _download_listings(spec, fetcher, notes)
+    if spec.source == Paper.Source.ARXIV_API:
+        return _download_api(spec, fetcher)
+    if spec.source == Paper.Source.HF_DAILY:
+        return _download_hf(spec, fetcher)
+    response = fetcher.get(
+        spec.url, accept="application/rss+xml, application/atom+xml, application/xml;q=0.9"
+    )
+    return _parse(spec.source, response.body, origin=spec.url, feed_url=spec.url)
+
+
+def _download_listings(spec: FetchSpec, fetcher: Fetcher, notes: list[str]) -> list[PaperRecord]:
+    if spec.url:
+        response = fetcher.get(spec.url, min_interval=settings.ARXIV_REQUEST_INTERVAL)
+        return _parse(spec.source, response.body, origin=spec.url)
+    categories = list(spec.categories) or arxiv_categories_in_use()
+    size = max(1, settings.ARXIV_RSS_CATEGORIES_PER_REQUEST)
+    records: list[PaperRecord] = []
+    missing: list[FetchError] = []
+    chunks = [categories[i : i + size] for i in range(0, len(categories), size)]
+    for chunk in chunks:
+        url = arxiv_rss.listing_url(settings.ARXIV_RSS_URL, chunk)
+        try:
+            response = fetcher.get(url, min_interval=settings.ARXIV_REQUEST_INTERVAL)
+        except FetchError as exc:
+            # Categories come from what subscribers typed: one arXiv does not have must not
+            # cost everyone else their papers. It is noted on the FetchRun for the admin.
+            if exc.status not in (400, 404, 410):
+                raise
+            missing.append(exc)
+            notes.append(f"no arXiv listing for {'+'.join(chunk)} ({exc}); skipped")
+            logger.warning(notes[-1])
+            continue
+        records.extend(_parse(spec.source, response.body, origin=url))
+    if missing and len(missing) == len(chunks):
+        raise missing[-1]  # not one listing: the URL is wrong, not a category
+    return records
+
+
+def _download_api(spec: FetchSpec, fetcher: Fetcher) -> list[PaperRecord]:
+    """Page through an API query: the papers submitted on one day in the given categories
+    (back-fill), or whatever query `spec.url` already names."""
+    base = spec.url or settings.ARXIV_API_URL
+    extra = {}
+    if "search_query=" not in base and "id_list=" not in base:
+        day = spec.date or (timezone.now() - dt.timedelta(days=1)).date()
+        categories = list(spec.categories) or arxiv_categories_in_use()
+        extra = {
+            "search_query": arxiv_api.search_query(categories, day.strftime("%Y%m%d")),
+            "sortBy": "submittedDate",
+            "sortOrder": "ascending",
+        }
+    page_size = settings.ARXIV_API_PAGE_SIZE
+    records: list[PaperRecord] = []
+    start, total = 0, None
+    while total is None or start < min(total, settings.ARXIV_API_MAX_RESULTS):
+        url = arxiv_api.page_url(base, start=start, max_results=page_size, **extra)
+        response = fetcher.get(url, min_interval=settings.ARXIV_REQUEST_INTERVAL)
+        with _reading(url):
+            page = arxiv_api.parse(response.body)
+        total = page.total_results if total is None else total
+        if not page.records:
+            if start < total:
+                # arXiv's API is known to answer an empty page mid-way now and then.
+                raise FetchError(
+                    f"arXiv API returned an empty page at start={start} of {total} results ({url})",
+                    url=url,
+                    transient=True,
+                )
+            break
+        records.extend(page.records)
+        start += len(page.records)
+    if total is not None and total > settings.ARXIV_API_MAX_RESULTS:
+        logger.warning(
+            "arXiv API query has %d results; stored the first %d", total, settings.ARXIV_API_MAX_RESULTS
+        )
+    return records
+
+
+def _download_hf(spec: FetchSpec, fetcher: Fetcher) -> list[PaperRecord]:
+    """One day's list, or (no date) today's and yesterday's: upvotes keep coming in after a day ends."""
+    today = timezone.now().date()
+    days = [spec.date] if spec.date else [today, today - dt.timedelta(days=1)]
+    base = spec.url or settings.HF_DAILY_URL
+    records: list[PaperRecord] = []
+    for day in days:
+        # A day's list is well under 100 papers; `limit` lifts the default page of 50.
+        url = url_with_params(base, date=day.isoformat(), limit="100")
+        response = fetcher.get(url, accept="application/json")
+        records.extend(_parse(spec.source, response.body, origin=url))
+    return records
