@@ -20,11 +20,11 @@ def private_redis_port(output: str) -> int:
     return int(line.split("on port ")[1].split()[0])
 
 
-def test_make_run_serves_sign_up_confirm_and_the_admin_with_worker_and_beat_on_a_private_redis(
+def test_make_demo_serves_preview_sign_up_confirm_and_the_admin_with_worker_and_beat_on_a_private_redis(
     make_run, redis_server
 ):
     # redis_server: the suite's own check that redis-server is installed (fails in CI if not).
-    run = make_run()
+    run = make_run(demo=True)
     run.wait_for("Press Ctrl-C to stop.")
     output = run.output()
     for process in ("web", "worker", "beat"):
@@ -39,6 +39,13 @@ def test_make_run_serves_sign_up_confirm_and_the_admin_with_worker_and_beat_on_a
     run.wait_for(" ready.")  # the worker is connected
     health = requests.get(f"{run.url}/healthz", timeout=30)
     assert health.json() == {"status": "ok", "parts": {"database": "ok", "broker": "ok"}}
+
+    # The demo papers went through the real ingestion and count as new: the preview finds them.
+    assert "arxiv-listing.xml: fetched 94, created 94" in output
+    assert "demo papers loaded" in output
+    preview = requests.get(f"{run.url}/preview/", params={"q": "ti:speculative AND ti:decoding"}, timeout=30)
+    assert "matched in the last 7 days" in preview.text
+    assert "Mirror <mark>Speculative</mark> <mark>Decoding</mark>" in preview.text
 
     # Sign up; the worker sends the confirmation into the local outbox; the link confirms.
     answer = run.sign_up("ada@example.org", [("Decoding", "ti:speculative AND ti:decoding")])
