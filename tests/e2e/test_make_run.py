@@ -74,11 +74,19 @@ def test_a_second_start_keeps_the_data_and_the_admin_password(make_run):
     first = make_run()
     first.wait_for("Press Ctrl-C to stop.")
     first.stop()
-    second = make_run(data_dir=first.data_dir, DJANGO_SUPERUSER_PASSWORD="another-password-here")
+    # This time with DEBUG off, as someone trying production-like behaviour would.
+    second = make_run(
+        data_dir=first.data_dir, DJANGO_SUPERUSER_PASSWORD="another-password-here", DJANGO_DEBUG="false"
+    )
     second.wait_for("Press Ctrl-C to stop.")
     assert f"admin account: {ADMIN_USER} (exists; its password is unchanged)" in second.output()
     assert "No migrations to apply." in second.output()
-    second.admin_session()  # still the first password
+    admin = second.admin_session()  # still the first password
+    # Without DEBUG only collected static files are served: make run collected them.
+    css = admin.get(f"{second.url}/static/admin/css/base.css", timeout=30)
+    assert css.status_code == 200
+    assert "text/css" in css.headers["Content-Type"]
+    assert (first.data_dir / "staticfiles" / "admin" / "css" / "base.css").is_file()
 
 
 def test_without_redis_server_tasks_run_in_process_and_the_site_still_works(make_run, tmp_path):
