@@ -257,8 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     broker = start_broker(env, data_dir)
     try:
         env["REDIS_URL"] = broker.url
-        os.environ.clear()
-        os.environ.update(env)
+        os.environ.update(env)  # this process prepares the database with the same settings
         notes = prepare(demo=args.demo)
         text = banner(port=args.port, env=env, broker=broker, notes=notes)
         return supervise(broker.processes, env, args.port, text)
