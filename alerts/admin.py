@@ -1,6 +1,19 @@
-from django.contrib import admin
+from urllib.parse import quote
 
-from .models import FetchRun, Paper
+from csp.decorators import csp_update
+from django.contrib import admin
+from django.db.models.functions import Lower
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.decorators import method_decorator
+
+from subscribers.models import Subscriber
+
+from .models import DeliveryEvent, Digest, DigestItem, FetchRun, Paper
+from .previews import digest_preview
+from .sending import digests_retry
+from .tasks import send_test_digest
 
 
 @admin.register(Paper)
@@ -55,3 +68,104 @@ class FetchRunAdmin(admin.ModelAdmin):
     def error_short(self, obj: FetchRun) -> str:
         text = obj.error or obj.notes
         return text if len(text) <= 160 else text[:157] + "..."
+
+
+class DigestItemInline(admin.TabularInline):
+    model = DigestItem
+    extra = 0
+    can_delete = False
+    fields = ("section", "rank", "paper", "score", "filters", "terms")
+    readonly_fields = fields
+    raw_id_fields = ("paper",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Digest)
+class DigestAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "subscriber",
+        "period",
+        "frequency",
+        "status",
+        "paper_count",
+        "attempts",
+        "sent_at",
+        "delivery_status",
+        "error_short",
+    )
+    list_filter = ("status", "period", "frequency", "delivery_status")
+    search_fields = ("subscriber__email", "esp_message_id", "subject")
+    date_hierarchy = "period"
+    list_select_related = ("subscriber",)
+    raw_id_fields = ("subscriber",)
+    inlines = [DigestItemInline]
+    actions = ["retry_digests"]
+    show_full_result_count = False
+    readonly_fields = [f.name for f in Digest._meta.fields]
+
+    @admin.display(description="Last error")
+    def error_short(self, obj: Digest) -> str:
+        return (obj.last_error[:120] + "…") if len(obj.last_error) > 120 else obj.last_error
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Send the selected failed digests again")
+    def retry_digests(self, request, queryset):
+        count = digests_retry(digest_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} failed digest(s) queued to be sent again.")
+
+    def get_urls(self):
+        custom = [
+            path(
+                "preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="alerts_digest_preview",
+            ),
+        ]
+        return custom + super().get_urls()
+
+    # The preview shows the email's inline styles in a sandboxed frame, which inherits this
+    # page's CSP; scripts stay forbidden (and the sandbox disables them too).
+    @method_decorator(csp_update({"style-src": ["'unsafe-inline'"]}))
+    def preview_view(self, request):
+        """The next digest of any subscriber, rendered; and "send a test digest to me"."""
+        context = {**self.admin_site.each_context(request), "title": "Preview a subscriber's next digest"}
+        email = (request.POST.get("email") or request.GET.get("email") or "").strip()
+        context["email"] = email
+        if email:
+            subscriber = (
+                Subscriber.objects.annotate(email_ci=Lower("email")).filter(email_ci=email.lower()).first()
+            )
+            if subscriber is None:
+                context["error"] = f"No subscriber has the address {email}."
+            elif request.method == "POST" and "send_test" in request.POST:
+                if not request.user.email:
+                    context["error"] = "Your admin account has no email address to send the test to."
+                else:
+                    send_test_digest.delay(subscriber.pk, request.user.email)
+                    self.message_user(
+                        request,
+                        f"A test digest for {subscriber.email} is on its way to {request.user.email}.",
+                    )
+                    return redirect(f"{request.path}?email={quote(subscriber.email)}")
+            else:
+                preview = digest_preview(subscriber=subscriber)
+                context.update(subscriber=subscriber, preview=preview, rendered=preview.rendered)
+        return TemplateResponse(request, "admin/alerts/digest/preview.html", context)
+
+
+@admin.register(DeliveryEvent)
+class DeliveryEventAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "event_type", "recipient", "esp_name", "digest", "reject_reason")
+    list_filter = ("event_type", "esp_name", "reject_reason")
+    search_fields = ("recipient", "message_id", "event_id")
+    raw_id_fields = ("digest", "subscriber")
+    date_hierarchy = "received_at"
+    readonly_fields = [f.name for f in DeliveryEvent._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

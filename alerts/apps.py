@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class AlertsConfig(AppConfig):
     name = "alerts"
     verbose_name = "Papers and digests"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401 - connects the ESP webhook receiver

@@ -70,6 +70,120 @@ class Paper(models.Model):
         return ""
 
 
+class Digest(models.Model):
+    """One subscriber's digest for one period (their local day, or week). Unique per period.
+
+    Life: pending (dispatched) -> sending (claimed by one worker) -> sent | failed, or
+    skipped (nothing to send). A transient ESP error puts a sending digest back to pending
+    for a later attempt; `attempts` counts hand-offs to the ESP.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    subscriber = models.ForeignKey(
+        "subscribers.Subscriber", on_delete=models.SET_NULL, null=True, blank=True, related_name="digests"
+    )
+    # The first local day of the period: the day itself (daily) or the week's first day.
+    period = models.DateField()
+    frequency = models.CharField(max_length=8)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    # Papers first seen in (window_start, window_end] are candidates. window_end is the
+    # dispatch run's moment; window_start is fixed when the digest is composed, at the end
+    # of the subscriber's previous delivered digest.
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField()
+    subject = models.CharField(max_length=255, blank=True)
+    paper_count = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Which claim holds a sending digest, and since when: a claim older than the lease
+    # belongs to a worker that died, and the recovery sweep takes it over.
+    claim_id = models.UUIDField(null=True, blank=True, db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    esp_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The last delivery event an ESP reported (delivered, bounced, opened, ...).
+    delivery_status = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        ordering = ["-period", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "period"], name="one_digest_per_period"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "period"]),
+            models.Index(fields=["subscriber", "status", "window_end"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"digest {self.pk} for {self.period} ({self.status})"
+
+
+class DigestItem(models.Model):
+    """A paper in a digest, with why it is there. A sent item is never sent again."""
+
+    class Section(models.TextChoices):
+        MATCHED = "matched", "Matched"
+        TRENDING = "trending", "Trending"
+
+    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items")
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+")
+    section = models.CharField(max_length=8, choices=Section.choices, default=Section.MATCHED)
+    rank = models.PositiveSmallIntegerField()
+    score = models.FloatField(default=0.0)
+    # Names of the subscriber's filters that matched, and the normalised matched terms.
+    filters = models.JSONField(default=list, blank=True)
+    terms = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["digest", "section", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["digest", "paper"], name="paper_once_per_digest"),
+        ]
+        indexes = [models.Index(fields=["paper", "digest"])]
+
+    def __str__(self) -> str:
+        return f"#{self.rank} {self.paper_id} in digest {self.digest_id}"
+
+
+class DeliveryEvent(models.Model):
+    """A tracking event from the ESP's webhook (anymail), stored once per ESP event id."""
+
+    esp_name = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=24, db_index=True)
+    message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    recipient = models.EmailField(max_length=254, blank=True)
+    digest = models.ForeignKey(
+        Digest, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    subscriber = models.ForeignKey(
+        "subscribers.Subscriber", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    reject_reason = models.CharField(max_length=32, blank=True)
+    description = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["esp_name", "event_id"], name="delivery_event_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.recipient} ({self.esp_name})"
+
+
 class FetchRun(models.Model):
     """One fetch of one source (a listing, an API query, a feed): what was asked, how it ended.
 

@@ -1,4 +1,4 @@
-"""Celery tasks: thin edges that call the services."""
+"""Celery tasks: thin edges that take ids, re-read the rows and call one service."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ import datetime as dt
 import logging
 
 from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
 
+from .dispatch import digests_dispatch, digests_enqueue, pending_of_run
 from .fetching import FetchError
 from .paper_fetch import fetch_specs, papers_fetch
+from .sending import digests_recover, digests_send
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +55,55 @@ def fetch_papers_task(
             raise TransientFetchError(str(exc)) from exc
         raise
     return {"fetched": counts.fetched, "created": counts.created, "updated": counts.updated}
+
+
+@shared_task(acks_late=True)
+def dispatch_due_digests() -> dict:
+    """Hourly (beat): create the digests whose send hour has come and queue them."""
+    with transaction.atomic():
+        result = digests_dispatch(now=timezone.now())
+        queued = 0
+        for ids in pending_of_run(result.window_end):
+            queued += digests_enqueue(ids)
+    logger.info("dispatch: %d digests created, %d chunks queued", result.created, queued)
+    return {"created": result.created, "chunks": queued}
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def send_digest_chunk(self, digest_ids: list[int]) -> dict:
+    """Send a chunk of digests. Safe to run twice: only pending digests are claimed."""
+    result = digests_send(digest_ids=digest_ids)
+    if result.released and not self.app.conf.task_always_eager:
+        # The ESP had a transient failure: try the rest of the chunk after the back-off.
+        # (In-process mode has no delayed tasks; the recovery sweep picks them up.)
+        raise self.retry(args=[result.released], countdown=result.retry_in or 0)
+    return {"sent": result.sent, "skipped": result.skipped, "failed": result.failed}
+
+
+@shared_task(acks_late=True)
+def recover_digests() -> dict:
+    """Every few minutes (beat): take over dead workers' claims, requeue orphaned digests."""
+    with transaction.atomic():
+        result = digests_recover(now=timezone.now())
+        chunks = digests_enqueue(result.requeued) if result.requeued else 0
+    if result.recovered_sent or result.released or chunks:
+        logger.warning(
+            "recovery: %d recorded as sent from the journal, %d released, %d chunks requeued",
+            result.recovered_sent,
+            result.released,
+            chunks,
+        )
+    return {"recovered_sent": result.recovered_sent, "released": result.released, "chunks": chunks}
+
+
+@shared_task(acks_late=True)
+def send_test_digest(subscriber_id: int, to_email: str) -> str:
+    """Admin's "send a test digest to me": the subscriber's next digest, to the admin."""
+    from subscribers.models import Subscriber
+
+    from .previews import digest_preview_send
+
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None:
+        return "subscriber gone"
+    return digest_preview_send(subscriber=subscriber, to_email=to_email)

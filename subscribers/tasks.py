@@ -9,10 +9,10 @@ outlasts the retries, is recorded as an `email_failed` event in the audit trail.
 from __future__ import annotations
 
 import logging
-import smtplib
 
-from anymail.exceptions import AnymailRequestsAPIError
 from celery import shared_task
+
+from alerts.mailerrors import classify
 
 from .emails import confirmation_email_send, manage_link_email_send
 from .models import Subscriber
@@ -26,14 +26,8 @@ RETRY_BASE_SECONDS = 30
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether trying again later could succeed."""
-    if isinstance(exc, AnymailRequestsAPIError):
-        return exc.status_code is None or exc.status_code == 429 or exc.status_code >= 500
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return False
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return 400 <= exc.smtp_code < 500
-    return isinstance(exc, OSError | smtplib.SMTPException)
+    """Whether trying again later could succeed (the rule digests use too)."""
+    return classify(exc).transient
 
 
 def _send(task, subscriber_id: int, message: str, wanted: set[str], send) -> str:

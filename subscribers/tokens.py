@@ -28,6 +28,10 @@ from .models import Subscriber
 
 CONFIRM, MANAGE, UNSUBSCRIBE = "confirm", "manage", "unsubscribe"
 PURPOSES = (CONFIRM, MANAGE, UNSUBSCRIBE)
+# Links to something a subscriber owns (a digest's browser view, their Atom feed): the id
+# is the object's, the signature is keyed by the owner's token_secret.
+DIGEST, FEED = "digest", "feed"
+OBJECT_PURPOSES = (DIGEST, FEED)
 # A confirmation link works for a week; manage and unsubscribe links as long as the
 # subscriber exists (an unsubscribe link in a year-old digest must still work).
 CONFIRM_MAX_AGE = 7 * 24 * 3600
@@ -88,6 +92,15 @@ def _sign(purpose: str, message: str, key=None) -> str:
     return urlsafe_b64encode(_signer(purpose).mac(message, key))[:SIGNATURE_LENGTH].decode()
 
 
+def _signed_by_any_key(purpose: str, message: str, signature: str) -> bool:
+    """Checked in constant time against SECRET_KEY and each fallback key (rotation)."""
+    signer = _signer(purpose)
+    valid = False
+    for key in [signer.key, *signer.fallback_keys]:
+        valid |= constant_time_compare(_sign(purpose, message, key), signature)
+    return valid
+
+
 def make_token(subscriber: Subscriber, purpose: str, *, timestamp: int | None = None) -> str:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
@@ -115,12 +128,7 @@ def subscriber_from_token(token: str, purpose: str) -> Subscriber:
     subscriber = Subscriber.objects.filter(pk=pk).first()
     # A missing subscriber still costs a signature check, so timing tells nothing about ids.
     secret = subscriber.token_secret if subscriber else "-"
-    signer = _signer(purpose)
-    message = f"{ident}.{secret}"
-    valid = False
-    for key in [signer.key, *signer.fallback_keys]:
-        valid |= constant_time_compare(_sign(purpose, message, key), signature)
-    if not valid or subscriber is None:
+    if not _signed_by_any_key(purpose, f"{ident}.{secret}", signature) or subscriber is None:
         raise TokenInvalid("bad signature")
     if purpose == CONFIRM:
         if time.time() - issued > CONFIRM_MAX_AGE:
@@ -132,6 +140,39 @@ def subscriber_from_token(token: str, purpose: str) -> Subscriber:
         if stopped and left and issued < int(left.timestamp()):
             raise TokenInvalid("confirmation link superseded")
     return subscriber
+
+
+def object_token(subscriber: Subscriber, purpose: str, object_id: int) -> str:
+    """A link token for object `object_id` (a digest, a feed) that `subscriber` owns."""
+    if purpose not in OBJECT_PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    ident = signing.b62_encode(object_id)
+    return f"{ident}.{_sign(purpose, f'{ident}.{subscriber.token_secret}')}"
+
+
+def object_id_of(token: str) -> int:
+    """The id an object token names; not verified yet (see `object_token_check`)."""
+    parts = token.split(".")
+    if len(parts) != 2 or len(parts[1]) != SIGNATURE_LENGTH:
+        raise TokenInvalid("malformed token")
+    try:
+        pk = signing.b62_decode(parts[0])
+    except ValueError:
+        raise TokenInvalid("malformed token") from None
+    if pk <= 0 or pk >= 2**63:
+        raise TokenInvalid("malformed token")
+    return pk
+
+
+def object_token_check(token: str, purpose: str, owner: Subscriber | None) -> None:
+    """Raise TokenInvalid unless `token` was made for its object and this owner."""
+    if purpose not in OBJECT_PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    object_id_of(token)
+    ident, signature = token.split(".")
+    secret = owner.token_secret if owner else "-"
+    if not _signed_by_any_key(purpose, f"{ident}.{secret}", signature) or owner is None:
+        raise TokenInvalid("bad signature")
 
 
 _url_templates: dict[str, str] = {}

@@ -229,6 +229,34 @@ FETCH_USER_AGENT = env(
     default=f"paper-alerts/1.0 (+{SITE_URL})",
 )
 
+# DIGESTS
+# ------------------------------------------------------------------------------
+# Digest ids per send task: big enough to amortise the chunk's few bulk queries, small
+# enough that one task never runs long.
+DIGEST_CHUNK_SIZE = env.int("DIGEST_CHUNK_SIZE", default=100)
+# How far back a digest can reach: a subscriber back from a long pause gets at most this.
+DIGEST_MAX_LOOKBACK_DAYS = env.int("DIGEST_MAX_LOOKBACK_DAYS", default=14)
+# Papers in the optional "Trending today" section.
+DIGEST_TRENDING_SIZE = env.int("DIGEST_TRENDING_SIZE", default=5)
+# Weekly digests cover a week starting on this weekday (0 = Monday) and go out that day.
+DIGEST_WEEK_START = env.int("DIGEST_WEEK_START", default=0)
+# Hand-offs to the ESP before a digest that keeps failing transiently is marked failed.
+DIGEST_MAX_ATTEMPTS = env.int("DIGEST_MAX_ATTEMPTS", default=8)
+# Back-off after a transient failure: base * 2^(attempt-1) seconds, capped, with jitter.
+DIGEST_RETRY_BASE = env.float("DIGEST_RETRY_BASE", default=60.0)
+DIGEST_RETRY_MAX = env.float("DIGEST_RETRY_MAX", default=3600.0)
+# A claim older than this belongs to a dead worker (a live one is stopped by the task's
+# hard time limit first), and the recovery sweep takes it over.
+DIGEST_SEND_LEASE = env.int("DIGEST_SEND_LEASE", default=CELERY_TASK_TIME_LIMIT + 60)
+# A pending digest queued longer ago than this lost its task message (e.g. a broker
+# restart) and is queued again by the recovery sweep.
+DIGEST_REQUEUE_AFTER = env.int("DIGEST_REQUEUE_AFTER", default=900)
+DIGEST_REQUEUE_BATCH = env.int("DIGEST_REQUEUE_BATCH", default=20_000)
+# Waits between reconnections when the database drops while recording sent digests.
+DIGEST_DB_RETRY_DELAYS = [
+    float(x) for x in env.list("DIGEST_DB_RETRY_DELAYS", default=["0.5", "1", "2", "4", "8", "15"])
+]
+
 # SUBSCRIPTIONS
 # ------------------------------------------------------------------------------
 # Confirmation and preferences-link emails one address may receive in 24 hours, so that

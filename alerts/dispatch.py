@@ -1,0 +1,146 @@
+"""Dispatch: create the digest rows of every subscriber whose period is due, in bulk.
+
+One query per (time zone, frequency) finds the due subscribers without a digest for their
+period; rows are inserted in batches with the unique (subscriber, period) constraint as the
+guard, so two dispatches at once, or one run twice, create each digest once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from subscribers.models import Subscriber
+
+from .models import Digest
+from .periods import due_hours, period_start
+
+INSERT_BATCH = 5000
+
+
+@dataclass
+class DispatchResult:
+    window_end: dt.datetime
+    created: int = 0
+    # The (frequency, period) pairs this run considered: `send_digests` sends every
+    # pending digest of these periods, also those an earlier run created.
+    periods: set[tuple[str, dt.date]] = field(default_factory=set)
+
+
+def receiving_subscribers(emails: list[str] | None = None):
+    qs = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE, paused_at__isnull=True)
+    if emails:
+        qs = qs.annotate(email_ci=Lower("email")).filter(email_ci__in=[e.lower() for e in emails])
+    return qs
+
+
+def digests_dispatch(
+    *,
+    now: dt.datetime | None = None,
+    day: dt.date | None = None,
+    emails: list[str] | None = None,
+    due_only: bool = True,
+) -> DispatchResult:
+    """Create the pending digests of this moment.
+
+    With `due_only` (the hourly beat run) a subscriber is due once their local send hour
+    has come in their current period. Without it (`send_digests`), everyone receiving gets
+    the digest of the period containing `day` (their local today by default), whatever the
+    hour. Every digest of one run shares `window_end`, so workers build one index per run.
+    """
+    now = now or timezone.now()
+    window_end = now
+    result = DispatchResult(window_end=window_end)
+    # Another run in the same second shares window_end: count only what this one adds.
+    before = Digest.objects.filter(window_end=window_end).count()
+    week_start = settings.DIGEST_WEEK_START
+    receiving = receiving_subscribers(emails)
+    groups = receiving.order_by().values_list("timezone", "frequency").distinct()
+    for tz_name, frequency in groups:
+        if day is not None:
+            start, max_hour = period_start(day, frequency, week_start), 23
+        else:
+            start, max_hour = due_hours(now=now, timezone=tz_name, frequency=frequency, week_start=week_start)
+            if not due_only:
+                max_hour = 23
+        if max_hour < 0:
+            continue
+        result.periods.add((frequency, start))
+        due = (
+            receiving.filter(timezone=tz_name, frequency=frequency, send_hour__lte=max_hour)
+            .exclude(Exists(Digest.objects.filter(subscriber=OuterRef("pk"), period=start)))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        batch: list[Digest] = []
+        for sub_id in due.iterator(chunk_size=INSERT_BATCH):
+            batch.append(
+                Digest(subscriber_id=sub_id, period=start, frequency=frequency, window_end=window_end)
+            )
+            if len(batch) >= INSERT_BATCH:
+                Digest.objects.bulk_create(batch, ignore_conflicts=True)
+                batch = []
+        if batch:
+            Digest.objects.bulk_create(batch, ignore_conflicts=True)
+    # Rows another run inserted first were ignored: count what this run made.
+    result.created = Digest.objects.filter(window_end=window_end).count() - before
+    return result
+
+
+def pending_of_periods(periods: set[tuple[str, dt.date]], emails: list[str] | None = None) -> list[int]:
+    """Pending digests of these periods for subscribers still receiving, oldest first."""
+    if not periods:
+        return []
+    match = Q()
+    for frequency, start in periods:
+        match |= Q(frequency=frequency, period=start)
+    return list(
+        Digest.objects.filter(
+            match, status=Digest.Status.PENDING, subscriber__in=receiving_subscribers(emails)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def digests_enqueue(digest_ids: list[int]) -> int:
+    """Queue send tasks for these digests, in chunks, once the current transaction commits."""
+    from django.db import transaction
+
+    from .tasks import send_digest_chunk
+
+    now = timezone.now()
+    chunks = list(chunked(digest_ids))
+    for ids in chunks:
+        Digest.objects.filter(pk__in=ids).update(queued_at=now)
+        transaction.on_commit(lambda ids=ids: send_digest_chunk.delay(ids))
+    return len(chunks)
+
+
+def pending_of_run(window_end: dt.datetime) -> Iterator[list[int]]:
+    """The ids of a run's pending digests, in chunks of DIGEST_CHUNK_SIZE."""
+    ids = (
+        Digest.objects.filter(window_end=window_end, status=Digest.Status.PENDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    chunk: list[int] = []
+    for pk in ids.iterator(chunk_size=10_000):
+        chunk.append(pk)
+        if len(chunk) >= settings.DIGEST_CHUNK_SIZE:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def chunked(ids: list[int], size: int | None = None) -> Iterator[list[int]]:
+    size = size or settings.DIGEST_CHUNK_SIZE
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]

@@ -1,0 +1,78 @@
+"""The send journal: what a worker handed to the ESP, noted the moment it happens.
+
+A chunk of digests is claimed and finalised in a few bulk statements, so the database
+learns "sent" only at the end of a chunk. If the worker dies in between, the journal says
+which of its claimed digests the ESP accepted (never send those again) and which it never
+got to (send those). The journal lives in Redis, shared by every worker on every host; when
+Redis is not configured, or does not answer, the digest row itself is written instead
+(one UPDATE per message: slower, as safe).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.conf import settings
+
+from .models import Digest
+
+log = logging.getLogger(__name__)
+
+KEY = "paper-alerts:send-journal"
+IN_FLIGHT = "in-flight"
+
+
+class SendJournal:
+    def __init__(self) -> None:
+        self._redis = None
+        if settings.REDIS_URL:
+            import redis
+
+            self._redis = redis.Redis.from_url(
+                settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5, decode_responses=True
+            )
+
+    def _try(self, call) -> bool:
+        if self._redis is None:
+            return False
+        try:
+            call()
+            return True
+        except Exception as exc:
+            log.warning("send journal unavailable (%s); writing to the database instead", exc)
+            return False
+
+    def begin(self, digest_id: int) -> None:
+        """About to hand digest `digest_id` to the ESP."""
+        self._try(lambda: self._redis.hset(KEY, str(digest_id), IN_FLIGHT))
+
+    def accepted(self, digest_id: int, message_id: str) -> None:
+        """The ESP accepted it as `message_id`."""
+        if not self._try(lambda: self._redis.hset(KEY, str(digest_id), message_id)):
+            Digest.objects.filter(pk=digest_id).update(esp_message_id=message_id)
+
+    def lookup(self, digest_ids: Iterable[int]) -> dict[int, str]:
+        """{digest id: ESP message id, or IN_FLIGHT} for the digests the journal knows."""
+        ids = [int(i) for i in digest_ids]
+        found: dict[int, str] = {}
+        if self._redis is not None and ids:
+            try:
+                values = self._redis.hmget(KEY, [str(i) for i in ids])
+                found = {i: v for i, v in zip(ids, values, strict=True) if v}
+            except Exception as exc:
+                log.warning("send journal unavailable for lookup (%s)", exc)
+        # Messages noted in the database (the fallback) count too.
+        for pk, message_id in (
+            Digest.objects.filter(pk__in=ids).exclude(esp_message_id="").values_list("pk", "esp_message_id")
+        ):
+            found.setdefault(pk, message_id)
+            if found[pk] == IN_FLIGHT:
+                found[pk] = message_id
+        return found
+
+    def forget(self, digest_ids: Iterable[int]) -> None:
+        """These digests' fate is in the database now."""
+        ids = [str(i) for i in digest_ids]
+        if ids:
+            self._try(lambda: self._redis.hdel(KEY, *ids))

@@ -1,0 +1,149 @@
+"""Digests shown rather than sent: a subscriber's next digest (preview), a sent digest in
+the browser, and a test digest sent to an admin."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.core.mail import get_connection
+from django.utils import timezone
+
+from subscribers.models import Subscriber
+from subscribers.tokens import manage_url, unsubscribe_url
+
+from . import composing
+from .composing import ComposedItem, Composition, PaperRow
+from .models import Digest, DigestItem, Paper
+from .periods import WEEKLY, current_period, period_for_date, period_length, zone
+from .rendering import Links, RenderedDigest, render_digest, render_digest_direct
+from .sending import build_message
+
+
+@dataclass
+class Preview:
+    subscriber: Subscriber
+    period: dt.date
+    composition: Composition
+    rendered: RenderedDigest
+
+
+def _row(paper: Paper) -> PaperRow:
+    return PaperRow(
+        id=paper.pk,
+        arxiv_id=paper.arxiv_id,
+        external_key=paper.external_key,
+        title=paper.title,
+        abstract=paper.abstract,
+        authors=tuple(paper.authors or ()),
+        categories=tuple(paper.categories or ()),
+        primary_category=paper.primary_category,
+        abs_url=paper.abs_url,
+        pdf_url=paper.pdf_url,
+        upvotes=paper.upvotes,
+        first_seen_at=paper.first_seen_at,
+        published=paper.published,
+    )
+
+
+def digest_preview(
+    *, subscriber: Subscriber, day: dt.date | None = None, now: dt.datetime | None = None
+) -> Preview:
+    """The digest `subscriber` would get if it were sent now (or at the end of local `day`):
+    same window, same exclusions, same ranking as the real one; nothing is written."""
+    now = now or timezone.now()
+    if day is not None:
+        period = period_for_date(
+            day=day,
+            timezone=subscriber.timezone,
+            frequency=subscriber.frequency,
+            send_hour=subscriber.send_hour,
+        )
+        end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time()).replace(
+            tzinfo=zone(subscriber.timezone)
+        )
+        window_end = min(now, end_of_day.astimezone(dt.UTC))
+    else:
+        period = current_period(
+            now=now,
+            timezone=subscriber.timezone,
+            frequency=subscriber.frequency,
+            send_hour=subscriber.send_hour,
+        )
+        window_end = now
+    pidx = composing.build_period_index(window_end)
+    specs = composing.filters_of([subscriber.pk]).get(subscriber.pk, [])
+    previous = composing.window_starts([subscriber.pk]).get(subscriber.pk)
+    if previous is None or previous >= window_end:
+        previous = window_end - period_length(subscriber.frequency)
+    composition = composing.compose(
+        pidx=pidx,
+        filters=specs,
+        window_start=composing.clamp_start(previous, window_end),
+        excluded=composing.already_sent(pidx, [subscriber.pk]).get(subscriber.pk, 0),
+        max_papers=subscriber.max_papers,
+        include_trending=subscriber.include_trending,
+    )
+    rendered = render_digest(
+        pidx=pidx,
+        composition=composition,
+        email=subscriber.email,
+        filter_names=[s.name for s in specs],
+        period=period.start,
+        weekly=subscriber.frequency == WEEKLY,
+        links=Links(
+            manage_url=manage_url(subscriber),
+            unsubscribe_url=unsubscribe_url(subscriber),
+            view_url=manage_url(subscriber),
+        ),
+    )
+    return Preview(subscriber=subscriber, period=period.start, composition=composition, rendered=rendered)
+
+
+def digest_for_view(digest: Digest, view_url: str) -> RenderedDigest:
+    """A digest as it was sent, rebuilt from its stored items, for the browser view."""
+    items = list(DigestItem.objects.filter(digest=digest).select_related("paper").order_by("section", "rank"))
+    matched, trending = [], []
+    for n, item in enumerate(items):
+        composed = ComposedItem(
+            paper=_row(item.paper),
+            doc=n,
+            section=item.section,
+            rank=item.rank,
+            score=item.score,
+            filters=list(item.filters),
+            terms=tuple(item.terms),
+        )
+        (trending if item.section == DigestItem.Section.TRENDING else matched).append(composed)
+    subscriber = digest.subscriber
+    names = list(subscriber.filters.filter(is_active=True).values_list("name", flat=True))
+    return render_digest_direct(
+        composition=Composition(window_start=digest.window_start, items=matched, trending=trending),
+        email=subscriber.email,
+        filter_names=names,
+        period=digest.period,
+        weekly=digest.frequency == WEEKLY,
+        links=Links(
+            manage_url=manage_url(subscriber), unsubscribe_url=unsubscribe_url(subscriber), view_url=view_url
+        ),
+    )
+
+
+def digest_preview_send(*, subscriber: Subscriber, to_email: str) -> str:
+    """Send `subscriber`'s next digest, as a preview, to `to_email` (an admin). Returns the
+    subject. Nothing is recorded as sent to the subscriber."""
+    preview = digest_preview(subscriber=subscriber)
+    probe = Digest(pk=0, subscriber=subscriber, period=preview.period, frequency=subscriber.frequency)
+    conn = get_connection()
+    message = build_message(
+        digest=probe,
+        subscriber=subscriber,
+        rendered=preview.rendered,
+        unsubscribe=unsubscribe_url(subscriber),
+        conn=conn,
+    )
+    message.subject = f"[Test] {preview.rendered.subject}"
+    message.to = [to_email]
+    message.metadata = {"test_digest_for": str(subscriber.pk)}
+    message.send()
+    return message.subject

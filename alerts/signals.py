@@ -1,0 +1,11 @@
+"""Receivers of anymail's signals: thin edges that call one service each."""
+
+from anymail.signals import tracking
+from django.dispatch import receiver
+
+from .webhooks import delivery_event_record
+
+
+@receiver(tracking, dispatch_uid="alerts.delivery_event_record")
+def on_tracking_event(sender, event, esp_name, **kwargs):
+    delivery_event_record(event=event, esp_name=esp_name)

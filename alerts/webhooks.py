@@ -1,0 +1,124 @@
+"""ESP feedback: anymail tracking events recorded once, and their effect on subscribers.
+
+Hard bounces and complaints suppress the subscriber; an unsubscribe at the ESP
+unsubscribes here too. Each ESP event is stored once (unique per ESP and event id), so an
+ESP that delivers a webhook twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+
+from subscribers.models import Subscriber, SubscriberEvent
+from subscribers.services import subscriber_suppress, subscription_unsubscribe
+
+from .models import DeliveryEvent, Digest
+
+log = logging.getLogger(__name__)
+
+# Event types that describe where a message got to; later ones replace earlier ones.
+PROGRESS = ["queued", "sent", "deferred", "delivered", "opened", "clicked"]
+FINAL = {"bounced", "rejected", "failed", "complained", "unsubscribed"}
+
+
+def _event_id(event, esp_name: str) -> str:
+    if event.event_id:
+        return str(event.event_id)[:255]
+    # Some ESPs send no id: the event's own facts identify it.
+    raw = "|".join(
+        str(x) for x in (esp_name, event.message_id, event.event_type, event.timestamp, event.recipient)
+    )
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _digest_of(event) -> Digest | None:
+    digest_id = (event.metadata or {}).get("digest_id")
+    if digest_id and str(digest_id).isdigit():
+        found = Digest.objects.filter(pk=int(digest_id)).select_related("subscriber").first()
+        if found:
+            return found
+    if event.message_id:
+        return (
+            Digest.objects.filter(esp_message_id=str(event.message_id)).select_related("subscriber").first()
+        )
+    return None
+
+
+# Bounces some ESPs report as "bounced" although the mailbox may accept mail later
+# (Postmark's soft bounces): recorded, never a reason to stop sending.
+SOFT_BOUNCE_TYPES = {"SoftBounce", "Transient", "DnsError"}
+
+
+def _is_soft(event) -> bool:
+    raw = getattr(event, "esp_event", None)
+    return isinstance(raw, dict) and raw.get("Type") in SOFT_BOUNCE_TYPES
+
+
+def delivery_event_record(*, event, esp_name: str) -> DeliveryEvent | None:
+    """Store one anymail tracking event and apply it. Returns None for a repeated event."""
+    digest = _digest_of(event)
+    subscriber = digest.subscriber if digest else None
+    if subscriber is None and event.recipient:
+        subscriber = (
+            Subscriber.objects.annotate(email_ci=Lower("email"))
+            .filter(email_ci=event.recipient.lower())
+            .first()
+        )
+    try:
+        with transaction.atomic():
+            record = DeliveryEvent.objects.create(
+                esp_name=esp_name[:32],
+                event_id=_event_id(event, esp_name),
+                event_type="deferred" if _is_soft(event) else (event.event_type or "unknown"),
+                message_id=str(event.message_id or "")[:255],
+                recipient=(event.recipient or "")[:254],
+                digest=digest,
+                subscriber=subscriber,
+                occurred_at=event.timestamp,
+                reject_reason=event.reject_reason or "",
+                description=(event.description or event.mta_response or "")[:2000],
+            )
+            _apply(record, digest, subscriber)
+    except IntegrityError:
+        log.info("%s event %s seen before; ignored", esp_name, _event_id(event, esp_name))
+        return None
+    return record
+
+
+def _apply(record: DeliveryEvent, digest: Digest | None, subscriber: Subscriber | None) -> None:
+    kind = record.event_type
+    if digest is not None and (kind in FINAL or kind in PROGRESS):
+        current = digest.delivery_status
+        later = (
+            current not in PROGRESS or kind not in PROGRESS or PROGRESS.index(kind) > PROGRESS.index(current)
+        )
+        if kind in FINAL or later or not current:
+            Digest.objects.filter(pk=digest.pk).update(delivery_status=kind)
+    if subscriber is None:
+        return
+    reason = f"{record.esp_name}: {record.event_type}" + (
+        f" ({record.description})" if record.description else ""
+    )
+    if kind == "complained" or (kind == "rejected" and record.reject_reason == "spam"):
+        subscriber_suppress(
+            subscriber=subscriber,
+            status=Subscriber.Status.COMPLAINED,
+            reason=reason,
+            actor=SubscriberEvent.Actor.ESP,
+        )
+    elif kind == "bounced" or (kind == "rejected" and record.reject_reason in {"bounced", "invalid"}):
+        if subscriber.status != Subscriber.Status.COMPLAINED:
+            subscriber_suppress(
+                subscriber=subscriber,
+                status=Subscriber.Status.BOUNCED,
+                reason=reason,
+                actor=SubscriberEvent.Actor.ESP,
+            )
+    elif (kind == "unsubscribed" or (kind == "rejected" and record.reject_reason == "unsubscribed")) and (
+        subscriber.status == Subscriber.Status.ACTIVE
+    ):
+        subscription_unsubscribe(subscriber=subscriber, actor=SubscriberEvent.Actor.ESP, reason=reason)

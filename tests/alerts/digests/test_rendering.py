@@ -1,0 +1,114 @@
+"""Rendering: the compiled path gives what the templates give directly, and stays safe."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.utils import timezone
+
+from alerts import composing
+from alerts.composing import FilterSpec
+from alerts.rendering import Links, render_digest, render_digest_direct
+from tests.factories import PaperFactory
+
+from .conftest import make_papers
+
+pytestmark = pytest.mark.django_db
+
+LINKS = Links(
+    manage_url="https://alerts.example.org/manage/abc.def/",
+    unsubscribe_url="https://alerts.example.org/unsubscribe/abc.def/",
+    view_url="https://alerts.example.org/digest/xyz.uvw/",
+)
+
+
+def compose_and_render(filters, **kwargs):
+    now = timezone.now()
+    pidx = composing.build_period_index(now)
+    composition = composing.compose(
+        pidx=pidx,
+        filters=[FilterSpec(n, q) for n, q in filters],
+        window_start=now - dt.timedelta(days=1),
+        excluded=0,
+        max_papers=20,
+        include_trending=kwargs.pop("include_trending", True),
+    )
+    args = dict(
+        composition=composition,
+        email=kwargs.pop("email", "ada@example.org"),
+        filter_names=[n for n, _ in filters],
+        period=now.date(),
+        weekly=False,
+        links=LINKS,
+    )
+    return composition, render_digest(pidx=pidx, **args), render_digest_direct(**args)
+
+
+def test_compiled_rendering_is_exactly_the_templates_rendered_directly():
+    make_papers()
+    composition, fast, direct = compose_and_render([("Attention", "attention"), ("Diffusion", "diffusion")])
+    assert composition.items
+    assert composition.trending
+    assert fast.subject == direct.subject
+    assert fast.text == direct.text
+    assert fast.html == direct.html
+
+
+def test_hostile_paper_text_and_filter_names_are_escaped_in_html_and_kept_as_text():
+    PaperFactory(
+        title='<script>alert("t")</script> Attention <img src=x onerror=alert(1)>',
+        abstract='Attention \u202eevil\u202c <b>bold</b> & "quotes" javascript:alert(1)',
+        abs_url="javascript:alert(1)",
+        pdf_url="https://arxiv.org/pdf/2611.00001",
+        authors=["<i>Mallory</i>"],
+    )
+    name = '<b onmouseover="x">Attention</b>\r\nBcc: victim@example.org'
+    _composition, fast, direct = compose_and_render([(name, "attention")], email="ada@example.org")
+    assert fast.html == direct.html
+    html = fast.html
+    assert "<script" not in html
+    assert "<img" not in html
+    assert "<b>" not in html
+    assert "<i>" not in html
+    assert "&lt;script&gt;" in html
+    assert "&lt;i&gt;Mallory&lt;/i&gt;" in html
+    assert 'href="javascript:' not in html  # a feed's javascript: link is dropped
+    assert re.search(r'href="https://arxiv.org/pdf/2611.00001"', html)
+    # The filter name reaches the subject line on one line, without a header break.
+    assert "\r" not in fast.subject
+    assert "\n" not in fast.subject
+    assert "Bcc: victim@example.org" in fast.subject  # as text, harmless inside the subject
+    # The text part keeps the text as it is (it is not HTML).
+    assert '<script>alert("t")</script>' in fast.text
+
+
+def test_a_paper_block_is_rendered_once_per_run_and_reused():
+    make_papers()
+    now = timezone.now()
+    pidx = composing.build_period_index(now)
+    spec = [FilterSpec("Attention", "attention")]
+    comps = [
+        composing.compose(
+            pidx=pidx,
+            filters=spec,
+            window_start=now - dt.timedelta(days=1),
+            excluded=0,
+            max_papers=20,
+            include_trending=False,
+        )
+        for _ in range(3)
+    ]
+    for n, comp in enumerate(comps):
+        render_digest(
+            pidx=pidx,
+            composition=comp,
+            email=f"r{n}@example.org",
+            filter_names=["Attention"],
+            period=now.date(),
+            weekly=False,
+            links=LINKS,
+        )
+    # Three digests with the same papers: one block per paper, not three.
+    assert len(pidx.blocks) == len(comps[0].items)

@@ -1,0 +1,150 @@
+"""ESP feedback through anymail's Postmark tracking webhook, protected by its secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from alerts.delivery import digests_run
+from alerts.models import DeliveryEvent, Digest
+from subscribers.models import Subscriber, SubscriberEvent
+
+from .conftest import subscribe
+
+pytestmark = pytest.mark.django_db
+
+URL = "/anymail/postmark/tracking/"
+SECRET = "hook:s3cret-webhook-password"
+
+
+@pytest.fixture(autouse=True)
+def webhook_secret(settings):
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": SECRET}
+
+
+def post(client, payload: dict, credentials: str | None = SECRET):
+    headers = {}
+    if credentials:
+        headers["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+    return client.post(URL, data=json.dumps(payload), content_type="application/json", **headers)
+
+
+@pytest.fixture
+def sent_digest(papers, mailoutbox):
+    subscriber = subscribe("ada@example.org", ("Diffusion", "diffusion"))
+    digests_run()
+    return Digest.objects.get(subscriber=subscriber)
+
+
+def bounce(digest: Digest, event_id: int = 4323372036854775807, kind: str = "HardBounce") -> dict:
+    return {
+        "RecordType": "Bounce",
+        "ID": event_id,
+        "Type": kind,
+        "TypeCode": 1,
+        "Name": "Hard bounce",
+        "Tag": "digest",
+        "MessageID": digest.esp_message_id,
+        "Metadata": {"digest_id": str(digest.pk)},
+        "Description": "The server was unable to deliver your message (ex: unknown user, mailbox not found).",
+        "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
+        "Email": "ada@example.org",
+        "From": "alerts@localhost",
+        "BouncedAt": "2026-11-25T10:00:00Z",
+        "Inactive": True,
+        "CanActivate": True,
+        "Subject": digest.subject,
+        "MessageStream": "outbound",
+    }
+
+
+def test_a_hard_bounce_suppresses_the_subscriber_once(client, sent_digest):
+    assert post(client, bounce(sent_digest)).status_code == 200
+    assert post(client, bounce(sent_digest)).status_code == 200  # the ESP retried its webhook
+    subscriber = Subscriber.objects.get(email="ada@example.org")
+    assert subscriber.status == Subscriber.Status.BOUNCED
+    assert DeliveryEvent.objects.count() == 1  # the same event twice counts once
+    assert (
+        SubscriberEvent.objects.filter(subscriber=subscriber, kind=SubscriberEvent.Kind.BOUNCED).count() == 1
+    )
+    event = DeliveryEvent.objects.get()
+    assert (event.event_type, event.digest_id) == ("bounced", sent_digest.pk)
+    sent_digest.refresh_from_db()
+    assert sent_digest.delivery_status == "bounced"
+    # Suppressed: tomorrow's run sends nothing to this address.
+    assert digests_run().sent == 0
+
+
+def test_a_soft_bounce_is_recorded_but_suppresses_nothing(client, sent_digest):
+    assert post(client, bounce(sent_digest, kind="SoftBounce")).status_code == 200
+    assert Subscriber.objects.get(email="ada@example.org").status == Subscriber.Status.ACTIVE
+    assert DeliveryEvent.objects.get().event_type == "deferred"
+
+
+def test_a_complaint_suppresses_the_subscriber_as_complained(client, sent_digest):
+    payload = {
+        "RecordType": "SpamComplaint",
+        "ID": 42,
+        "Type": "SpamComplaint",
+        "TypeCode": 512,
+        "MessageID": sent_digest.esp_message_id,
+        "Metadata": {"digest_id": str(sent_digest.pk)},
+        "Email": "ada@example.org",
+        "BouncedAt": "2026-11-25T11:00:00Z",
+        "Description": "The subscriber explicitly marked this message as spam.",
+        "MessageStream": "outbound",
+    }
+    assert post(client, payload).status_code == 200
+    subscriber = Subscriber.objects.get(email="ada@example.org")
+    assert subscriber.status == Subscriber.Status.COMPLAINED
+    # A later hard bounce does not turn a complaint into a mere bounce.
+    post(client, bounce(sent_digest, event_id=43))
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.COMPLAINED
+
+
+def test_delivery_events_without_an_event_id_are_still_counted_once(client, sent_digest):
+    payload = {
+        "RecordType": "Delivery",
+        "MessageID": sent_digest.esp_message_id,
+        "Recipient": "ada@example.org",
+        "DeliveredAt": "2026-11-25T10:00:05Z",
+        "Details": "Test delivery webhook details",
+        "Tag": "digest",
+        "Metadata": {"digest_id": str(sent_digest.pk)},
+        "MessageStream": "outbound",
+    }
+    post(client, payload)
+    post(client, payload)
+    assert DeliveryEvent.objects.filter(event_type="delivered").count() == 1
+    sent_digest.refresh_from_db()
+    assert sent_digest.delivery_status == "delivered"
+
+
+def test_an_unsubscribe_at_the_esp_unsubscribes_here(client, sent_digest):
+    payload = {
+        "RecordType": "SubscriptionChange",
+        "MessageID": sent_digest.esp_message_id,
+        "ChangedAt": "2026-11-25T12:00:00Z",
+        "Recipient": "ada@example.org",
+        "Origin": "Recipient",
+        "SuppressSending": True,
+        "SuppressionReason": "ManualSuppression",
+        "Tag": "digest",
+        "Metadata": {"digest_id": str(sent_digest.pk)},
+        "MessageStream": "outbound",
+    }
+    assert post(client, payload).status_code == 200
+    assert Subscriber.objects.get(email="ada@example.org").status == Subscriber.Status.UNSUBSCRIBED
+
+
+@pytest.mark.parametrize("credentials", [None, "hook:wrong-password", "other:s3cret-webhook-password"])
+def test_a_webhook_call_with_wrong_or_missing_credentials_is_refused_and_changes_nothing(
+    client, sent_digest, credentials
+):
+    response = post(client, bounce(sent_digest), credentials=credentials)
+    assert response.status_code in (400, 401, 403)
+    assert DeliveryEvent.objects.count() == 0
+    assert Subscriber.objects.get(email="ada@example.org").status == Subscriber.Status.ACTIVE

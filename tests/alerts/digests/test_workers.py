@@ -1,0 +1,177 @@
+"""The pipeline through real Celery worker processes on a real Redis, exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from io import StringIO
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from alerts.dispatch import chunked, digests_dispatch, pending_of_run
+from alerts.matcher import PaperDoc, PaperIndex, iter_bits
+from alerts.models import Digest, Paper
+from alerts.outbox import outbox_messages
+from alerts.tasks import dispatch_due_digests, recover_digests, send_digest_chunk
+from tests.fakeesp import FakeESP, Step
+
+from .conftest import SITE, make_papers, subscribe
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FEED = Path(__file__).resolve().parents[2] / "fixtures" / "sources" / "arxiv_rss_cs.DC_2026-03-04.xml"
+
+
+def wait_until(condition, timeout: float = 60.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached in {timeout}s")
+        time.sleep(0.1)
+
+
+def sent_count() -> int:
+    return Digest.objects.filter(status=Digest.Status.SENT).count()
+
+
+def not_yet_due() -> tuple[str, int]:
+    """A time zone and a send hour that has not come there yet today."""
+    for name in ("Pacific/Honolulu", "America/Los_Angeles", "UTC", "Asia/Tokyo", "Pacific/Kiritimati"):
+        hour = timezone.now().astimezone(ZoneInfo(name)).hour
+        if hour <= 21:
+            return name, hour + 1
+    raise AssertionError("every candidate time zone is past 21:00")
+
+
+@pytest.fixture
+def esp():
+    server = FakeESP().start()
+    yield server
+    server.stop()
+
+
+def test_beat_dispatch_through_a_worker_sends_each_subscriber_what_the_matcher_says(
+    celery_workers, outbox_dir
+):
+    call_command("fetch_papers", "--source", "arxiv-rss", "--file", str(FEED), stdout=StringIO())
+    subscribers = [
+        subscribe("gpu@example.org", ("GPUs", "gpu"), timezone="America/Los_Angeles", send_hour=0),
+        subscribe(
+            "numerics@example.org",
+            ("Numerics", "cat:math.NA"),
+            timezone="Asia/Tokyo",
+            send_hour=0,
+            frequency="weekly",
+        ),
+        subscribe(
+            "atoms@example.org",
+            ("Atomicity", "au:borrill OR ti:atomicity"),
+            timezone="Europe/Berlin",
+            send_hour=0,
+        ),
+    ]
+    tz_name, hour = not_yet_due()
+    later = subscribe("later@example.org", ("GPUs", "gpu"), timezone=tz_name, send_hour=hour)
+    celery_workers("pipeline", SITE_URL=SITE)
+
+    dispatch_due_digests.delay()  # what beat queues every 15 minutes
+    wait_until(lambda: sent_count() == 3, what="three digests sent")
+    time.sleep(0.5)
+    messages = {m["To"]: m for _, m in outbox_messages()}
+    assert set(messages) == {"gpu@example.org", "numerics@example.org", "atoms@example.org"}
+    assert not Digest.objects.filter(subscriber=later).exists()
+
+    papers = list(Paper.objects.order_by("pk"))
+    index = PaperIndex([PaperDoc(p.title, p.abstract, tuple(p.authors), tuple(p.categories)) for p in papers])
+    for subscriber in subscribers:
+        message = messages[subscriber.email]
+        (query,) = subscriber.filters.values_list("query", flat=True)
+        expected = {papers[i].title for i in iter_bits(index.match(query))}
+        assert expected, query
+        digest = Digest.objects.get(subscriber=subscriber)
+        assert set(digest.items.values_list("paper__title", flat=True)) == expected
+        assert message.get_content_type() == "multipart/alternative"
+        parts = {part.get_content_type(): part.get_content() for part in message.iter_parts()}
+        assert set(parts) == {"text/plain", "text/html"}
+        for title in expected:
+            assert " ".join(title.split()) in parts["text/plain"]
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert str(message["List-Unsubscribe"]).strip().startswith(f"<{SITE}/unsubscribe/")
+        assert message["List-Id"]
+        assert message["Message-ID"]
+        assert message["Subject"].startswith(f"{len(expected)} new paper")
+        assert digest.esp_message_id == str(message["Message-ID"]).strip().strip("<>")
+
+
+def test_two_workers_and_every_chunk_delivered_twice_still_send_each_digest_once(celery_workers, esp):
+    make_papers()
+    for n in range(40):
+        subscribe(f"reader{n}@example.org", ("Diffusion", "diffusion"), ("Attention", "attention"))
+    env = {**esp.settings(), "DIGEST_CHUNK_SIZE": "5"}
+    celery_workers("one", concurrency=2, **env)
+    celery_workers("two", concurrency=2, **env)
+    result = digests_dispatch(due_only=False)
+    ids = [i for chunk in pending_of_run(result.window_end) for i in chunk]
+    for chunk in chunked(ids, 5):
+        send_digest_chunk.delay(chunk)
+        send_digest_chunk.delay(chunk)  # as if the broker delivered it twice
+    dispatch_due_digests.delay()  # and beat's dispatch ran again meanwhile
+    wait_until(lambda: sent_count() == 40, what="40 digests sent")
+    time.sleep(1.0)  # let any duplicate task finish before counting
+    assert len(esp.accepted) == 40
+    assert set(esp.by_digest().values()) == {1}
+    assert Digest.objects.count() == 40
+
+
+def test_a_worker_killed_mid_chunk_and_restarted_sends_every_digest_exactly_once(
+    celery_workers, esp, settings
+):
+    settings.DIGEST_CHUNK_SIZE = 10
+    make_papers()
+    for n in range(30):
+        subscribe(f"reader{n}@example.org", ("Diffusion", "diffusion"))
+    env = {
+        **esp.settings(),
+        "DIGEST_CHUNK_SIZE": "10",
+        "DIGEST_SEND_LEASE": "2",  # a claim older than 2 s belongs to a dead worker
+        "CELERY_VISIBILITY_TIMEOUT": "5",  # Redis hands an unacknowledged task out again after 5 s
+    }
+    # The ESP accepts three messages, then holds the fourth open: the worker is waiting on
+    # it, in the middle of its first chunk, when it is killed.
+    esp.script(Step(), Step(), Step(), Step(hold=True))
+    first = celery_workers("doomed", **env)
+    result = digests_dispatch(due_only=False)
+    for chunk in pending_of_run(result.window_end):
+        send_digest_chunk.delay(chunk)
+    assert esp.holding.wait(60), "the worker never reached the ESP"
+    first.kill()  # SIGKILL: no clean-up, no acknowledgement
+    esp.release()
+    wait_until(lambda: esp.dropped == 1, 10, "the held request dropped")
+    assert len(esp.accepted) == 3
+    assert Digest.objects.filter(status=Digest.Status.SENDING).count() == 10  # the dead worker's claim
+
+    celery_workers("restarted", **env)
+    time.sleep(2.5)  # the lease runs out
+    recover_digests.delay()  # what beat runs every 2 minutes
+    wait_until(lambda: sent_count() == 30, what="30 digests sent")
+    time.sleep(1.0)
+    assert len(esp.accepted) == 30
+    assert set(esp.by_digest().values()) == {1}
+    interrupted = Digest.objects.filter(last_error__contains="stopped while handing")
+    assert interrupted.count() == 1  # the held one: recorded, then sent
+
+
+def test_a_pending_digest_whose_task_was_lost_is_requeued_by_recovery(celery_workers, esp, settings):
+    make_papers()
+    subscriber = subscribe("ada@example.org", ("Diffusion", "diffusion"))
+    celery_workers("w", **esp.settings(), DIGEST_REQUEUE_AFTER="1")
+    settings.DIGEST_REQUEUE_AFTER = 1
+    digests_dispatch(due_only=False)  # rows made, but no task queued (as after a broker restart)
+    Digest.objects.update(queued_at=timezone.now() - dt.timedelta(seconds=5))
+    recover_digests.delay()
+    wait_until(lambda: sent_count() == 1, what="the digest sent")
+    assert esp.by_digest() == {str(Digest.objects.get(subscriber=subscriber).pk): 1}
