@@ -25,12 +25,28 @@ ADMIN_USER, ADMIN_PASSWORD = "admin", "a-long-password-for-make-run"
 APP_VARIABLES = ("DJANGO_", "DATABASE_URL", "REDIS_URL", "DATA_DIR", "EMAIL_", "SITE_URL")
 
 
+# What an admin does on the Periodic tasks page to have digests dispatched now: give the
+# dispatch job a schedule of every 2 seconds (django-celery-beat's models; save() tells beat).
+DISPATCH_NOW = """
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+every, _ = IntervalSchedule.objects.get_or_create(every=2, period=IntervalSchedule.SECONDS)
+task = PeriodicTask.objects.get(task="alerts.tasks.dispatch_due_digests")
+task.crontab, task.interval = None, every
+task.save()
+"""
+
+
+def plain_text(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
 @dataclass
 class MakeRun:
     proc: subprocess.Popen
     port: int
     data_dir: Path
     log: Path
+    env: dict[str, str]
 
     @property
     def url(self) -> str:
@@ -64,12 +80,28 @@ class MakeRun:
             time.sleep(0.2)
         raise AssertionError(f"{count} message(s) expected in the outbox:\n{self.output()[-6000:]}")
 
-    def sign_up(self, email: str, filters: list[tuple[str, str]]) -> requests.Response:
+    def manage(self, *args: str) -> str:
+        """Run a management command on make run's database, as its operator would."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def dispatch_digests_now(self) -> None:
+        self.manage("shell", "-c", DISPATCH_NOW)
+
+    def sign_up(self, email: str, filters: list[tuple[str, str]], **fields: str) -> requests.Response:
         """Fill in and send the sign-up form, as a browser without JavaScript does."""
         session = requests.Session()
         page = session.get(f"{self.url}/", timeout=30)
         assert page.status_code == 200
-        data = signup_data(email=email, filters=filters, timezone="UTC")
+        data = signup_data(email=email, filters=filters, timezone="UTC", **fields)
         data["csrfmiddlewaretoken"] = session.cookies["csrftoken"]
         return session.post(f"{self.url}/", data=data, timeout=60)
 
@@ -77,8 +109,7 @@ class MakeRun:
         """The first link to `path` in the newest message to `to` (waiting for it to arrive)."""
         self.wait_for_mail(count)
         message = [m for m in self.outbox() if m["To"] == to][-1]
-        text = message.get_body(preferencelist=("plain",)).get_content()
-        return next(word for word in text.split() if word.startswith(f"{self.url}{path}"))
+        return next(word for word in plain_text(message).split() if word.startswith(f"{self.url}{path}"))
 
     def admin_session(self) -> requests.Session:
         """A browser-like session logged in to the admin with the account make run created."""
@@ -167,7 +198,7 @@ def make_run(tmp_path):
             proc = subprocess.Popen(
                 cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
-        running = MakeRun(proc=proc, port=port, data_dir=data_dir, log=log)
+        running = MakeRun(proc=proc, port=port, data_dir=data_dir, log=log, env=env)
         started.append(running)
         return running
 

@@ -2,12 +2,13 @@
 
 import shutil
 import socket
+from datetime import UTC, datetime
 
 import requests
 
 from config.run import NO_REDIS_NOTICE
 
-from .conftest import ADMIN_USER, path_without
+from .conftest import ADMIN_USER, path_without, plain_text
 
 
 def listening(port: int) -> bool:
@@ -48,16 +49,27 @@ def test_make_demo_serves_preview_sign_up_confirm_and_the_admin_with_worker_and_
     assert "Mirror <mark>Speculative</mark> <mark>Decoding</mark>" in preview.text
 
     # Sign up; the worker sends the confirmation into the local outbox; the link confirms.
-    answer = run.sign_up("ada@example.org", [("Decoding", "ti:speculative AND ti:decoding")])
+    hour = str(datetime.now(UTC).hour)  # digests are due from the send hour on
+    answer = run.sign_up("ada@example.org", [("Decoding", "ti:speculative AND ti:decoding")], send_hour=hour)
     assert "Check your inbox" in answer.text
     confirm = run.link_in_mail("ada@example.org", "/confirm/")
     confirmed = requests.get(confirm, timeout=30)
     assert confirmed.status_code == 200
     assert "ada@example.org" in confirmed.text
+
+    # Beat dispatches the digest, the worker sends it: the demo papers that match are in it.
+    run.dispatch_digests_now()
+    digest = run.wait_for_mail(2)[-1]
+    assert digest["To"] == "ada@example.org"
+    text = plain_text(digest)
+    assert "Mirror Speculative Decoding: Breaking the Serial Barrier in LLM Inference" in text
+    assert digest["List-Unsubscribe"]
+    assert "Sending due task Dispatch due digests (alerts.tasks.dispatch_due_digests)" in run.output()
+    assert "alerts.tasks.send_digest_chunk" in run.output()  # run by the worker
     admin = run.admin_session()
     outbox = admin.get(f"{run.url}/admin/outbox/", timeout=30)
-    assert "ada@example.org" in outbox.text
-    assert "1 message" in outbox.text
+    assert outbox.text.count("ada@example.org") == 2
+    assert "2 messages" in outbox.text
 
     run.stop()
     output = run.output()
@@ -93,7 +105,7 @@ def test_without_redis_server_tasks_run_in_process_and_the_site_still_works(make
     path = path_without("redis-server", tmp_path / "bin")
     assert shutil.which("redis-server", path=path) is None
     assert shutil.which("make", path=path)
-    run = make_run(path=path)
+    run = make_run(path=path, demo=True)
     run.wait_for("Press Ctrl-C to stop.")
     output = run.output()
     notices = [line for line in output.splitlines() if "redis-server" in line]
@@ -106,11 +118,20 @@ def test_without_redis_server_tasks_run_in_process_and_the_site_still_works(make
     assert "worker started" not in output
     health = requests.get(f"{run.url}/healthz", timeout=30)
     assert health.json()["parts"] == {"database": "ok", "broker": "ok"}
-    # The web process sends the confirmation itself.
-    answer = run.sign_up("bo@example.org", [("Agents", "abs:agent*")])
+    # The web process sends the confirmation itself...
+    hour = str(datetime.now(UTC).hour)
+    answer = run.sign_up("bo@example.org", [("Agents", "abs:agent*")], send_hour=hour)
     assert "Check your inbox" in answer.text
-    assert "/confirm/" in run.link_in_mail("bo@example.org", "/confirm/")
-    run.admin_session()
+    assert requests.get(run.link_in_mail("bo@example.org", "/confirm/"), timeout=30).status_code == 200
+    # ...and beat, with no worker to send them to, runs the scheduled jobs itself.
+    run.dispatch_digests_now()
+    digest = run.wait_for_mail(2)[-1]
+    assert digest["To"] == "bo@example.org"
+    assert (
+        "Flash-Searcher: Fast and Effective Web Agents"
+        in digest.get_body(preferencelist=("plain",)).get_content()
+    )
+    assert "Task alerts.tasks.dispatch_due_digests[" in run.output()
 
 
 def test_a_busy_port_is_refused_with_a_clear_message(make_run):
