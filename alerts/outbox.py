@@ -8,7 +8,7 @@ import os
 import re
 import tempfile
 import uuid
-from email import message_from_bytes, policy
+from email import policy
 from email.message import EmailMessage as ParsedMessage
 from email.parser import BytesParser
 from pathlib import Path
@@ -45,18 +45,7 @@ class OutboxEmailBackend(BaseEmailBackend):
         return sent
 
 
-def outbox_messages() -> list[tuple[str, ParsedMessage]]:
-    """Every message in the outbox, oldest first, as (file name, parsed message)."""
-    directory = outbox_dir()
-    if not directory.is_dir():
-        return []
-    out = []
-    for path in sorted(directory.glob("*.eml")):
-        out.append((path.name, message_from_bytes(path.read_bytes(), policy=policy.default)))
-    return out
-
-
-# Reading the outbox (the admin's outbox page) ------------------------------------------
+# Reading the outbox --------------------------------------------------------------------
 
 # The names OutboxEmailBackend gives: a UTC timestamp and a random suffix. Anything else in
 # the directory is not a message of ours, and a name from a URL must match before use.
@@ -81,6 +70,12 @@ def outbox_message(name: str, *, headers_only: bool = False) -> ParsedMessage | 
             return BytesParser(policy=policy.default).parse(fh, headersonly=headers_only)
     except FileNotFoundError:
         return None
+
+
+def outbox_messages() -> list[tuple[str, ParsedMessage]]:
+    """Every message in the outbox, oldest first, as (file name, parsed message)."""
+    messages = ((name, outbox_message(name)) for name in reversed(outbox_names()))
+    return [(name, message) for name, message in messages if message is not None]
 
 
 def message_bodies(message: ParsedMessage) -> tuple[str, str]:

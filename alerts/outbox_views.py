@@ -35,10 +35,10 @@ def outbox_list(request):
     rows = []
     for name in page:
         message = outbox_message(name, headers_only=True)
-        if message is not None:  # removed since it was listed
-            rows.append(
-                OutboxRow(name, _date(message), str(message["To"] or ""), str(message["Subject"] or ""))
-            )
+        if message is None:
+            continue  # removed since it was listed
+        to, subject = str(message["To"] or ""), str(message["Subject"] or "")
+        rows.append(OutboxRow(name=name, date=_date(message), to=to, subject=subject))
     context = {
         **admin.site.each_context(request),
         "title": "Local outbox",
