@@ -21,7 +21,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 from urllib.parse import quote, urlsplit
 
 from django.conf import settings
@@ -52,13 +52,13 @@ def _site_host() -> str:
     return urlsplit(settings.SITE_URL).hostname or "localhost"
 
 
-def list_unsubscribe(subscriber: Subscriber, url: str) -> str:
-    mailto = settings.UNSUBSCRIBE_MAILTO
-    if not mailto:
-        from email.utils import parseaddr
-
-        mailto = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
-    return f"<{url}>, <mailto:{mailto}?subject={quote('unsubscribe ' + str(subscriber.pk))}>"
+def list_unsubscribe(unsubscribe: str) -> str:
+    """RFC 2369's List-Unsubscribe: the one-click https link (RFC 8058) and a mailto whose
+    subject carries the same signed token, for clients that only send mail
+    (alerts.webhooks.inbound_unsubscribe reads it from the ESP's inbound webhook)."""
+    mailto = settings.UNSUBSCRIBE_MAILTO or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    token = unsubscribe.rstrip("/").rsplit("/", 1)[-1]
+    return f"<{unsubscribe}>, <mailto:{mailto}?subject={quote('unsubscribe ' + token)}>"
 
 
 def build_message(
@@ -73,7 +73,7 @@ def build_message(
         connection=conn,
         headers={
             "Message-ID": make_msgid(f"digest-{digest.pk}.{digest.attempts}", domain=host),
-            "List-Unsubscribe": list_unsubscribe(subscriber, unsubscribe),
+            "List-Unsubscribe": list_unsubscribe(unsubscribe),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "List-Id": f"{settings.SITE_NAME} digest <digest.{host}>",
             "Auto-Submitted": "auto-generated",
