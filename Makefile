@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run demo test lint format bench lock clean
+.PHONY: run demo test lint format bench lock clean screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python 3.11 or newer is needed; found %d.%d. Run: make PYTHON=python3.11 ..." % v[:2])'
@@ -49,6 +49,10 @@ lock: | $(BIN)/python
 	$(VENV)-lock/bin/pip install -q -r requirements/dev.in
 	(echo "# Generated from dev.in by 'make lock'; do not edit by hand."; echo "-r base.txt"; $(VENV)-lock/bin/pip freeze --all | grep -v -E '^(pip|setuptools|wheel)==' | grep -v -x -F -f requirements/base.txt) > requirements/dev.txt
 	rm -rf $(VENV)-lock
+
+# The README's pictures, taken from the real pages (needs Chromium).
+screenshots: $(VENV)/.installed-dev
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
