@@ -85,6 +85,8 @@ def build_message(
     message.metadata = {"digest_id": str(digest.pk)}
     message.tags = ["digest"]
     message.track_clicks = False
+    if settings.DIGEST_ESP_EXTRA:
+        message.esp_extra = settings.DIGEST_ESP_EXTRA
     return message
 
 
