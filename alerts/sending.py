@@ -34,7 +34,7 @@ from subscribers.models import Subscriber
 from subscribers.tokens import manage_url, unsubscribe_url
 
 from . import composing
-from .composing import ComposedItem, Composition, PeriodIndex
+from .composing import Composition, PeriodIndex
 from .journal import IN_FLIGHT, SendJournal
 from .links import digest_view_url
 from .mailerrors import SendError, backoff, classify
@@ -117,24 +117,9 @@ def _stored_items(digests: Sequence[Digest]) -> dict[int, list[DigestItem]]:
     return stored
 
 
-def _composition_from_items(pidx: PeriodIndex, digest: Digest, items: list[DigestItem]) -> Composition:
-    """An earlier attempt's composition, read back so that a retry sends the same digest."""
-    matched, trending = [], []
-    for item in items:
-        pos = pidx.position.get(item.paper_id)
-        if pos is None:
-            continue
-        composed = ComposedItem(
-            paper=pidx.papers[pos],
-            doc=pos,
-            section=item.section,
-            rank=item.rank,
-            score=item.score,
-            filters=list(item.filters),
-            terms=tuple(item.terms),
-        )
-        (trending if item.section == DigestItem.Section.TRENDING else matched).append(composed)
-    return Composition(window_start=digest.window_start, items=matched, trending=trending)
+def _in_index(pidx: PeriodIndex, item: DigestItem):
+    pos = pidx.position.get(item.paper_id)
+    return None if pos is None else (pidx.papers[pos], pos)
 
 
 def prepare(digests: Sequence[Digest]) -> list[Prepared]:
@@ -158,7 +143,9 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
             specs = filters.get(subscriber.pk, [])
             names = [spec.name for spec in specs]
             if digest.pk in stored:
-                composition = _composition_from_items(pidx, digest, stored[digest.pk])
+                composition = composing.composition_from_items(
+                    stored[digest.pk], digest.window_start, lambda item, pidx=pidx: _in_index(pidx, item)
+                )
                 prepared.append(Prepared(digest, subscriber, pidx, composition, names, new=False))
                 continue
             previous = starts.get(subscriber.pk)
