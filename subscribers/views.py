@@ -164,12 +164,19 @@ def _bad_link(request: HttpRequest) -> HttpResponse:
     return render(request, "subscribers/link_invalid.html", {}, status=404)
 
 
+# Opening the link shows one button; pressing it confirms. Mail scanners that fetch every
+# link in an email (to check it for malware) would otherwise confirm sign-ups nobody made,
+# which is what double opt-in is there to prevent. The signed token is the credential,
+# so the button's form needs no CSRF cookie (some in-app mail browsers drop cookies).
+@csrf_exempt
 @never_cache
-@require_GET
+@require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = _from_token(token, tokens.CONFIRM)
     if subscriber is None:
         return _bad_link(request)
+    if request.method == "GET" and subscriber.status != Status.ACTIVE:
+        return render(request, "subscribers/confirm.html", {"subscriber": subscriber, "token": token})
     try:
         services.subscription_confirm(subscriber=subscriber)
     except services.SubscriptionError:

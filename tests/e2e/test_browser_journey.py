@@ -77,6 +77,9 @@ def test_sign_up_confirm_manage_digest_unsubscribe(
         subject, text = newest_to(email)
         assert "confirm" in subject.lower()
         page.goto(link(text, "Confirm"))
+        snap("confirm")
+        page.click("button:has-text('Confirm my subscription')")
+        page.locator("h1:has-text('You are subscribed')").wait_for()
         subscriber = Subscriber.objects.get(email=email)
         assert subscriber.status == Subscriber.Status.ACTIVE
         snap("confirmed")
