@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format bench load lock clean
+.PHONY: run demo test lint format bench load lock clean screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python 3.11 or newer is needed; found %d.%d. Run: make PYTHON=python3.11 ..." % v[:2])'
@@ -18,9 +18,13 @@ $(VENV)/.installed-dev: requirements/dev.txt requirements/base.txt | $(BIN)/pyth
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements/dev.txt
 	@touch $@ $(VENV)/.installed-base
 
+# Web, Celery worker and beat under one supervisor (config/run.py; Procfile).
+# `make run PORT=8001` picks another port; `make run DEMO=1` (or `make demo`) loads the demo papers.
 run: $(VENV)/.installed-base
-	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py runserver
+	$(BIN)/python -m config.run $(if $(PORT),--port $(PORT)) $(if $(DEMO),--demo)
+
+demo: DEMO = 1
+demo: run
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -50,6 +54,10 @@ lock: | $(BIN)/python
 	$(VENV)-lock/bin/pip install -q -r requirements/dev.in
 	(echo "# Generated from dev.in by 'make lock'; do not edit by hand."; echo "-r base.txt"; $(VENV)-lock/bin/pip freeze --all | grep -v -E '^(pip|setuptools|wheel)==' | grep -v -x -F -f requirements/base.txt) > requirements/dev.txt
 	rm -rf $(VENV)-lock
+
+# The README's pictures, taken from the real pages (needs Chromium).
+screenshots: $(VENV)/.installed-dev
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -68,6 +68,30 @@ class PaperRow:
         return ""
 
 
+def paper_row(values: Sequence) -> PaperRow:
+    """A PaperRow from a paper's PAPER_FIELDS values, in that order."""
+    (pid, arxiv_id, key, title, abstract, authors, cats, primary, abs_url, pdf_url, votes, seen, pub) = values
+    return PaperRow(
+        id=pid,
+        arxiv_id=arxiv_id,
+        external_key=key,
+        title=title,
+        abstract=abstract,
+        authors=tuple(authors or ()),
+        categories=tuple(cats or ()),
+        primary_category=primary,
+        abs_url=abs_url,
+        pdf_url=pdf_url,
+        upvotes=votes,
+        first_seen_at=seen,
+        published=pub,
+    )
+
+
+def paper_row_of(paper: Paper) -> PaperRow:
+    return paper_row([getattr(paper, "id" if name == "id" else name) for name in PAPER_FIELDS])
+
+
 def lookback(window_end: dt.datetime) -> dt.datetime:
     """The oldest moment a digest of this run can reach back to (a paused subscriber coming
     back gets at most this much, not months of papers)."""
@@ -154,24 +178,7 @@ def period_index(window_end: dt.datetime) -> PeriodIndex:
 
 def build_period_index(window_end: dt.datetime) -> PeriodIndex:
     rows = _papers_of(window_end).order_by("first_seen_at", "id").values_list(*PAPER_FIELDS)
-    papers = [
-        PaperRow(
-            id=r[0],
-            arxiv_id=r[1],
-            external_key=r[2],
-            title=r[3],
-            abstract=r[4],
-            authors=tuple(r[5] or ()),
-            categories=tuple(r[6] or ()),
-            primary_category=r[7],
-            abs_url=r[8],
-            pdf_url=r[9],
-            upvotes=r[10],
-            first_seen_at=r[11],
-            published=r[12],
-        )
-        for r in rows.iterator(chunk_size=2000)
-    ]
+    papers = [paper_row(r) for r in rows.iterator(chunk_size=2000)]
     return PeriodIndex(window_end, papers)
 
 
@@ -280,6 +287,32 @@ def compose(
     return Composition(
         window_start=window_start, items=items, trending=trending_items, invalid_filters=invalid
     )
+
+
+def composition_from_items(
+    items: Iterable[DigestItem], window_start: dt.datetime | None, locate
+) -> Composition:
+    """A stored digest's composition, read back from its items (a retry sends the same
+    digest; the browser view shows it as sent). `locate(item)` gives (PaperRow, position)
+    or None for a paper no longer at hand."""
+    matched: list[ComposedItem] = []
+    trending: list[ComposedItem] = []
+    for item in items:
+        found = locate(item)
+        if found is None:
+            continue
+        row, position = found
+        composed = ComposedItem(
+            paper=row,
+            doc=position,
+            section=item.section,
+            rank=item.rank,
+            score=item.score,
+            filters=list(item.filters),
+            terms=tuple(item.terms),
+        )
+        (trending if item.section == DigestItem.Section.TRENDING else matched).append(composed)
+    return Composition(window_start=window_start, items=matched, trending=trending)
 
 
 def filters_of(subscriber_ids: Iterable[int]) -> dict[int, list[FilterSpec]]:

@@ -5,10 +5,12 @@ ESP (the admin lists them), and by tests whose sender runs in another process.
 """
 
 import os
+import re
 import tempfile
 import uuid
-from email import message_from_bytes, policy
+from email import policy
 from email.message import EmailMessage as ParsedMessage
+from email.parser import BytesParser
 from pathlib import Path
 
 from django.conf import settings
@@ -43,12 +45,54 @@ class OutboxEmailBackend(BaseEmailBackend):
         return sent
 
 
-def outbox_messages() -> list[tuple[str, ParsedMessage]]:
-    """Every message in the outbox, oldest first, as (file name, parsed message)."""
+# Reading the outbox --------------------------------------------------------------------
+
+# The names OutboxEmailBackend gives: a UTC timestamp and a random suffix. Anything else in
+# the directory is not a message of ours, and a name from a URL must match before use.
+MESSAGE_NAME = re.compile(r"^[0-9]{8}T[0-9]{12}-[0-9a-f]{12}\.eml$")
+
+
+def outbox_names() -> list[str]:
+    """The outbox's message names, newest first."""
     directory = outbox_dir()
     if not directory.is_dir():
         return []
-    out = []
-    for path in sorted(directory.glob("*.eml")):
-        out.append((path.name, message_from_bytes(path.read_bytes(), policy=policy.default)))
-    return out
+    names = [path.name for path in directory.iterdir() if MESSAGE_NAME.match(path.name)]
+    return sorted(names, reverse=True)
+
+
+def outbox_message(name: str, *, headers_only: bool = False) -> ParsedMessage | None:
+    """One message by name, or None when there is no such message."""
+    if not MESSAGE_NAME.match(name):
+        return None
+    try:
+        with open(outbox_dir() / name, "rb") as fh:
+            return BytesParser(policy=policy.default).parse(fh, headersonly=headers_only)
+    except FileNotFoundError:
+        return None
+
+
+def outbox_messages() -> list[tuple[str, ParsedMessage]]:
+    """Every message in the outbox, oldest first, as (file name, parsed message)."""
+    messages = ((name, outbox_message(name)) for name in reversed(outbox_names()))
+    return [(name, message) for name, message in messages if message is not None]
+
+
+def message_bodies(message: ParsedMessage) -> tuple[str, str]:
+    """The message's plain-text and HTML bodies ("" for a part it lacks)."""
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    return (text.get_content() if text else "", html.get_content() if html else "")
+
+
+def html_for_preview(html: str) -> str:
+    """The HTML body with links opening in a new tab.
+
+    The preview frame is sandboxed; a link followed inside it would load one of our pages
+    into a frame, which their `frame-ancestors 'none'` refuses.
+    """
+    base = '<base target="_blank">'
+    head = re.search(r"<head(\s[^>]*)?>", html, flags=re.IGNORECASE)
+    if head is None:
+        return base + html
+    return html[: head.end()] + base + html[head.end() :]

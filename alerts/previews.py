@@ -13,8 +13,8 @@ from subscribers.models import Subscriber
 from subscribers.tokens import manage_url, unsubscribe_url
 
 from . import composing
-from .composing import ComposedItem, Composition, PaperRow
-from .models import Digest, DigestItem, Paper
+from .composing import Composition, paper_row_of
+from .models import Digest, DigestItem
 from .periods import WEEKLY, current_period, period_for_date, period_length, zone
 from .rendering import Links, RenderedDigest, render_digest, render_digest_direct
 from .sending import build_message
@@ -26,24 +26,6 @@ class Preview:
     period: dt.date
     composition: Composition
     rendered: RenderedDigest
-
-
-def _row(paper: Paper) -> PaperRow:
-    return PaperRow(
-        id=paper.pk,
-        arxiv_id=paper.arxiv_id,
-        external_key=paper.external_key,
-        title=paper.title,
-        abstract=paper.abstract,
-        authors=tuple(paper.authors or ()),
-        categories=tuple(paper.categories or ()),
-        primary_category=paper.primary_category,
-        abs_url=paper.abs_url,
-        pdf_url=paper.pdf_url,
-        upvotes=paper.upvotes,
-        first_seen_at=paper.first_seen_at,
-        published=paper.published,
-    )
 
 
 def digest_preview(
@@ -102,23 +84,17 @@ def digest_preview(
 
 def digest_for_view(digest: Digest, view_url: str) -> RenderedDigest:
     """A digest as it was sent, rebuilt from its stored items, for the browser view."""
-    items = list(DigestItem.objects.filter(digest=digest).select_related("paper").order_by("section", "rank"))
-    matched, trending = [], []
-    for n, item in enumerate(items):
-        composed = ComposedItem(
-            paper=_row(item.paper),
-            doc=n,
-            section=item.section,
-            rank=item.rank,
-            score=item.score,
-            filters=list(item.filters),
-            terms=tuple(item.terms),
-        )
-        (trending if item.section == DigestItem.Section.TRENDING else matched).append(composed)
+    items = DigestItem.objects.filter(digest=digest).select_related("paper").order_by("section", "rank")
+    positions = {}
+    composition = composing.composition_from_items(
+        items,
+        digest.window_start,
+        lambda item: (paper_row_of(item.paper), positions.setdefault(item.pk, len(positions))),
+    )
     subscriber = digest.subscriber
     names = list(subscriber.filters.filter(is_active=True).values_list("name", flat=True))
     return render_digest_direct(
-        composition=Composition(window_start=digest.window_start, items=matched, trending=trending),
+        composition=composition,
         email=subscriber.email,
         filter_names=names,
         period=digest.period,

@@ -21,7 +21,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 from urllib.parse import quote, urlsplit
 
 from django.conf import settings
@@ -34,7 +34,7 @@ from subscribers.models import Subscriber
 from subscribers.tokens import manage_url, unsubscribe_url
 
 from . import composing
-from .composing import ComposedItem, Composition, PeriodIndex
+from .composing import Composition, PeriodIndex
 from .journal import IN_FLIGHT, SendJournal
 from .links import digest_view_url
 from .mailerrors import SendError, backoff, classify
@@ -52,13 +52,13 @@ def _site_host() -> str:
     return urlsplit(settings.SITE_URL).hostname or "localhost"
 
 
-def list_unsubscribe(subscriber: Subscriber, url: str) -> str:
-    mailto = settings.UNSUBSCRIBE_MAILTO
-    if not mailto:
-        from email.utils import parseaddr
-
-        mailto = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
-    return f"<{url}>, <mailto:{mailto}?subject={quote('unsubscribe ' + str(subscriber.pk))}>"
+def list_unsubscribe(unsubscribe: str) -> str:
+    """RFC 2369's List-Unsubscribe: the one-click https link (RFC 8058) and a mailto whose
+    subject carries the same signed token, for clients that only send mail
+    (alerts.webhooks.inbound_unsubscribe reads it from the ESP's inbound webhook)."""
+    mailto = settings.UNSUBSCRIBE_MAILTO or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    token = unsubscribe.rstrip("/").rsplit("/", 1)[-1]
+    return f"<{unsubscribe}>, <mailto:{mailto}?subject={quote('unsubscribe ' + token)}>"
 
 
 def build_message(
@@ -73,7 +73,7 @@ def build_message(
         connection=conn,
         headers={
             "Message-ID": make_msgid(f"digest-{digest.pk}.{digest.attempts}", domain=host),
-            "List-Unsubscribe": list_unsubscribe(subscriber, unsubscribe),
+            "List-Unsubscribe": list_unsubscribe(unsubscribe),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "List-Id": f"{settings.SITE_NAME} digest <digest.{host}>",
             "Auto-Submitted": "auto-generated",
@@ -85,6 +85,8 @@ def build_message(
     message.metadata = {"digest_id": str(digest.pk)}
     message.tags = ["digest"]
     message.track_clicks = False
+    if settings.DIGEST_ESP_EXTRA:
+        message.esp_extra = settings.DIGEST_ESP_EXTRA
     return message
 
 
@@ -115,24 +117,9 @@ def _stored_items(digests: Sequence[Digest]) -> dict[int, list[DigestItem]]:
     return stored
 
 
-def _composition_from_items(pidx: PeriodIndex, digest: Digest, items: list[DigestItem]) -> Composition:
-    """An earlier attempt's composition, read back so that a retry sends the same digest."""
-    matched, trending = [], []
-    for item in items:
-        pos = pidx.position.get(item.paper_id)
-        if pos is None:
-            continue
-        composed = ComposedItem(
-            paper=pidx.papers[pos],
-            doc=pos,
-            section=item.section,
-            rank=item.rank,
-            score=item.score,
-            filters=list(item.filters),
-            terms=tuple(item.terms),
-        )
-        (trending if item.section == DigestItem.Section.TRENDING else matched).append(composed)
-    return Composition(window_start=digest.window_start, items=matched, trending=trending)
+def _in_index(pidx: PeriodIndex, item: DigestItem):
+    pos = pidx.position.get(item.paper_id)
+    return None if pos is None else (pidx.papers[pos], pos)
 
 
 def prepare(digests: Sequence[Digest]) -> list[Prepared]:
@@ -156,7 +143,9 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
             specs = filters.get(subscriber.pk, [])
             names = [spec.name for spec in specs]
             if digest.pk in stored:
-                composition = _composition_from_items(pidx, digest, stored[digest.pk])
+                composition = composing.composition_from_items(
+                    stored[digest.pk], digest.window_start, lambda item, pidx=pidx: _in_index(pidx, item)
+                )
                 prepared.append(Prepared(digest, subscriber, pidx, composition, names, new=False))
                 continue
             previous = starts.get(subscriber.pk)

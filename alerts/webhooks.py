@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
 from subscribers.models import Subscriber, SubscriberEvent
 from subscribers.services import subscriber_suppress, subscription_unsubscribe
+from subscribers.tokens import UNSUBSCRIBE, TokenInvalid, subscriber_from_token
 
 from .models import DeliveryEvent, Digest
 
@@ -125,3 +127,29 @@ def _apply(record: DeliveryEvent, digest: Digest | None, subscriber: Subscriber 
         subscriber.status == Subscriber.Status.ACTIVE
     ):
         subscription_unsubscribe(subscriber=subscriber, actor=SubscriberEvent.Actor.ESP, reason=reason)
+
+
+# "unsubscribe <token>" in the subject of a mail sent to the List-Unsubscribe mailto.
+UNSUBSCRIBE_SUBJECT = re.compile(r"\bunsubscribe\s+([0-9A-Za-z]+\.[0-9A-Za-z_-]{27})\b", re.IGNORECASE)
+
+
+def inbound_unsubscribe(*, subject: str) -> Subscriber | None:
+    """Unsubscribe whoever an inbound mail's subject names with a valid unsubscribe token.
+
+    The token is what makes it safe: anyone can write to the address, nobody can forge it.
+    Returns the subscriber, or None when the mail is not a valid unsubscribe request.
+    """
+    found = UNSUBSCRIBE_SUBJECT.search(subject or "")
+    if not found:
+        return None
+    try:
+        subscriber = subscriber_from_token(found.group(1), UNSUBSCRIBE)
+    except TokenInvalid:
+        log.info("inbound unsubscribe with an invalid token ignored")
+        return None
+    subscription_unsubscribe(
+        subscriber=subscriber,
+        actor=SubscriberEvent.Actor.SUBSCRIBER,
+        reason="asked by email (List-Unsubscribe mailto)",
+    )
+    return subscriber

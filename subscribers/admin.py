@@ -85,6 +85,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         "timezone",
         "max_papers",
         "include_trending",
+        "send_when_empty",
         "created_at",
         "confirmed_at",
         "status_changed_at",

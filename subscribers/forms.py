@@ -65,6 +65,11 @@ class PreferencesForm(Form):
         required=False,
         help_text="Papers many people upvote on Hugging Face, even when no filter matches them.",
     )
+    send_when_empty = forms.BooleanField(
+        label="Email me even when nothing new matches",
+        required=False,
+        help_text="Otherwise a day without matches sends nothing.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -92,7 +97,15 @@ class SignupForm(PreferencesForm):
         },
     )
 
-    field_order = ["email", "frequency", "send_hour", "timezone", "max_papers", "include_trending"]
+    field_order = [
+        "email",
+        "frequency",
+        "send_hour",
+        "timezone",
+        "max_papers",
+        "include_trending",
+        "send_when_empty",
+    ]
 
     def offer_browser_timezone(self) -> None:
         """Let the page's script pre-fill the time zone from the browser (fresh forms only)."""

@@ -135,6 +135,7 @@ def _check_preferences(**values) -> dict:
         "frequency": rules.check_frequency,
         "max_papers": rules.check_max_papers,
         "include_trending": bool,
+        "send_when_empty": bool,
     }
     cleaned, errors = {}, {}
     for field, value in values.items():
@@ -198,6 +199,7 @@ def subscription_create(
     frequency: str,
     max_papers: int,
     include_trending: bool,
+    send_when_empty: bool = False,
     client_ip: str | None = None,
 ) -> SignupResult:
     """Sign an address up, or answer a repeated sign-up without revealing the address's state.
@@ -217,6 +219,7 @@ def subscription_create(
         frequency=frequency,
         max_papers=max_papers,
         include_trending=include_trending,
+        send_when_empty=send_when_empty,
     )
     subscriber = _find_locked(email)
     if subscriber is None:
@@ -324,6 +327,7 @@ def subscription_update(
     frequency: str | None = None,
     max_papers: int | None = None,
     include_trending: bool | None = None,
+    send_when_empty: bool | None = None,
     actor: str = Actor.SUBSCRIBER,
 ) -> list[str]:
     """Change what is given (None leaves a field alone); return the names of changed fields."""
@@ -333,6 +337,7 @@ def subscription_update(
         frequency=frequency,
         max_papers=max_papers,
         include_trending=include_trending,
+        send_when_empty=send_when_empty,
     )
     cleaned_filters = rules.check_filters(filters) if filters is not None else None
     subscriber = _locked(subscriber)

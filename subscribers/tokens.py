@@ -26,6 +26,8 @@ from django.utils.encoding import force_bytes
 
 from .models import Subscriber
 
+Status = Subscriber.Status
+
 CONFIRM, MANAGE, UNSUBSCRIBE = "confirm", "manage", "unsubscribe"
 PURPOSES = (CONFIRM, MANAGE, UNSUBSCRIBE)
 # Links to something a subscriber owns (a digest's browser view, their Atom feed): the id
@@ -141,10 +143,11 @@ def subscriber_from_token(token: str, purpose: str) -> Subscriber:
         if time.time() - issued_ms / 1000 > CONFIRM_MAX_AGE:
             raise TokenExpired("confirmation link expired")
         # A confirmation sent before the subscriber last left the active state (an
-        # unsubscribe, a bounce) must not undo that change: only a fresh one counts. Within
+        # unsubscribe, a bounce, a complaint) must not undo that change: only a fresh one
+        # counts (and a complained address is never sent one). Within
         # the same millisecond it is refused too (a new link is one click away).
         left = subscriber.status_changed_at
-        stopped = subscriber.status in (Subscriber.Status.UNSUBSCRIBED, Subscriber.Status.BOUNCED)
+        stopped = subscriber.status in (Status.UNSUBSCRIBED, Status.BOUNCED, Status.COMPLAINED)
         if stopped and left and issued_ms <= int(left.timestamp() * 1000):
             raise TokenInvalid("confirmation link superseded")
     return subscriber

@@ -13,6 +13,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import get_usage
 
+from alerts.links import feed_url
+
 from . import preview, services, tokens
 from .forms import FILTERS_PREFIX, PreferencesForm, SignupForm, filter_formset
 from .models import MAX_FILTERS, Subscriber, SubscriberEvent
@@ -71,7 +73,8 @@ def _redisplay(request: HttpRequest, form_class, template: str, context: dict) -
     if request.POST.get("action") == "add_filter":
         rows = min(rows + 1, MAX_FILTERS)
     initial = {name: request.POST.get(name) for name in form_class.base_fields if name in request.POST}
-    initial["include_trending"] = "include_trending" in request.POST
+    for checkbox in ("include_trending", "send_when_empty"):
+        initial[checkbox] = checkbox in request.POST
     formset = filter_formset(initial=initial_filters, rows=rows)
     previews = {}
     if request.POST.get("action") == "preview":
@@ -110,6 +113,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 frequency=data["frequency"],
                 max_papers=data["max_papers"],
                 include_trending=data["include_trending"],
+                send_when_empty=data["send_when_empty"],
                 client_ip=_client_ip(request),
             )
         except ValidationError as exc:
@@ -160,12 +164,19 @@ def _bad_link(request: HttpRequest) -> HttpResponse:
     return render(request, "subscribers/link_invalid.html", {}, status=404)
 
 
+# Opening the link shows one button; pressing it confirms. Mail scanners that fetch every
+# link in an email (to check it for malware) would otherwise confirm sign-ups nobody made,
+# which is what double opt-in is there to prevent. The signed token is the credential,
+# so the button's form needs no CSRF cookie (some in-app mail browsers drop cookies).
+@csrf_exempt
 @never_cache
-@require_GET
+@require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = _from_token(token, tokens.CONFIRM)
     if subscriber is None:
         return _bad_link(request)
+    if request.method == "GET" and subscriber.status != Status.ACTIVE:
+        return render(request, "subscribers/confirm.html", {"subscriber": subscriber, "token": token})
     try:
         services.subscription_confirm(subscriber=subscriber)
     except services.SubscriptionError:
@@ -188,7 +199,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = _from_token(token, tokens.MANAGE)
     if subscriber is None:
         return _bad_link(request)
-    context = {"subscriber": subscriber, "token": token}
+    context = {"subscriber": subscriber, "token": token, "feed_url": feed_url(subscriber)}
     if subscriber.status == Status.COMPLAINED:
         return render(request, "subscribers/manage_closed.html", context)
     action = request.POST.get("action", "save") if request.method == "POST" else "show"

@@ -159,8 +159,12 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Paper alerts <alerts@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-# The mailto: half of List-Unsubscribe; empty leaves only the one-click https link.
+# The mailto: half of List-Unsubscribe (default: the sender's address). Mail to it
+# unsubscribes when the ESP's inbound webhook posts it to /anymail/<esp>/inbound/.
 UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")
+# ESP-specific options for digest messages, as anymail's esp_extra (JSON), e.g.
+# {"MessageStream": "broadcast"} for Postmark, which wants newsletters on a broadcast stream.
+DIGEST_ESP_EXTRA = env.json("DIGEST_ESP_EXTRA", default={})
 
 # Every ANYMAIL_* variable in the environment is passed to anymail as it is
 # (e.g. ANYMAIL_POSTMARK_SERVER_TOKEN, ANYMAIL_WEBHOOK_SECRET).

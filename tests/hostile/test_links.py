@@ -24,6 +24,7 @@ FORGED = cases("tokens.json")
 # (method, path with {} for the token, the purpose of the token that path takes)
 ROUTES = [
     ("get", "/confirm/{}/", tokens.CONFIRM),
+    ("post", "/confirm/{}/", tokens.CONFIRM),
     ("get", "/manage/{}/", tokens.MANAGE),
     ("post", "/manage/{}/", tokens.MANAGE),
     ("get", "/unsubscribe/{}/", tokens.UNSUBSCRIBE),

@@ -101,7 +101,7 @@ def test_a_stopped_address_comes_back_only_through_a_fresh_confirmation(
         client.post("/", signup_data(email="ada@example.org", filters=FILTERS))
     (first,) = mailoutbox
     old_confirmation = links_in(first)["confirm"]
-    client.get(old_confirmation)
+    client.post(old_confirmation)  # the page's "Confirm" button
     ada = Subscriber.objects.get()
     assert digests_run().sent == 1  # an old digest, which ESP events can name
     stopping, stopped = STOPS[stop]
@@ -116,6 +116,7 @@ def test_a_stopped_address_comes_back_only_through_a_fresh_confirmation(
         client.post("/", signup_data(email="ADA@Example.org", filters=FILTERS))  # a stranger signs her up
         client.post("/resend/", {"email": "ada@example.org"})
     assert client.get(old_confirmation).status_code == 404  # issued before the stop
+    assert client.post(old_confirmation).status_code == 404
     manage = local(tokens.manage_url(ada))
     client.post(manage, {"action": "resume"})
     client.post(manage, preferences_data(FILTERS, send_hour="9"))
@@ -139,7 +140,7 @@ def test_a_stopped_address_comes_back_only_through_a_fresh_confirmation(
     if stopped == Status.COMPLAINED:
         assert confirmations == []  # nothing is sent to an address that complained
         return
-    assert client.get(links_in(confirmations[-1])["confirm"]).status_code == 200  # her own, fresh click
+    assert client.post(links_in(confirmations[-1])["confirm"]).status_code == 200  # her own, fresh click
     ada.refresh_from_db()
     assert ada.status == Status.ACTIVE
     assert receives_digests(ada, days_later=2)

@@ -41,7 +41,9 @@ def test_the_manage_page_escapes_filter_names_and_queries(client, hostile_subscr
 def test_the_confirmed_page_escapes_filter_names(client, hostile_subscriber):
     hostile_subscriber.status = "pending"
     hostile_subscriber.save()
-    assert_escaped(client.get(path(tokens.confirm_url(hostile_subscriber))).text)
+    link = path(tokens.confirm_url(hostile_subscriber))
+    assert SCRIPT not in client.get(link).text  # the button page names no filter
+    assert_escaped(client.post(link).text)
 
 
 def test_the_sign_up_form_sent_back_with_errors_escapes_what_was_typed(client):

@@ -40,7 +40,8 @@ def test_sign_up_confirm_change_a_filter_and_unsubscribe_in_one_click(
     confirm_path = links_in(message)["confirm"]
     assert f"https://alerts.example.org{confirm_path}" in html_part(message)
 
-    confirmed = client.get(confirm_path)
+    assert "Confirm my subscription" in client.get(confirm_path).text
+    confirmed = client.post(confirm_path)
     assert confirmed.status_code == 200
     assert "You are subscribed" in confirmed.text
     subscriber.refresh_from_db()
@@ -119,7 +120,7 @@ def test_after_unsubscribing_the_page_offers_a_fresh_confirmation(
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.UNSUBSCRIBED  # not until confirmed
     (message,) = outbox
-    assert client.get(links_in(message)["confirm"]).status_code == 200
+    assert client.post(links_in(message)["confirm"]).status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.ACTIVE
     assert subscriber.events.filter(kind="resubscribed").exists()

@@ -221,7 +221,7 @@ def test_a_pending_address_gets_at_most_three_emails_a_day(
     subscriber = Subscriber.objects.get()
     assert subscriber.events.filter(kind=SubscriberEvent.Kind.CONFIRMATION_SENT).count() == 3
     # The newest preferences win; every link sent so far confirms the same subscriber.
-    assert client.get(links_in(outbox[0])["confirm"]).status_code == 200
+    assert client.post(links_in(outbox[0])["confirm"]).status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.status == Status.ACTIVE
 
@@ -245,7 +245,7 @@ def test_a_stopped_address_needs_a_fresh_confirmation(
     assert subscriber.status == status  # never silently reactivated
     assert list(subscriber.filters.values_list("query", flat=True)) == ["ti:new"]
     (message,) = outbox
-    client.get(links_in(message)["confirm"])
+    client.post(links_in(message)["confirm"])
     subscriber.refresh_from_db()
     assert subscriber.status == Status.ACTIVE
 

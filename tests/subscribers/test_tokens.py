@@ -151,17 +151,33 @@ def test_a_confirmation_sent_before_an_unsubscribe_cannot_undo_it(client):
         subscriber, tokens.CONFIRM, timestamp=int(subscriber.status_changed_at.timestamp()) - 5
     )
     assert client.get(f"/confirm/{before}/").status_code == 404
+    assert client.post(f"/confirm/{before}/").status_code == 404
     after = tokens.make_token(subscriber, tokens.CONFIRM)
-    assert client.get(f"/confirm/{after}/").status_code == 200
+    assert client.post(f"/confirm/{after}/").status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.ACTIVE
 
 
 def test_confirming_twice_is_harmless(client, subscriber):
     token = tokens.make_token(subscriber, tokens.CONFIRM)
-    assert client.get(f"/confirm/{token}/").status_code == 200
-    assert client.get(f"/confirm/{token}/").status_code == 200
+    assert client.post(f"/confirm/{token}/").status_code == 200
+    assert client.post(f"/confirm/{token}/").status_code == 200
+    assert client.get(f"/confirm/{token}/").status_code == 200  # the link again: "you are subscribed"
     assert subscriber.events.filter(kind="confirmed").count() == 1
+
+
+def test_opening_the_confirmation_link_does_not_confirm_pressing_the_button_does(client, subscriber):
+    # Mail scanners fetch every link of an email: a GET must not confirm anything.
+    token = tokens.make_token(subscriber, tokens.CONFIRM)
+    page = client.get(f"/confirm/{token}/")
+    assert page.status_code == 200
+    assert "Confirm my subscription" in page.text
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.PENDING
+    confirmed = Client(enforce_csrf_checks=True).post(f"/confirm/{token}/")  # no cookie, no CSRF token
+    assert "You are subscribed" in confirmed.text
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.ACTIVE
 
 
 # Cost: the digest pipeline makes ~10,000 links a second per core. ----------------------

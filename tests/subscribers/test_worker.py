@@ -40,7 +40,7 @@ def test_the_confirmation_email_is_sent_by_a_worker(client, celery_workers, outb
     link = next(word for word in text.split() if word.startswith("https://alerts.example.org/confirm/"))
     assert link in html
 
-    assert client.get(link.removeprefix("https://alerts.example.org")).status_code == 200
+    assert client.post(link.removeprefix("https://alerts.example.org")).status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.ACTIVE
     assert "send_confirmation_email" in worker.output()

@@ -72,3 +72,11 @@ def test_an_esp_down_for_good_leaves_the_digest_failed_with_the_reason(papers, f
     assert digest.status == Digest.Status.FAILED
     assert digest.last_error.startswith("gave up after 3 attempts: ESP answered 503")
     assert fake_esp.accepted == []
+
+
+def test_digests_carry_the_configured_esp_options(papers, fake_esp, settings):
+    settings.DIGEST_ESP_EXTRA = {"MessageStream": "broadcast"}
+    subscribe("ada@example.org", ("Diffusion", "diffusion"))
+    digests_run()
+    (accepted,) = fake_esp.accepted
+    assert accepted.payload["MessageStream"] == "broadcast"

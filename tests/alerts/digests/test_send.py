@@ -142,7 +142,7 @@ def test_a_paper_sent_once_is_never_sent_again_whatever_its_version(papers, mail
     assert len(mailoutbox) == 2
     second = Digest.objects.filter(subscriber=subscriber).order_by("-period").first()
     assert list(second.items.values_list("paper_id", flat=True)) == [fresh.pk]
-    assert "v2" not in mailoutbox[1].body
+    assert "A diffusion transformer, v2" not in mailoutbox[1].body
 
 
 def test_a_gap_between_digests_loses_no_papers(db, mailoutbox):

@@ -154,3 +154,38 @@ def test_admin_previews_any_subscribers_next_digest_and_sends_a_test_copy(
     assert message.subject.startswith("[Test] 2 new papers for")
     assert Digest.objects.count() == 0
     assert Subscriber.objects.get().status == Subscriber.Status.ACTIVE
+
+
+def test_the_manage_page_links_the_subscribers_feed(client, sent):
+    from subscribers.tokens import manage_url
+
+    page = client.get(path_of(manage_url(sent.subscriber))).content.decode()
+    assert feed_url(sent.subscriber) in page
+
+
+def test_send_when_empty_is_a_preference_of_the_sign_up_and_manage_pages(client, db, mailoutbox):
+    from subscribers.tokens import manage_url
+
+    form = {
+        "email": "quiet@example.org",
+        "filters-TOTAL_FORMS": "1",
+        "filters-INITIAL_FORMS": "0",
+        "filters-0-name": "Photosynthesis",
+        "filters-0-query": "ti:photosynthesis",
+        "frequency": "daily",
+        "send_hour": "7",
+        "timezone": "UTC",
+        "max_papers": "20",
+        "send_when_empty": "on",
+    }
+    assert client.post("/", form).status_code == 200
+    subscriber = Subscriber.objects.get(email="quiet@example.org")
+    assert subscriber.send_when_empty is True
+    Subscriber.objects.filter(pk=subscriber.pk).update(status=Subscriber.Status.ACTIVE)
+    form.pop("email")
+    form.pop("send_when_empty")
+    form["filters-INITIAL_FORMS"] = "1"
+    response = client.post(path_of(manage_url(subscriber)), {**form, "action": "save"})
+    assert response.status_code == 302
+    subscriber.refresh_from_db()
+    assert subscriber.send_when_empty is False

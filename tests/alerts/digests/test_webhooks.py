@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from urllib.parse import unquote
 
 import pytest
 
@@ -147,4 +149,49 @@ def test_a_webhook_call_with_wrong_or_missing_credentials_is_refused_and_changes
     response = post(client, bounce(sent_digest), credentials=credentials)
     assert response.status_code in (400, 401, 403)
     assert DeliveryEvent.objects.count() == 0
+    assert Subscriber.objects.get(email="ada@example.org").status == Subscriber.Status.ACTIVE
+
+
+def inbound(subject: str) -> dict:
+    return {
+        "FromFull": {"Email": "someone@example.net", "Name": "Someone"},
+        "ToFull": [{"Email": "alerts@localhost", "Name": ""}],
+        "Subject": subject,
+        "MessageID": "22c74902-a0c1-4511-804f-341342852c90",
+        "TextBody": "",
+        "Headers": [],
+    }
+
+
+def test_mail_to_the_list_unsubscribe_address_with_the_token_unsubscribes(client, sent_digest, mailoutbox):
+    (message,) = mailoutbox
+    mailto = re.search(r"<mailto:([^?]+)\?subject=([^>]+)>", message.extra_headers["List-Unsubscribe"])
+    subject = unquote(mailto.group(2))
+    assert subject.startswith("unsubscribe ")
+    response = client.post(
+        "/anymail/postmark/inbound/",
+        data=json.dumps(inbound("Re: " + subject)),
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Basic " + base64.b64encode(SECRET.encode()).decode(),
+    )
+    assert response.status_code == 200
+    subscriber = Subscriber.objects.get(email="ada@example.org")
+    assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
+    event = SubscriberEvent.objects.filter(
+        subscriber=subscriber, kind=SubscriberEvent.Kind.UNSUBSCRIBED
+    ).get()
+    assert event.detail["reason"] == "asked by email (List-Unsubscribe mailto)"
+
+
+@pytest.mark.parametrize(
+    "subject", ["unsubscribe", "unsubscribe 1", "unsubscribe 1.AAAAAAAAAAAAAAAAAAAAAAAAAAA", "please stop"]
+)
+def test_mail_without_a_valid_token_unsubscribes_nobody(client, sent_digest, subject):
+    response = client.post(
+        "/anymail/postmark/inbound/",
+        data=json.dumps(inbound(subject)),
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Basic " + base64.b64encode(SECRET.encode()).decode(),
+    )
+    assert response.status_code == 200
     assert Subscriber.objects.get(email="ada@example.org").status == Subscriber.Status.ACTIVE

@@ -1,0 +1,116 @@
+"""Make the README's screenshots from the real pages: `make screenshots`.
+
+Starts the service on a throwaway SQLite database with the demo papers, types a filter
+into the sign-up page (the live preview answers), and renders a real digest for a demo
+subscriber; Chromium (Debian's, or CHROMIUM_PATH) takes the pictures. Writes
+docs/images/sign-up.png and docs/images/digest.png.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "images"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def chromium() -> str:
+    for name in (os.environ.get("CHROMIUM_PATH"), "chromium", "chromium-browser", "google-chrome"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    sys.exit("Chromium is needed for the screenshots (apt-get install chromium, or set CHROMIUM_PATH)")
+
+
+def main() -> None:
+    browser_path = chromium()
+    data = Path(tempfile.mkdtemp(prefix="pa-screens-"))
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATA_DIR": str(data),
+        "REDIS_URL": "",
+        "SITE_URL": site,
+        "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+    }
+    os.environ.update(env)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], env=env, check=True, cwd=ROOT)
+    subprocess.run([*manage, "load_demo"], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from alerts.previews import digest_preview
+    from subscribers.models import Subscriber, TopicFilter
+
+    reader, _ = Subscriber.objects.get_or_create(
+        email="ada@example.org", defaults={"status": Subscriber.Status.ACTIVE, "include_trending": True}
+    )
+    TopicFilter.objects.get_or_create(
+        subscriber=reader, name="LLM agents", query='abs:agent AND (ti:LLM OR abs:"language model")'
+    )
+    TopicFilter.objects.get_or_create(
+        subscriber=reader, name="Serving", query="ti:serving OR ti:inference", defaults={"position": 1}
+    )
+    digest_html = digest_preview(subscriber=reader).rendered.html
+
+    server = subprocess.Popen(
+        [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(site + "/healthz", timeout=1)  # noqa: S310 - our own server
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    sys.exit("the web server did not start")
+                time.sleep(0.2)
+        from playwright.sync_api import sync_playwright
+
+        OUT.mkdir(parents=True, exist_ok=True)
+        args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=browser_path, headless=True, args=args)
+            page = browser.new_page(viewport={"width": 900, "height": 1100}, timezone_id="Europe/Berlin")
+            page.goto(site + "/")
+            page.fill("#id_email", "ada@example.org")
+            page.fill("#id_filters-0-name", "LLM agents")
+            page.fill("#id_filters-0-query", 'abs:agent AND (ti:LLM OR abs:"language model")')
+            page.locator("#filters-0-preview .preview-papers li").first.wait_for(timeout=15_000)
+            page.screenshot(path=str(OUT / "sign-up.png"), full_page=False)
+            mail = browser.new_page(viewport={"width": 680, "height": 1300})
+            mail.set_content(digest_html)
+            mail.screenshot(path=str(OUT / "digest.png"), full_page=False)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(data, ignore_errors=True)
+    print(f"wrote {OUT / 'sign-up.png'} and {OUT / 'digest.png'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""Production settings: `check --deploy` clean with the documented environment, and the
+security settings as a browser behind the TLS proxy meets them (gunicorn, real requests)."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.servers import ROOT, free_port, wait_for_port
+
+from .conftest import production_env
+
+HOST = "alerts.example.org"
+
+
+def clean_env(tmp_path, **overrides: str) -> dict[str, str]:
+    """Only what .env.example documents, plus what any process needs: nothing leaks in."""
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    env.update(production_env(DATA_DIR=str(tmp_path / "data"), **overrides))
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
+
+
+def test_check_deploy_passes_with_the_documented_environment(tmp_path):
+    env = clean_env(tmp_path)
+    assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
+    result = manage(env, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY must be a random string of 50+ characters."),
+        ({"DJANGO_SECRET_KEY": "django-insecure-" + "x" * 50}, "DJANGO_SECRET_KEY must be a random string"),
+    ],
+)
+def test_production_refuses_to_start_without_a_real_secret(tmp_path, overrides, message):
+    result = manage(clean_env(tmp_path, **overrides), "check")
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_refuses_to_start_without_its_host_names(tmp_path):
+    env = clean_env(tmp_path)
+    del env["DJANGO_ALLOWED_HOSTS"]
+    result = manage(env, "check")
+    assert result.returncode != 0
+    assert "DJANGO_ALLOWED_HOSTS" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory):
+    """A data directory with the static files collected as the Dockerfile's build step does:
+    production settings, a throwaway key, no database."""
+    directory = tmp_path_factory.mktemp("collected")
+    result = manage(clean_env(directory), "collectstatic", "--no-input", "--verbosity", "0")
+    assert result.returncode == 0, result.stderr
+    return directory
+
+
+def test_the_image_build_step_collects_static_files_with_a_manifest(collected):
+    static = collected / "data" / "staticfiles"
+    assert (static / "staticfiles.json").is_file()
+    assert (static / "admin" / "css" / "base.css").is_file()
+
+
+# Behind the proxy ---------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: http.client.HTTPMessage
+    body: str
+
+    def cookies(self) -> SimpleCookie:
+        jar = SimpleCookie()
+        for value in self.headers.get_all("Set-Cookie") or []:
+            jar.load(value)
+        return jar
+
+
+@dataclass
+class Site:
+    port: int
+    admin: str
+    env: dict[str, str]
+
+    def request(self, method: str, path: str, *, https: bool = True, headers=None, body=None) -> Answer:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        sent = {"Host": HOST, **(headers or {})}
+        if https:
+            sent["X-Forwarded-Proto"] = "https"  # what the TLS proxy in front adds
+        conn.request(method, path, body=body, headers=sent)
+        response = conn.getresponse()
+        answer = Answer(response.status, response.headers, response.read().decode("utf-8", "replace"))
+        conn.close()
+        return answer
+
+
+@pytest.fixture
+def site(tmp_path, collected, database_url, redis_server, transactional_db):
+    env = clean_env(collected, DATABASE_URL=database_url, REDIS_URL=redis_server.url)
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, timeout=60, proc=proc)
+        yield Site(port=port, admin="/" + env["DJANGO_ADMIN_URL"].strip("/") + "/", env=env)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def test_plain_http_is_redirected_to_https_except_the_health_check(site):
+    answer = site.request("GET", "/healthz?x=1", https=False)
+    assert answer.status == 200, answer.body
+    answer = site.request("GET", site.admin, https=False)
+    assert answer.status == 301
+    assert answer.headers["Location"] == f"https://{HOST}{site.admin}"
+
+
+@pytest.mark.parametrize("page", ["/", "login"])
+def test_https_answers_carry_hsts_csp_and_no_inline_script(site, page):
+    path = f"{site.admin}login/" if page == "login" else page
+    answer = site.request("GET", path)
+    assert answer.status == 200
+    assert answer.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    csp = answer.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp + ";"
+    assert "unsafe-inline" not in csp
+    assert "unsafe-eval" not in csp
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    scripts = re.findall(r"<script\b[^>]*>", answer.body)
+    assert all("src=" in tag for tag in scripts), scripts
+    assert re.search(r"\son[a-z]+=", answer.body) is None  # no inline event handlers either
+
+
+def test_the_admin_lives_at_its_configured_path_and_its_cookies_are_secure(site):
+    assert site.admin != "/admin/"
+    # Made with production's password hasher, as an operator would make it.
+    account = {"DJANGO_SUPERUSER_USERNAME": "boss", "DJANGO_SUPERUSER_PASSWORD": "a-long-test-password-1"}
+    created = manage(
+        {**site.env, **account, "DJANGO_SUPERUSER_EMAIL": "boss@example.org"}, "createsuperuser", "--no-input"
+    )
+    assert created.returncode == 0, created.stderr
+    assert site.request("GET", "/admin/").status == 404
+    answer = site.request("GET", site.admin)
+    assert answer.status == 302
+    assert answer.headers["Location"].startswith(f"{site.admin}login/")
+
+    login = site.request("GET", f"{site.admin}login/")
+    csrf = login.cookies()["csrftoken"]
+    assert csrf["secure"]
+    assert csrf["httponly"]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.body).group(1)
+    form = urlencode({"username": "boss", "password": "a-long-test-password-1", "csrfmiddlewaretoken": token})
+    answer = site.request(
+        "POST",
+        f"{site.admin}login/",
+        body=form,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf.value}",
+            "Origin": f"https://{HOST}",
+            "Referer": f"https://{HOST}{site.admin}login/",
+        },
+    )
+    assert answer.status == 302, answer.body[:2000]
+    session = answer.cookies()["sessionid"]
+    assert session["secure"]
+    assert session["httponly"]
+    index = site.request("GET", site.admin, headers={"Cookie": f"sessionid={session.value}"})
+    assert index.status == 200
+    assert "Local outbox" in index.body

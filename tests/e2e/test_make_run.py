@@ -1,0 +1,144 @@
+"""`make run` on a fresh data directory: what a newcomer sees and can do."""
+
+import shutil
+import socket
+from datetime import UTC, datetime
+
+import requests
+
+from config.run import NO_REDIS_NOTICE
+
+from .conftest import ADMIN_USER, path_without, plain_text
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def private_redis_port(output: str) -> int:
+    line = next(line for line in output.splitlines() if "started a private redis-server on port" in line)
+    return int(line.split("on port ")[1].split()[0])
+
+
+def test_make_demo_serves_preview_sign_up_confirm_and_the_admin_with_worker_and_beat_on_a_private_redis(
+    make_run, redis_server
+):
+    # redis_server: the suite's own check that redis-server is installed (fails in CI if not).
+    run = make_run(demo=True)
+    run.wait_for("Press Ctrl-C to stop.")
+    output = run.output()
+    for process in ("web", "worker", "beat"):
+        assert f"{process} started (pid=" in output
+    assert f"sign-up page   {run.url}/" in output
+    assert f"admin          {run.url}/admin/" in output
+    assert f"local outbox   {run.url}/admin/outbox/" in output
+    assert "tasks          worker and beat on Redis" in output
+    assert f"admin account: {ADMIN_USER} (created from DJANGO_SUPERUSER_USERNAME/PASSWORD)" in output
+    redis_port = private_redis_port(output)
+    assert (run.data_dir / "redis").is_dir()
+    run.wait_for(" ready.")  # the worker is connected
+    health = requests.get(f"{run.url}/healthz", timeout=30)
+    assert health.json() == {"status": "ok", "parts": {"database": "ok", "broker": "ok"}}
+
+    # The demo papers went through the real ingestion and count as new: the preview finds them.
+    assert "arxiv-listing.xml: fetched 94, created 94" in output
+    assert "demo papers loaded" in output
+    preview = requests.get(f"{run.url}/preview/", params={"q": "ti:speculative AND ti:decoding"}, timeout=30)
+    assert "matched in the last 7 days" in preview.text
+    assert "Mirror <mark>Speculative</mark> <mark>Decoding</mark>" in preview.text
+
+    # Sign up; the worker sends the confirmation into the local outbox; the link confirms.
+    hour = str(datetime.now(UTC).hour)  # digests are due from the send hour on
+    answer = run.sign_up("ada@example.org", [("Decoding", "ti:speculative AND ti:decoding")], send_hour=hour)
+    assert "Check your inbox" in answer.text
+    confirm = run.link_in_mail("ada@example.org", "/confirm/")
+    confirmed = requests.post(confirm, timeout=30)
+    assert confirmed.status_code == 200
+    assert "ada@example.org" in confirmed.text
+
+    # Beat dispatches the digest, the worker sends it: the demo papers that match are in it.
+    run.dispatch_digests_now()
+    digest = run.wait_for_mail(2)[-1]
+    assert digest["To"] == "ada@example.org"
+    text = plain_text(digest)
+    assert "Mirror Speculative Decoding: Breaking the Serial Barrier in LLM Inference" in text
+    assert digest["List-Unsubscribe"]
+    assert "Sending due task Dispatch due digests (alerts.tasks.dispatch_due_digests)" in run.output()
+    assert "alerts.tasks.send_digest_chunk" in run.output()  # run by the worker
+    admin = run.admin_session()
+    outbox = admin.get(f"{run.url}/admin/outbox/", timeout=30)
+    assert outbox.text.count("ada@example.org") == 2
+    assert "2 messages" in outbox.text
+
+    run.stop()
+    output = run.output()
+    for process in ("web", "worker", "beat"):
+        assert f"{process} stopped" in output
+    assert "Traceback" not in output
+    assert not listening(run.port)
+    assert not listening(redis_port)  # the private Redis went with it
+    assert (run.data_dir / "redis" / "dump.rdb").is_file()
+    assert (run.data_dir / "db.sqlite3").is_file()
+
+
+def test_a_second_start_keeps_the_data_and_the_admin_password(make_run):
+    first = make_run()
+    first.wait_for("Press Ctrl-C to stop.")
+    first.stop()
+    # This time with DEBUG off, as someone trying production-like behaviour would.
+    second = make_run(
+        data_dir=first.data_dir, DJANGO_SUPERUSER_PASSWORD="another-password-here", DJANGO_DEBUG="false"
+    )
+    second.wait_for("Press Ctrl-C to stop.")
+    assert f"admin account: {ADMIN_USER} (exists; its password is unchanged)" in second.output()
+    assert "No migrations to apply." in second.output()
+    admin = second.admin_session()  # still the first password
+    # Without DEBUG only collected static files are served: make run collected them.
+    css = admin.get(f"{second.url}/static/admin/css/base.css", timeout=30)
+    assert css.status_code == 200
+    assert "text/css" in css.headers["Content-Type"]
+    assert (first.data_dir / "staticfiles" / "admin" / "css" / "base.css").is_file()
+
+
+def test_without_redis_server_tasks_run_in_process_and_the_site_still_works(make_run, tmp_path):
+    path = path_without("redis-server", tmp_path / "bin")
+    assert shutil.which("redis-server", path=path) is None
+    assert shutil.which("make", path=path)
+    run = make_run(path=path, demo=True)
+    run.wait_for("Press Ctrl-C to stop.")
+    output = run.output()
+    notices = [line for line in output.splitlines() if "redis-server" in line]
+    assert notices == [NO_REDIS_NOTICE]
+    assert "sudo apt-get install redis-server" in NO_REDIS_NOTICE
+    assert "brew install redis" in NO_REDIS_NOTICE
+    assert "tasks          in-process (beat runs the periodic jobs)" in output
+    assert "web started (pid=" in output
+    assert "beat started (pid=" in output
+    assert "worker started" not in output
+    health = requests.get(f"{run.url}/healthz", timeout=30)
+    assert health.json()["parts"] == {"database": "ok", "broker": "ok"}
+    # The web process sends the confirmation itself...
+    hour = str(datetime.now(UTC).hour)
+    answer = run.sign_up("bo@example.org", [("Agents", "abs:agent*")], send_hour=hour)
+    assert "Check your inbox" in answer.text
+    assert requests.post(run.link_in_mail("bo@example.org", "/confirm/"), timeout=30).status_code == 200
+    # ...and beat, with no worker to send them to, runs the scheduled jobs itself.
+    run.dispatch_digests_now()
+    digest = run.wait_for_mail(2)[-1]
+    assert digest["To"] == "bo@example.org"
+    assert (
+        "Flash-Searcher: Fast and Effective Web Agents"
+        in digest.get_body(preferencelist=("plain",)).get_content()
+    )
+    assert "Task alerts.tasks.dispatch_due_digests[" in run.output()
+
+
+def test_a_busy_port_is_refused_with_a_clear_message(make_run):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        run = make_run(port=port)
+        assert run.proc.wait(120) != 0
+    assert f"port {port} is in use: stop what runs there, or `make run PORT=8001`" in run.output()
