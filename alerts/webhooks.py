@@ -130,7 +130,10 @@ def _apply(record: DeliveryEvent, digest: Digest | None, subscriber: Subscriber 
 
 
 # "unsubscribe <token>" in the subject of a mail sent to the List-Unsubscribe mailto.
-UNSUBSCRIBE_SUBJECT = re.compile(r"\bunsubscribe\s+([0-9A-Za-z]+\.[0-9A-Za-z_-]{27})\b", re.IGNORECASE)
+# The token's signature is URL-safe base64: it may end in "-", after which \b never matches.
+UNSUBSCRIBE_SUBJECT = re.compile(
+    r"\bunsubscribe\s+([0-9A-Za-z]+\.[0-9A-Za-z_-]{27})(?![0-9A-Za-z_-])", re.IGNORECASE
+)
 
 
 def inbound_unsubscribe(*, subject: str) -> Subscriber | None:
