@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -109,6 +110,11 @@ def test_a_stopped_address_comes_back_only_through_a_fresh_confirmation(
     stopping(*args)
     ada.refresh_from_db()
     assert ada.status == stopped
+    # The admin sees the change in her history: what happened, who did it.
+    last = ada.events.order_by("-id").first()
+    page = admin_client.get(reverse("admin:subscribers_subscriber_change", args=[ada.pk])).text
+    shown = re.search(r'field-kind">\s*<p>([^<]+)</p>.*?field-actor">\s*<p>([^<]+)</p>', page, re.S)
+    assert shown.groups() == (last.get_kind_display(), last.get_actor_display())
     mailoutbox.clear()
 
     # What anyone, or a process working from old data, might do next.
