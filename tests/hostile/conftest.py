@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from html.parser import HTMLParser
 from pathlib import Path
@@ -11,6 +12,7 @@ from django.core.cache import cache
 
 INPUTS = Path(__file__).resolve().parent / "inputs"
 SITE = "https://alerts.example.org"
+WEBHOOK_SECRET = "hook:s3cret-webhook-password"
 
 
 def cases(name: str) -> list[dict]:
@@ -74,3 +76,30 @@ def assert_csp_forbids_inline_scripts(response) -> None:
     assert policy["script-src"] == "'self'"
     assert policy["object-src"] == "'none'"
     assert policy["base-uri"] == "'none'"
+
+
+def post_tracking_event(client, payload: dict, authorization: str | None = "secret"):
+    """POST a Postmark tracking event as the ESP does (with the webhook secret), or with
+    another Authorization header (None: none at all)."""
+    if authorization == "secret":
+        authorization = "Basic " + base64.b64encode(WEBHOOK_SECRET.encode()).decode()
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization is not None else {}
+    return client.post(
+        "/anymail/postmark/tracking/", json.dumps(payload), content_type="application/json", **headers
+    )
+
+
+def subscribe_by_service(email: str, name: str = "Graphs", query: str = "ti:graph"):
+    """A sign-up through the service alone, as an import of addresses would make it."""
+    from subscribers import services
+    from subscribers.rules import FilterInput
+
+    return services.subscription_create(
+        email=email,
+        filters=[FilterInput(name=name, query=query)],
+        timezone="UTC",
+        send_hour=7,
+        frequency="daily",
+        max_papers=20,
+        include_trending=False,
+    )

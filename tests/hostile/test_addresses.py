@@ -9,13 +9,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils.html import escape
 
-from subscribers import services
 from subscribers.models import Subscriber, SubscriberEvent
-from subscribers.rules import FilterInput
 from tests.factories import SubscriberFactory
 from tests.subscribers.helpers import signup_data
 
-from .conftest import case_ids, cases
+from .conftest import case_ids, cases, subscribe_by_service
 
 pytestmark = pytest.mark.django_db
 
@@ -41,24 +39,13 @@ def test_sign_up(case, client, mailoutbox, django_capture_on_commit_callbacks):
 
 @pytest.mark.parametrize("case", ADDRESSES, ids=case_ids(ADDRESSES))
 def test_the_service_applies_the_same_rule(case):
-    def create():
-        return services.subscription_create(
-            email=case["address"],
-            filters=[FilterInput(name="Graphs", query="ti:graph")],
-            timezone="UTC",
-            send_hour=7,
-            frequency="daily",
-            max_papers=20,
-            include_trending=False,
-        )
-
     if "refused" in case:
         with pytest.raises(ValidationError) as info:
-            create()
+            subscribe_by_service(case["address"])
         assert info.value.messages == [case["refused"]]
         assert not Subscriber.objects.exists()
     else:
-        assert create().subscriber.email == case["stored"]
+        assert subscribe_by_service(case["address"]).subscriber.email == case["stored"]
 
 
 def test_the_resend_form_answers_every_address_alike_and_mails_none_of_them(client, mailoutbox):

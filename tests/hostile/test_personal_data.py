@@ -6,9 +6,7 @@ counted without their address.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 
 import pytest
 from django.db import connection
@@ -23,11 +21,10 @@ from tests.factories import PaperFactory
 from tests.fakeesp import Step
 from tests.subscribers.helpers import signup_data
 
-from .conftest import local
+from .conftest import WEBHOOK_SECRET, local, post_tracking_event
 
 pytestmark = pytest.mark.django_db
 
-SECRET = "hook:s3cret-webhook-password"
 ADA = {
     "email": "Ada.Lovelace@Example.org",
     "ip": "198.51.100.7",
@@ -43,7 +40,7 @@ def through_the_esp(settings, esp):
         **settings.ANYMAIL,
         "POSTMARK_SERVER_TOKEN": esp.token,
         "POSTMARK_API_URL": esp.url,
-        "WEBHOOK_SECRET": SECRET,
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
     settings.DIGEST_MAX_ATTEMPTS = 1
     return esp
@@ -58,14 +55,7 @@ def sign_up_and_confirm(client, capture, mailoutbox, email, ip, name, query) -> 
 
 
 def webhook(client, payload: dict):
-    auth = "Basic " + base64.b64encode(SECRET.encode()).decode()
-    response = client.post(
-        "/anymail/postmark/tracking/",
-        json.dumps(payload),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=auth,
-    )
-    assert response.status_code == 200
+    assert post_tracking_event(client, payload).status_code == 200
 
 
 def delivery(digest: Digest, email: str, event_id: int) -> dict:

@@ -6,9 +6,7 @@ Only a confirmation sent after the stop brings the address back (never after a c
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 import re
 
 import pytest
@@ -18,31 +16,22 @@ from django.utils import timezone
 from alerts.delivery import digests_run
 from alerts.dispatch import digests_dispatch
 from alerts.models import Digest
-from subscribers import services, tokens
+from subscribers import tokens
 from subscribers.models import Subscriber
-from subscribers.rules import FilterInput
 from tests.factories import PaperFactory
 from tests.subscribers.conftest import links_in
 from tests.subscribers.helpers import preferences_data, signup_data
 
-from .conftest import local
+from .conftest import WEBHOOK_SECRET, local, post_tracking_event, subscribe_by_service
 
 pytestmark = pytest.mark.django_db
 
 Status = Subscriber.Status
-SECRET = "hook:s3cret-webhook-password"
 FILTERS = [("Engines", "ti:engines")]
 
 
 def esp_event(client, record: dict) -> None:
-    auth = "Basic " + base64.b64encode(SECRET.encode()).decode()
-    response = client.post(
-        "/anymail/postmark/tracking/",
-        json.dumps(record),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=auth,
-    )
-    assert response.status_code == 200
+    assert post_tracking_event(client, record).status_code == 200
 
 
 def event(digest: Digest, record_type: str, event_id: int, **extra) -> dict:
@@ -95,7 +84,7 @@ def receives_digests(ada, days_later: int) -> bool:
 def test_a_stopped_address_comes_back_only_through_a_fresh_confirmation(
     stop, client, admin_client, settings, mailoutbox, django_capture_on_commit_callbacks
 ):
-    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": SECRET}
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": WEBHOOK_SECRET}
     capture = django_capture_on_commit_callbacks
     PaperFactory(title="Difference engines revisited")
     with capture(execute=True):
@@ -129,15 +118,7 @@ def test_a_stopped_address_comes_back_only_through_a_fresh_confirmation(
     digest = Digest.objects.get()
     for n, kind in enumerate(("Delivery", "Open", "Click"), start=10):
         esp_event(client, event(digest, kind, n, DeliveredAt="2026-11-25T10:00:05Z"))
-    services.subscription_create(  # what an import of addresses would call
-        email="ada@example.org",
-        filters=[FilterInput(name="Imported", query="ti:engines")],
-        timezone="UTC",
-        send_hour=7,
-        frequency="daily",
-        max_papers=20,
-        include_trending=False,
-    )
+    subscribe_by_service("ada@example.org", "Imported", "ti:engines")  # what an import would call
     ada.refresh_from_db()
     assert ada.status == stopped
     assert not receives_digests(ada, days_later=1)
