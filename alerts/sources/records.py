@@ -298,13 +298,14 @@ def _screen_markup(body: bytes, source: str) -> None:
         nonlocal depth, elements
         depth += 1
         elements += 1
-        where = f"line {parser.CurrentLineNumber}"
         if depth > MAX_XML_DEPTH:
-            raise _Refused(f"elements nested more than {MAX_XML_DEPTH} deep ({where}): refused")
-        if len(attributes) > MAX_XML_ATTRIBUTES:
-            count = len(attributes)
             raise _Refused(
-                f"an element with {count} attributes ({where}); at most {MAX_XML_ATTRIBUTES}: refused"
+                f"elements nested more than {MAX_XML_DEPTH} deep (line {parser.CurrentLineNumber}): refused"
+            )
+        if len(attributes) > MAX_XML_ATTRIBUTES:
+            raise _Refused(
+                f"an element with {len(attributes)} attributes (line {parser.CurrentLineNumber}); "
+                f"at most {MAX_XML_ATTRIBUTES}: refused"
             )
 
     def end(name):
