@@ -175,11 +175,8 @@ ANYMAIL = {
 }
 # Seconds to wait for the ESP's API: "30", or "5,30" for (connect, read). The environment
 # gives text; requests needs numbers (a string would fail every send as a ValueError).
-ANYMAIL["REQUESTS_TIMEOUT"] = tuple(
-    float(part) for part in str(ANYMAIL.get("REQUESTS_TIMEOUT", "5,30")).split(",")
-)
-if len(ANYMAIL["REQUESTS_TIMEOUT"]) == 1:
-    ANYMAIL["REQUESTS_TIMEOUT"] = ANYMAIL["REQUESTS_TIMEOUT"][0]
+_timeout = [float(part) for part in str(ANYMAIL.get("REQUESTS_TIMEOUT", "5,30")).split(",")]
+ANYMAIL["REQUESTS_TIMEOUT"] = _timeout[0] if len(_timeout) == 1 else tuple(_timeout)
 
 # CELERY
 # ------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def test_a_thousand_filters_are_refused_by_both_forms_and_the_service(client, su
         quickly(lambda: client.post("/", signup_data(filters=rows, action="preview"))),
     ):
         assert response.status_code == 400
-        assert "The form sent more than this site accepts (a sign-up has at most 10 filters)" in response.text
+        assert "It sent more than this site accepts (a sign-up has at most 10 filters)" in response.text
     # Within what Django reads, the form's own limit says it (a thousand rows announced, eleven sent).
     signup = client.post("/", {**signup_data(filters=rows[:11]), "filters-TOTAL_FORMS": "1000"})
     assert signup.status_code == 400
