@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run demo test lint format bench lock clean screenshots
+.PHONY: run demo test lint format bench load lock clean screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python 3.11 or newer is needed; found %d.%d. Run: make PYTHON=python3.11 ..." % v[:2])'
@@ -36,6 +36,11 @@ lint: $(VENV)/.installed-dev
 # Benchmarks (not tests): results land in bench/results/.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.match
+
+# Sign-up and live preview under wrk for 60 s (gunicorn, PostgreSQL, Redis started for the
+# run; needs wrk, redis-server and postgresql): bench/results/load.md.
+load: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.load
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -5,7 +5,11 @@
   at least what a Retry-After header asks;
 - a minimum spacing between requests to the same host (arXiv asks for one every 3 s),
   shared by every fetcher in the process and counting retries too;
-- a size limit: the body is read streamed and refused past `max_bytes`.
+- a size limit: the body is read streamed and refused past `max_bytes`;
+- an empty 200 answer is a glitch, not an empty feed (an empty feed is still a feed): it is
+  retried like a 503, never read as "no papers".
+
+Every failure that was retried is kept in `retried`, for the fetch's record.
 
 A failure raises `FetchError`; `transient` says whether trying again later may succeed.
 """
@@ -96,6 +100,7 @@ class Fetcher:
         self.retry_after_max = retry_after_max
         self.session = session or requests.Session()
         self.requests_made = 0
+        self.retried: list[str] = []  # what went wrong and was tried again, in order
 
     def get(self, url: str, *, min_interval: float = 0.0, accept: str = "*/*") -> FetchedResponse:
         """GET `url`, retrying transient failures; at least `min_interval` s between requests to its host."""
@@ -119,10 +124,15 @@ class Fetcher:
                         status=exc.status,
                         retry_after=exc.retry_after,
                     ) from None
-                delay = max(self.backoff * 2**attempt, exc.retry_after or 0.0)
                 attempt += 1
-                logger.warning("%s; retry %d of %d in %.1fs", exc, attempt, self.retries, delay)
-                time.sleep(delay)
+                self.pause_before_retry(str(exc), attempt, exc.retry_after)
+
+    def pause_before_retry(self, problem: str, attempt: int, retry_after: float | None = None) -> None:
+        """Note a failure that will be tried again, and wait the back-off (or Retry-After)."""
+        delay = max(self.backoff * 2 ** (attempt - 1), retry_after or 0.0)
+        self.retried.append(problem)
+        logger.warning("%s; retry %d of %d in %.1fs", problem, attempt, self.retries, delay)
+        time.sleep(delay)
 
     def _get_once(self, url: str, accept: str) -> FetchedResponse:
         self.requests_made += 1
@@ -148,6 +158,8 @@ class Fetcher:
             if response.status_code != 200:
                 self._raise_for_status(url, response)
             body = self._read_limited(url, response)
+            if not body.strip():
+                raise FetchError(f"the response from {url} was empty", url=url, transient=True)
             return FetchedResponse(
                 url=url, status=response.status_code, headers=dict(response.headers), body=body
             )

@@ -12,6 +12,7 @@ import socket
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+import requests
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.utils import timezone
@@ -50,7 +51,7 @@ def classify(exc: BaseException) -> SendError:
         response = getattr(exc, "response", None)
         status = getattr(response, "status_code", None) or getattr(exc, "status_code", None)
         if status is None:  # no answer at all: timeout, refused connection
-            return SendError(True, text)
+            return SendError(True, f"{_no_answer(exc)}: {text}"[:1000])
         if status == 429 or status >= 500:
             return SendError(True, f"ESP answered {status}: {text}"[:1000], _retry_after(response))
         return SendError(False, f"ESP answered {status}: {text}"[:1000])
@@ -64,6 +65,16 @@ def classify(exc: BaseException) -> SendError:
     if isinstance(exc, AnymailError | ValueError):
         return SendError(False, text)  # a message the backend cannot build will never send
     return SendError(True, text)
+
+
+def _no_answer(exc: BaseException) -> str:
+    # anymail's exception is also the requests exception it wraps. Said first, because the
+    # admin's digest list shows only the start of the reason.
+    if isinstance(exc, requests.Timeout):
+        return "the ESP did not answer in time"
+    if isinstance(exc, requests.ConnectionError):
+        return "could not connect to the ESP"
+    return "no answer from the ESP"
 
 
 def backoff(attempt: int, retry_after: float | None = None) -> float:

@@ -99,12 +99,13 @@ def papers_fetch(
     fetcher = fetcher or default_fetcher()
     params = spec.as_params() | ({"file": str(file)} if file else {})
     run = FetchRun.objects.create(source=spec.source, params=params)
-    requests_before = fetcher.requests_made
+    requests_before, retried_before = fetcher.requests_made, len(fetcher.retried)
     notes: list[str] = []
     try:
         records = _read_file(spec, file) if file else _download(spec, fetcher, notes)
         counts = papers_ingest(records=records, source=spec.source)
     except Exception as exc:
+        notes[:0] = [f"retried after: {problem}" for problem in fetcher.retried[retried_before:]]
         if isinstance(exc, FetchError):
             exc.source = spec.source
         message = str(exc) if isinstance(exc, SourceError | FetchError) else f"{type(exc).__name__}: {exc}"
@@ -116,6 +117,7 @@ def papers_fetch(
             notes="\n".join(notes),
         )
         raise
+    notes[:0] = [f"retried after: {problem}" for problem in fetcher.retried[retried_before:]]
     FetchRun.objects.filter(pk=run.pk).update(
         status=FetchRun.Status.OK,
         finished_at=timezone.now(),
@@ -156,7 +158,13 @@ def papers_fetch_request(
 
 
 def _read_file(spec: FetchSpec, path: Path) -> list[PaperRecord]:
+    limit = settings.FETCH_MAX_BYTES
     try:
+        # A saved response gets the same size limit as a download (bounded memory).
+        size = path.stat().st_size
+        if size > limit:
+            problem = f"the file is too large ({size} bytes; the limit is {limit} bytes, FETCH_MAX_BYTES)"
+            raise SourceError(spec.source, problem, origin=str(path))
         body = path.read_bytes()
     except OSError as exc:
         raise SourceError(spec.source, f"cannot read the file: {exc.strerror}", origin=str(path)) from None
@@ -219,7 +227,12 @@ def _download_listings(spec: FetchSpec, fetcher: Fetcher, notes: list[str]) -> l
             notes.append(f"no arXiv listing for {'+'.join(chunk)} ({exc}); skipped")
             logger.warning(notes[-1])
             continue
-        records.extend(_parse(spec.source, response.body, origin=url))
+        listed = _parse(spec.source, response.body, origin=url)
+        if not listed:
+            # A well-formed listing with no items is arXiv saying "nothing announced" (a
+            # weekend, a holiday, a quiet category): no papers, but said where an admin looks.
+            notes.append(f"the arXiv listing for {'+'.join(chunk)} had no items")
+        records.extend(listed)
     if missing and len(missing) == len(chunks):
         raise missing[-1]  # not one listing: the URL is wrong, not a category
     return records
@@ -243,18 +256,9 @@ def _download_api(spec: FetchSpec, fetcher: Fetcher) -> list[PaperRecord]:
     start, total = 0, None
     while total is None or start < min(total, settings.ARXIV_API_MAX_RESULTS):
         url = arxiv_api.page_url(base, start=start, max_results=page_size, **extra)
-        response = fetcher.get(url, min_interval=settings.ARXIV_REQUEST_INTERVAL)
-        with _reading(url):
-            page = arxiv_api.parse(response.body)
+        page = _api_page(fetcher, url, start)
         total = page.total_results if total is None else total
         if not page.records:
-            if start < total:
-                # arXiv's API is known to answer an empty page mid-way now and then.
-                raise FetchError(
-                    f"arXiv API returned an empty page at start={start} of {total} results ({url})",
-                    url=url,
-                    transient=True,
-                )
             break
         records.extend(page.records)
         start += len(page.records)
@@ -263,6 +267,23 @@ def _download_api(spec: FetchSpec, fetcher: Fetcher) -> list[PaperRecord]:
             "arXiv API query has %d results; stored the first %d", total, settings.ARXIV_API_MAX_RESULTS
         )
     return records
+
+
+def _api_page(fetcher: Fetcher, url: str, start: int) -> arxiv_api.ApiPage:
+    """One page of API results. arXiv's API is known to answer an empty page mid-way now and
+    then: that is asked again, like a 503, and never taken for the end of the results."""
+    attempt = 0
+    while True:
+        response = fetcher.get(url, min_interval=settings.ARXIV_REQUEST_INTERVAL)
+        with _reading(url):
+            page = arxiv_api.parse(response.body)
+        if page.records or start >= page.total_results:
+            return page
+        problem = f"arXiv API returned an empty page at start={start} of {page.total_results} results ({url})"
+        if attempt >= fetcher.retries:
+            raise FetchError(problem, url=url, transient=True)
+        attempt += 1
+        fetcher.pause_before_retry(problem, attempt)
 
 
 def _download_hf(spec: FetchSpec, fetcher: Fetcher) -> list[PaperRecord]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+import secrets
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +30,10 @@ from .composing import ComposedItem, Composition, PaperRow, PeriodIndex
 from .models import DigestItem
 from .textnorm import highlight_spans
 
-SLOT_RE = re.compile(r"@@slot:([a-z_]+)@@")
+# Slot markers carry a secret of this process: paper text rendered into a block around
+# them can never forge one (a title saying "@@slot:unsubscribe_url@@" stays text).
+SLOT_NONCE = secrets.token_hex(8)
+SLOT_RE = re.compile(rf"@@slot{SLOT_NONCE}:([a-z_]+)@@")
 # Slots that take HTML rendered by a template (paper blocks); every other slot is text.
 RAW_SLOTS = frozenset({"papers", "trending"})
 CSS_PATH = Path(settings.BASE_DIR) / "templates" / "emails" / "digest.css"
@@ -41,7 +45,7 @@ class Slots(dict):
     """Template context value whose every key renders as a slot marker."""
 
     def __missing__(self, key: str) -> SafeString:
-        return mark_safe(f"@@slot:{key}@@")  # noqa: S308 - a fixed marker, no outside text
+        return mark_safe(f"@@slot{SLOT_NONCE}:{key}@@")  # noqa: S308 - a fixed marker, no outside text
 
 
 def _as_parsed(value: str) -> str:

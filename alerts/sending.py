@@ -451,6 +451,8 @@ def digests_recover(*, now: dt.datetime | None = None) -> RecoveryResult:
                 finished_at=now,
                 claim_id=None,
                 attempts=F("attempts") + 1,
+                last_error="recorded by the recovery sweep: the worker stopped before recording it, "
+                "and the send journal (or an ESP webhook) shows the ESP had accepted it",
             )
         unsent = [pk for pk in stale if pk not in accepted]
         interrupted = [pk for pk in unsent if known.get(pk) == IN_FLIGHT]
@@ -472,5 +474,12 @@ def digests_recover(*, now: dt.datetime | None = None) -> RecoveryResult:
     )
     result.requeued = list(due.order_by("pk").values_list("pk", flat=True)[: settings.DIGEST_REQUEUE_BATCH])
     if result.requeued:
-        Digest.objects.filter(pk__in=result.requeued).update(queued_at=now)
+        requeued = Digest.objects.filter(pk__in=result.requeued)
+        # Said where the admin looks, unless an ESP error already explains the delay.
+        requeued.filter(queued_at__isnull=False, last_error="").update(
+            last_error="queued again by the recovery sweep: no worker had taken it "
+            f"{settings.DIGEST_REQUEUE_AFTER} s after it was queued "
+            "(its task message may have been lost, e.g. in a broker restart)"
+        )
+        requeued.update(queued_at=now)
     return result

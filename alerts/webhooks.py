@@ -64,7 +64,10 @@ def delivery_event_record(*, event, esp_name: str) -> DeliveryEvent | None:
     """Store one anymail tracking event and apply it. Returns None for a repeated event."""
     digest = _digest_of(event)
     subscriber = digest.subscriber if digest else None
-    if subscriber is None and event.recipient:
+    # A digest without a subscriber belongs to someone who was erased: a late event about
+    # it is counted, without the address or the ESP's words about it.
+    erased = digest is not None and digest.subscriber_id is None
+    if subscriber is None and event.recipient and not erased:
         subscriber = (
             Subscriber.objects.annotate(email_ci=Lower("email"))
             .filter(email_ci=event.recipient.lower())
@@ -77,12 +80,12 @@ def delivery_event_record(*, event, esp_name: str) -> DeliveryEvent | None:
                 event_id=_event_id(event, esp_name),
                 event_type="deferred" if _is_soft(event) else (event.event_type or "unknown"),
                 message_id=str(event.message_id or "")[:255],
-                recipient=(event.recipient or "")[:254],
+                recipient="" if erased else (event.recipient or "")[:254],
                 digest=digest,
                 subscriber=subscriber,
                 occurred_at=event.timestamp,
                 reject_reason=event.reject_reason or "",
-                description=(event.description or event.mta_response or "")[:2000],
+                description="" if erased else (event.description or event.mta_response or "")[:2000],
             )
             _apply(record, digest, subscriber)
     except IntegrityError:
@@ -127,7 +130,10 @@ def _apply(record: DeliveryEvent, digest: Digest | None, subscriber: Subscriber 
 
 
 # "unsubscribe <token>" in the subject of a mail sent to the List-Unsubscribe mailto.
-UNSUBSCRIBE_SUBJECT = re.compile(r"\bunsubscribe\s+([0-9A-Za-z]+\.[0-9A-Za-z_-]{27})\b", re.IGNORECASE)
+# The token's signature is URL-safe base64: it may end in "-", after which \b never matches.
+UNSUBSCRIBE_SUBJECT = re.compile(
+    r"\bunsubscribe\s+([0-9A-Za-z]+\.[0-9A-Za-z_-]{27})(?![0-9A-Za-z_-])", re.IGNORECASE
+)
 
 
 def inbound_unsubscribe(*, subject: str) -> Subscriber | None:

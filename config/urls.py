@@ -12,3 +12,6 @@ urlpatterns = [
     path("", include("alerts.urls")),
     path("", include("subscribers.urls")),
 ]
+
+# A request too big or too broken to read gets a page that says what to do next.
+handler400 = "subscribers.views.bad_request"

@@ -6,6 +6,7 @@ next to the field, and returns the cleaned value.
 
 from __future__ import annotations
 
+import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 from functools import cache
@@ -74,7 +75,18 @@ def check_max_papers(value: int) -> int:
     return value
 
 
+def _control_character(value: str) -> int | None:
+    """The column of the first control character other than a space, tab or line break
+    (NUL and the like: PostgreSQL cannot even store a NUL), or None."""
+    for column, ch in enumerate(value, start=1):
+        if unicodedata.category(ch) == "Cc" and not ch.isspace():
+            return column
+    return None
+
+
 def check_filter_name(value: str) -> str:
+    if (column := _control_character(value or "")) is not None:
+        raise ValidationError(f"A name cannot contain control characters (column {column}).", code="name")
     value = " ".join((value or "").split())
     if len(value) > MAX_NAME_LENGTH:
         raise ValidationError(
@@ -91,6 +103,8 @@ def check_query(value: str) -> str:
         raise ValidationError(
             "Write a query for this filter, e.g. ti:transformer AND cat:cs.CL.", code="query"
         )
+    if (column := _control_character(typed)) is not None:
+        raise ValidationError(f"A query cannot contain control characters (column {column}).", code="query")
     if len(typed.strip()) > MAX_QUERY_LENGTH:
         raise ValidationError(
             f"A query can be at most {MAX_QUERY_LENGTH} characters long (this one has {len(typed.strip())}).",

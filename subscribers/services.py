@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
@@ -433,8 +435,15 @@ def subscriber_reactivate(*, subscriber: Subscriber, actor: str) -> bool:
 def subscriber_erase(*, subscriber: Subscriber, actor: str) -> None:
     """Delete a subscriber and their personal data (a GDPR request); the audit trail keeps
     its counts, with no link to the person and no personal detail left in it."""
+    from alerts.erasure import subscriber_traces_erase  # alerts imports this module
+
     subscriber = _locked(subscriber)
     SubscriberEvent.objects.filter(subscriber=subscriber).update(detail={})
+    subscriber_traces_erase(subscriber=subscriber)
+    # The admin's own log names the object it deleted (by its address): not any more.
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Subscriber), object_id=str(subscriber.pk)
+    ).update(object_repr="(erased subscriber)", change_message="")
     _record(None, Kind.ERASED, actor=actor, from_status=subscriber.status)
     subscriber.delete()
 

@@ -26,6 +26,8 @@ from django.utils.encoding import force_bytes
 
 from .models import Subscriber
 
+Status = Subscriber.Status
+
 CONFIRM, MANAGE, UNSUBSCRIBE = "confirm", "manage", "unsubscribe"
 PURPOSES = (CONFIRM, MANAGE, UNSUBSCRIBE)
 # Links to something a subscriber owns (a digest's browser view, their Atom feed): the id
@@ -36,6 +38,8 @@ OBJECT_PURPOSES = (DIGEST, FEED)
 # subscriber exists (an unsubscribe link in a year-old digest must still work).
 CONFIRM_MAX_AGE = 7 * 24 * 3600
 SIGNATURE_LENGTH = 27  # characters of URL-safe base64: 160 bits of the HMAC
+# A confirmation's issue time is in milliseconds; below this it is an older link's seconds.
+_MILLISECOND_TOKENS = 10**11
 
 
 class TokenInvalid(Exception):
@@ -106,7 +110,10 @@ def make_token(subscriber: Subscriber, purpose: str, *, timestamp: int | None = 
         raise ValueError(f"unknown token purpose {purpose!r}")
     ident = signing.b62_encode(subscriber.pk)
     if purpose == CONFIRM:
-        ident = f"{ident}.{signing.b62_encode(int(time.time()) if timestamp is None else timestamp)}"
+        # Issued when, to the millisecond: a confirmation from before an unsubscribe must not
+        # undo it, even when both happen within the same second. `timestamp` is in seconds.
+        issued = time.time() if timestamp is None else timestamp
+        ident = f"{ident}.{signing.b62_encode(int(issued * 1000))}"
     return f"{ident}.{_sign(purpose, f'{ident}.{subscriber.token_secret}')}"
 
 
@@ -131,13 +138,17 @@ def subscriber_from_token(token: str, purpose: str) -> Subscriber:
     if not _signed_by_any_key(purpose, f"{ident}.{secret}", signature) or subscriber is None:
         raise TokenInvalid("bad signature")
     if purpose == CONFIRM:
-        if time.time() - issued > CONFIRM_MAX_AGE:
+        # Links sent before milliseconds were used carry whole seconds.
+        issued_ms = issued if issued >= _MILLISECOND_TOKENS else issued * 1000
+        if time.time() - issued_ms / 1000 > CONFIRM_MAX_AGE:
             raise TokenExpired("confirmation link expired")
         # A confirmation sent before the subscriber last left the active state (an
-        # unsubscribe, a bounce) must not undo that change: only a fresh one counts.
+        # unsubscribe, a bounce, a complaint) must not undo that change: only a fresh one
+        # counts (and a complained address is never sent one). Within
+        # the same millisecond it is refused too (a new link is one click away).
         left = subscriber.status_changed_at
-        stopped = subscriber.status in (Subscriber.Status.UNSUBSCRIBED, Subscriber.Status.BOUNCED)
-        if stopped and left and issued < int(left.timestamp()):
+        stopped = subscriber.status in (Status.UNSUBSCRIBED, Status.BOUNCED, Status.COMPLAINED)
+        if stopped and left and issued_ms <= int(left.timestamp() * 1000):
             raise TokenInvalid("confirmation link superseded")
     return subscriber
 

@@ -292,3 +292,13 @@ def resubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if subscriber is None:
         return _bad_link(request)
     return _resubscribe(request, subscriber)
+
+
+# Errors -------------------------------------------------------------------------------
+
+
+def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
+    """A request Django refused to read (e.g. more form fields than DATA_UPLOAD_MAX_NUMBER_FIELDS,
+    as a crafted sign-up with a thousand filters sends, or a suspicious one): a page that says
+    so, in the site's own look, instead of a bare "Bad Request"."""
+    return render(request, "400.html", status=400)

@@ -100,8 +100,8 @@ def uses_postgres() -> bool:
 # Redis and Celery ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def redis_server():
+def running_redis():
+    """Start a private Redis for as long as the caller (a fixture) lasts."""
     try:
         server = servers.start_redis()
     except servers.ServerUnavailable as exc:
@@ -110,6 +110,11 @@ def redis_server():
     yield server
     server.stop()
     shutil.rmtree(server.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    yield from running_redis()
 
 
 @pytest.fixture
@@ -221,6 +226,38 @@ def screenshots(request) -> Path:
     return directory
 
 
+# Data -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def week_papers(db):
+    """Sixty real papers (titles and abstracts from Hugging Face's daily list), first seen
+    over the last seven days: paper i arrived around noon (UTC) i % 7 days ago."""
+    import datetime as dt
+    import json
+
+    from django.utils import timezone
+
+    from tests.factories import PaperFactory
+
+    data = json.loads((servers.ROOT / "tests" / "fixtures" / "subscribers" / "week_papers.json").read_text())
+    noon = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    papers = []
+    for i, item in enumerate(data["papers"]):
+        seen = noon - dt.timedelta(days=i % 7, seconds=i)
+        papers.append(
+            PaperFactory(
+                title=item["title"],
+                abstract=item["abstract"],
+                first_seen_at=seen,
+                announced_on=seen.date(),
+                categories=["cs.CL" if i % 2 else "cs.AI"],
+                primary_category="cs.CL" if i % 2 else "cs.AI",
+            )
+        )
+    return papers
+
+
 # The outside world ----------------------------------------------------------------------
 
 
@@ -232,3 +269,14 @@ def fakeweb():
     web = FakeWeb().start()
     yield web
     web.stop()
+
+
+@pytest.fixture
+def esp():
+    """A local stand-in for Postmark's API (tests/fakeesp.py), for worker processes to send to:
+    pass `**esp.settings()` to `celery_workers`."""
+    from tests.fakeesp import FakeESP
+
+    server = FakeESP().start()
+    yield server
+    server.stop()

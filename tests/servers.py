@@ -50,6 +50,18 @@ def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen | Non
     raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
 
 
+def wait_until(condition, timeout: float = 60.0, what: str = "condition"):
+    """Poll `condition` until it returns something true (returned), or fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached in {timeout}s")
+        time.sleep(0.1)
+
+
 # Redis -------------------------------------------------------------------------------
 
 

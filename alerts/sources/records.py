@@ -15,6 +15,7 @@ import xml.sax
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from xml.parsers import expat
 from zoneinfo import ZoneInfo
 
 import feedparser
@@ -30,6 +31,19 @@ _ARXIV_ID = re.compile(
 # An arXiv category (cs.LG, hep-th, astro-ph.GA, cond-mat.str-el, q-bio.NC) or a whole
 # archive (cs, math). ACM (I.2.6) and MSC (65M70) classes do not match.
 _ARXIV_CATEGORY = re.compile(r"^[a-z][a-z-]*(?:\.[A-Za-z][A-Za-z-]*)?$")
+
+# Bounds on what one paper may bring: the longest real arXiv titles are a few hundred
+# characters and abstracts at most 1,920; a feed's description may be a whole blog post.
+MAX_TITLE_CHARS = 1000
+MAX_ABSTRACT_CHARS = 20_000
+# Bounds on a feed's markup: real feeds nest a dozen elements deep with a handful of
+# attributes each; past these feedparser takes seconds to minutes per megabyte.
+MAX_XML_DEPTH = 64
+MAX_XML_ATTRIBUTES = 64
+# Explicit bidirectional embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO, LRI,
+# RLI, FSI, PDI): in a title they can reverse the text shown after it. The plain marks
+# (LRM, RLM, ALM) cannot, and stay.
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
 class SourceError(Exception):
@@ -71,6 +85,11 @@ class PaperRecord:
     comment: str = ""
     upvotes: int | None = None
     feed_url: str = ""
+
+    def __post_init__(self) -> None:
+        # Whatever a source sends, a paper stays a size a page and an email can show.
+        self.title = shorten(self.title, MAX_TITLE_CHARS)
+        self.abstract = shorten(self.abstract, MAX_ABSTRACT_CHARS)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -142,8 +161,17 @@ def url_with_params(url: str, **params: str) -> str:
 
 
 def clean_text(text: str | None) -> str:
-    """Collapse the line breaks and indentation feeds wrap titles and abstracts with."""
-    return " ".join((text or "").split())
+    """Collapse the line breaks and indentation feeds wrap titles and abstracts with, and drop
+    bidirectional overrides that would reverse whatever is shown after the text."""
+    return " ".join((text or "").translate(_BIDI_CONTROLS).split())
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` if it fits in `limit` characters, else its start cut at a space, with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", limit // 2, limit)
+    return text[: cut if cut > 0 else limit - 1].rstrip() + "…"
 
 
 class _TextExtractor(HTMLParser):
@@ -219,16 +247,92 @@ def parse_feed(body: bytes, *, source: str, sanitize_html: bool) -> feedparser.F
     """
     if not body or not body.strip():
         raise SourceError(source, "the response is empty")
-    if not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+    if not body.lstrip(b" \t\r\n").startswith(_XML_STARTS):
         start = clean_text(body[:60].decode("utf-8", "replace"))[:24]
         raise SourceError(source, f"not an RSS or Atom feed (not XML; it starts with {start!r})")
+    _screen_markup(body, source)
     # A stream, never a string: feedparser would treat a string as a URL or a file name.
     parsed = feedparser.parse(io.BytesIO(body), sanitize_html=sanitize_html, resolve_relative_uris=False)
     if parsed.get("bozo"):
-        raise SourceError(source, _describe_feed_problem(parsed.get("bozo_exception")))
+        problem = _describe_feed_problem(parsed.get("bozo_exception"))
+        if body[:2] in (b"<\x00", b"\x00<"):
+            problem += " (the bytes look like UTF-16 without a byte order mark)"
+        raise SourceError(source, problem)
     if not parsed.get("version"):
         raise SourceError(source, "not an RSS or Atom feed")
     return parsed
+
+
+# How an XML document may start: "<" in UTF-8 (or ASCII, Latin-1...), after a byte order
+# mark, or in UTF-16 or UTF-32 without one (XML 1.0, appendix F).
+_XML_STARTS = (
+    b"<",
+    b"\xef\xbb\xbf",
+    b"\xff\xfe",
+    b"\xfe\xff",
+    b"\x00\x00\xfe\xff",
+    b"\x00<",
+    b"\x00\x00\x00<",
+)
+
+
+class _Refused(Exception):
+    pass
+
+
+def _screen_markup(body: bytes, source: str) -> None:
+    """Refuse, before feedparser reads it, markup it must never expand or would stall on:
+    entity declarations (a "billion laughs" grows kilobytes into gigabytes; an external
+    entity reads a local file or a URL), elements nested past MAX_XML_DEPTH, elements with
+    more than MAX_XML_ATTRIBUTES attributes. Also tells a document with no element at all
+    from a truncated one. Other XML errors are left for feedparser to describe.
+
+    expat runs with no handler for external entities or DTDs, so it fetches nothing, and
+    the declaration handlers stop it before any entity is expanded.
+    """
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    depth = elements = 0
+
+    def start(name, attributes):
+        nonlocal depth, elements
+        depth += 1
+        elements += 1
+        if depth > MAX_XML_DEPTH:
+            raise _Refused(
+                f"elements nested more than {MAX_XML_DEPTH} deep (line {parser.CurrentLineNumber}): refused"
+            )
+        if len(attributes) > MAX_XML_ATTRIBUTES:
+            raise _Refused(
+                f"an element with {len(attributes)} attributes (line {parser.CurrentLineNumber}); "
+                f"at most {MAX_XML_ATTRIBUTES}: refused"
+            )
+
+    def end(name):
+        nonlocal depth
+        depth -= 1
+
+    def entity(*args):
+        raise _Refused(
+            f"the document declares XML entities (line {parser.CurrentLineNumber}): refused, since they "
+            "can expand to gigabytes or read other files"
+        )
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.EntityDeclHandler = entity
+    parser.UnparsedEntityDeclHandler = entity
+    try:
+        parser.Parse(body, True)
+    except _Refused as exc:
+        raise SourceError(source, str(exc)) from None
+    except expat.ExpatError as exc:
+        if exc.code == expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS] and not elements:
+            raise SourceError(
+                source, "the document has no elements (only a declaration or comments)"
+            ) from None
+    except (ValueError, LookupError):
+        pass  # an encoding expat cannot read: feedparser's own check decides
 
 
 def _describe_feed_problem(exc: BaseException | None) -> str:

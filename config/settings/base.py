@@ -173,7 +173,10 @@ ANYMAIL = {
     for key, value in env.ENVIRON.items()
     if key.startswith("ANYMAIL_") and value
 }
-ANYMAIL.setdefault("REQUESTS_TIMEOUT", (5, 30))
+# Seconds to wait for the ESP's API: "30", or "5,30" for (connect, read). The environment
+# gives text; requests needs numbers (a string would fail every send as a ValueError).
+_timeout = [float(part) for part in str(ANYMAIL.get("REQUESTS_TIMEOUT", "5,30")).split(",")]
+ANYMAIL["REQUESTS_TIMEOUT"] = _timeout[0] if len(_timeout) == 1 else tuple(_timeout)
 
 # CELERY
 # ------------------------------------------------------------------------------

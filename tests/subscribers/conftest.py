@@ -3,15 +3,11 @@ helpers to read links out of the emails a test caused."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import re
-from pathlib import Path
 
 import pytest
 from django.core import mail
 from django.core.cache import cache
-from django.utils import timezone
 
 LINK = re.compile(r"https?://[^\s<>\"]+/(confirm|manage|unsubscribe)/([^/\s<>\"]+)/")
 
@@ -47,30 +43,3 @@ def html_part(message) -> str:
 def outbox():
     mail.outbox.clear()
     return mail.outbox
-
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "subscribers"
-
-
-@pytest.fixture
-def week_papers(db):
-    """Sixty real papers (titles and abstracts from Hugging Face's daily list), first seen
-    over the last seven days: paper i arrived around noon (UTC) i % 7 days ago."""
-    from tests.factories import PaperFactory
-
-    data = json.loads((FIXTURES / "week_papers.json").read_text())["papers"]
-    noon = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
-    papers = []
-    for i, item in enumerate(data):
-        seen = noon - dt.timedelta(days=i % 7, seconds=i)
-        papers.append(
-            PaperFactory(
-                title=item["title"],
-                abstract=item["abstract"],
-                first_seen_at=seen,
-                announced_on=seen.date(),
-                categories=["cs.CL" if i % 2 else "cs.AI"],
-                primary_category="cs.CL" if i % 2 else "cs.AI",
-            )
-        )
-    return papers

@@ -184,7 +184,8 @@ def test_no_enumeration_new_pending_and_active_addresses_get_the_same_answer(
     for response in (pending, active):
         assert response.status_code == new.status_code == 200
         assert response.content == new.content
-        assert dict(response.headers) == dict(new.headers)
+        # The same headers, but for Expires: the clock's, whichever second each answer left in.
+        assert {**response.headers, "Expires": ""} == {**new.headers, "Expires": ""}
     assert max(timings) < 10 * min(timings) + 0.05
 
     # Behind the identical pages: a confirmation, a second one, then the manage link.

@@ -11,7 +11,10 @@ import pytest
 
 from alerts.delivery import digests_run
 from alerts.models import DeliveryEvent, Digest
-from subscribers.models import Subscriber, SubscriberEvent
+from alerts.webhooks import inbound_unsubscribe
+from subscribers import tokens
+from subscribers.models import Subscriber, SubscriberEvent, new_token_secret
+from tests.factories import SubscriberFactory
 
 from .conftest import subscribe
 
@@ -195,3 +198,14 @@ def test_mail_without_a_valid_token_unsubscribes_nobody(client, sent_digest, sub
     )
     assert response.status_code == 200
     assert Subscriber.objects.get(email="ada@example.org").status == Subscriber.Status.ACTIVE
+
+
+def test_a_token_whose_signature_ends_in_a_dash_unsubscribes_by_mail_too(db):
+    """URL-safe base64 ends in "-" for one token in 64: the subject is still read."""
+    subscriber = SubscriberFactory(email="ada@example.org")
+    while not (token := tokens.make_token(subscriber, tokens.UNSUBSCRIBE)).endswith("-"):
+        subscriber.token_secret = new_token_secret()
+        subscriber.save(update_fields=["token_secret"])
+    assert inbound_unsubscribe(subject=f"Re: unsubscribe {token}") == subscriber
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.UNSUBSCRIBED

@@ -17,21 +17,14 @@ from alerts.matcher import PaperDoc, PaperIndex, iter_bits
 from alerts.models import Digest, Paper
 from alerts.outbox import outbox_messages
 from alerts.tasks import dispatch_due_digests, recover_digests, send_digest_chunk
-from tests.fakeesp import FakeESP, Step
+from tests.fakeesp import Step
+from tests.servers import wait_until
 
 from .conftest import SITE, make_papers, subscribe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FEED = Path(__file__).resolve().parents[2] / "fixtures" / "sources" / "arxiv_rss_cs.DC_2026-03-04.xml"
-
-
-def wait_until(condition, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached in {timeout}s")
-        time.sleep(0.1)
 
 
 def sent_count() -> int:
@@ -45,13 +38,6 @@ def not_yet_due() -> tuple[str, int]:
         if hour <= 21:
             return name, hour + 1
     raise AssertionError("every candidate time zone is past 21:00")
-
-
-@pytest.fixture
-def esp():
-    server = FakeESP().start()
-    yield server
-    server.stop()
 
 
 def test_beat_dispatch_through_a_worker_sends_each_subscriber_what_the_matcher_says(

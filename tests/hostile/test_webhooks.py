@@ -1,0 +1,71 @@
+"""Calls to the ESP's tracking webhook that do not come from the ESP: wrong, malformed or
+missing credentials (inputs/webhook_credentials.json), and any call at all while no
+webhook secret is configured. A forged complaint would stop someone's mail for good, so
+each is refused (400) and changes nothing; the ESP's own call, with the secret, works.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts.models import DeliveryEvent
+from subscribers.models import Subscriber, SubscriberEvent
+from tests.factories import SubscriberFactory
+
+from .conftest import WEBHOOK_SECRET, case_ids, cases, post_tracking_event
+
+pytestmark = pytest.mark.django_db
+
+CREDENTIALS = cases("webhook_credentials.json")
+# Postmark's spam complaint for an address: all a stranger needs to know is the address.
+COMPLAINT = {
+    "RecordType": "SpamComplaint",
+    "ID": 42,
+    "Type": "SpamComplaint",
+    "TypeCode": 512,
+    "MessageID": "00000000-0000-0000-0000-000000000000",
+    "Email": "ada@example.org",
+    "BouncedAt": "2026-11-25T11:00:00Z",
+    "Description": "The subscriber explicitly marked this message as spam.",
+    "MessageStream": "outbound",
+}
+
+
+@pytest.fixture
+def ada():
+    return SubscriberFactory(email="ada@example.org")
+
+
+def call(client, authorization: str | None):
+    return post_tracking_event(client, COMPLAINT, authorization)
+
+
+def unchanged(subscriber) -> bool:
+    subscriber.refresh_from_db()
+    return (
+        subscriber.status == Subscriber.Status.ACTIVE
+        and not DeliveryEvent.objects.exists()
+        and not SubscriberEvent.objects.filter(kind=SubscriberEvent.Kind.COMPLAINED).exists()
+    )
+
+
+@pytest.mark.parametrize("case", CREDENTIALS, ids=case_ids(CREDENTIALS))
+def test_wrong_credentials_are_refused(case, client, settings, ada):
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": WEBHOOK_SECRET}
+    assert call(client, case["authorization"]).status_code == 400
+    assert unchanged(ada)
+
+
+@pytest.mark.parametrize("case", CREDENTIALS[:3], ids=case_ids(CREDENTIALS[:3]))
+def test_without_a_configured_secret_every_call_is_refused(case, client, settings, ada):
+    settings.ANYMAIL = {key: value for key, value in settings.ANYMAIL.items() if key != "WEBHOOK_SECRET"}
+    assert call(client, case["authorization"]).status_code == 400
+    assert unchanged(ada)
+
+
+def test_the_esps_own_call_is_applied(client, settings, ada):
+    """The refusals above are the credentials', not the payload's."""
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": WEBHOOK_SECRET}
+    assert call(client, "secret").status_code == 200
+    ada.refresh_from_db()
+    assert ada.status == Subscriber.Status.COMPLAINED
