@@ -2,6 +2,7 @@ from urllib.parse import quote
 
 from csp.decorators import csp_update
 from django.contrib import admin
+from django.db import models
 from django.db.models.functions import Lower
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -18,6 +19,8 @@ from .tasks import send_test_digest
 
 @admin.register(Paper)
 class PaperAdmin(admin.ModelAdmin):
+    # A link typed without a scheme is https (Django 6's default, chosen now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("key_display", "title", "primary_category", "announced_on", "upvotes", "source")
     list_filter = ("source", "announced_on", "primary_category", "announce_type")
     search_fields = ("arxiv_id", "external_key", "title", "abstract", "doi")
