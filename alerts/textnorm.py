@@ -22,12 +22,24 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import snowballstemmer
 
-__all__ = ["Word", "analyse", "fold", "highlight_spans", "name_tokens", "stem", "tokens", "word", "words"]
+__all__ = [
+    "Highlighter",
+    "Word",
+    "analyse",
+    "fold",
+    "highlight_spans",
+    "name_tokens",
+    "stem",
+    "tokens",
+    "word",
+    "words",
+]
 
 _STEMMER = snowballstemmer.stemmer("english")
 
@@ -273,31 +285,75 @@ def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
     ending in `*` (`generati*`, compared with the unstemmed form). Spans are in the
     original text, ascending and non-overlapping.
     """
-    exact: set[str] = set()
-    prefixes: list[str] = []
-    for term in terms:
-        if term.endswith("*"):
-            prefixes.append(term[:-1])
-        elif term:
-            exact.add(term)
-    if not exact and not prefixes:
-        return []
-    prefix_tuple = tuple(prefixes)
+    return Highlighter(text).spans(terms)
 
-    def hit(stemmed: str, surface: str) -> bool:
-        return stemmed in exact or (bool(prefix_tuple) and surface.startswith(prefix_tuple))
 
-    spans: list[tuple[int, int]] = []
-    for match in _matches(text):
-        raw = match.group(1)
-        start = match.start(1)
-        w = word(raw)
-        if w.joined and hit(w.joined, w.joined_surface):
-            spans.append((start, match.end(1)))
-            continue
-        offset = start
-        for raw_part, stemmed, surface in zip(_HYPHEN_RE.split(raw), w.parts, w.surface, strict=True):
-            if hit(stemmed, surface):
-                spans.append((offset, offset + len(raw_part)))
-            offset += len(raw_part) + 1
-    return spans
+class Highlighter:
+    """One text's words, read once, so that any set of terms is highlighted in it quickly.
+
+    A digest shows the same paper to many subscribers, each with their own matched terms;
+    the paper's title and abstract are read once per run, and `relevant` tells which of a
+    subscriber's terms can highlight anything here (most cannot), so the highlighted text
+    can be shared by every subscriber with the same relevant terms.
+    """
+
+    __slots__ = ("_words", "stems", "surfaces")
+
+    def __init__(self, text: str) -> None:
+        self._words: list[tuple[int, int, str, Word]] = []  # (start, end, raw word, normalised)
+        stems: set[str] = set()
+        surfaces: set[str] = set()
+        for match in _matches(text):
+            raw = match.group(1)
+            w = word(raw)
+            self._words.append((match.start(1), match.end(1), raw, w))
+            stems.update(w.parts)
+            surfaces.update(w.surface)
+            if w.joined:
+                stems.add(w.joined)
+                surfaces.add(w.joined_surface)
+        self.stems = frozenset(stems)
+        self.surfaces = tuple(sorted(surfaces))
+
+    def relevant(self, terms: Iterable[str]) -> tuple[str, ...]:
+        """The terms (of `terms`, in their order) that highlight something in this text."""
+        stems = self.stems
+        out = []
+        for term in terms:
+            if term.endswith("*"):
+                prefix = term[:-1]
+                # Surfaces are sorted: the first one not below the prefix starts with it, if any does.
+                at = bisect_left(self.surfaces, prefix)
+                if at < len(self.surfaces) and self.surfaces[at].startswith(prefix):
+                    out.append(term)
+            elif term in stems:
+                out.append(term)
+        return tuple(out)
+
+    def spans(self, terms: Iterable[str]) -> list[tuple[int, int]]:
+        """As `highlight_spans` for this text."""
+        exact: set[str] = set()
+        prefixes: list[str] = []
+        for term in terms:
+            if term.endswith("*"):
+                prefixes.append(term[:-1])
+            elif term:
+                exact.add(term)
+        if not exact and not prefixes:
+            return []
+        prefix_tuple = tuple(prefixes)
+
+        def hit(stemmed: str, surface: str) -> bool:
+            return stemmed in exact or (bool(prefix_tuple) and surface.startswith(prefix_tuple))
+
+        spans: list[tuple[int, int]] = []
+        for start, end, raw, w in self._words:
+            if w.joined and hit(w.joined, w.joined_surface):
+                spans.append((start, end))
+                continue
+            offset = start
+            for raw_part, stemmed, surface in zip(_HYPHEN_RE.split(raw), w.parts, w.surface, strict=True):
+                if hit(stemmed, surface):
+                    spans.append((offset, offset + len(raw_part)))
+                offset += len(raw_part) + 1
+        return spans
