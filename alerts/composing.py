@@ -93,6 +93,7 @@ class PeriodIndex:
         # titles and abstracts: see rendering.
         self.blocks: dict = {}
         self.highlights: dict = {}
+        self.highlight_terms: dict = {}
         self._categories: dict[str, int] | None = None
         # Per run, not per subscriber: each filter's scored hits and named categories, each
         # paper's trending bonus, the recency bonuses of each window start, the upvoted

@@ -117,21 +117,17 @@ class Compiled:
         self._prepare()
         return tag
 
-    def partial(self, values: dict[str, str]) -> Compiled:
-        """The same with the slots named in `values` filled in, the others left open."""
-        filled = Compiled("")
-        literals, names, escapers = [self.literals[0]], [], []
-        for name, escape, literal in self._steps:
-            if name in values:
-                value = values[name]
-                literals[-1] += (escape(value) if escape else value) + literal
-            else:
-                names.append(name)
-                escapers.append(escape)
-                literals.append(literal)
-        filled.literals, filled.names, filled.escapers = literals, names, escapers
-        filled._prepare()
-        return filled
+    def fill_around(self, values: dict[str, str], name: str) -> tuple[tuple[str, ...], str]:
+        """The parts before slot `name`, the last slot, filled with `values`; and the text
+        after it (parts, not joined: a digest joins every part of its blocks once)."""
+        if not self.names or self.names[-1] != name:
+            return (self.fill(values),), ""
+        parts = [self.literals[0]]
+        for slot, escape, literal in self._steps[:-1]:
+            value = values[slot]
+            parts.append(escape(value) if escape else value)
+            parts.append(literal)
+        return tuple(parts), self.literals[-1]
 
     def around(self, name: str) -> tuple[str, str]:
         """The text before and after slot `name`, the only slot left (the whole text and ""
@@ -250,9 +246,10 @@ def paper_context(paper: PaperRow, terms: Sequence[str], *, show_matched: bool) 
 # The parts of a paper's HTML block that change from digest to digest besides the matched
 # filters' names: the title and the abstract, with the subscriber's matched terms marked.
 HIGHLIGHTED = ("title_html", "abstract_html")
-# Highlighted titles and abstracts kept per run: the cache is emptied when it grows past
+# Highlighted titles and abstracts kept per run (each a few hundred bytes; a subscriber's
+# terms name one of them, twice as many entries): a cache is emptied when it grows past
 # this, so that memory stays bounded however many term combinations subscribers have.
-HIGHLIGHT_CACHE_LIMIT = 50_000
+HIGHLIGHT_CACHE_LIMIT = 100_000
 
 
 def highlighted_html(text: str, spans: list[tuple[int, int]], mark: str) -> str:
@@ -296,30 +293,33 @@ class Block:
         self.title_words = Highlighter(self.title)
         self.snippet_words = Highlighter(self.snippet)
 
-    def highlighted(self, cache: dict, key: tuple, terms: tuple[str, ...]) -> tuple[str, str]:
-        """The HTML block with `terms` marked in the title and abstract, before and after
-        the matched filters' names; shared by every digest whose terms mark the same words
-        here. `key` names the block in the run's `cache`."""
-        found = cache.get((key, terms))
+    def highlighted(
+        self, pidx: PeriodIndex, key: tuple, terms: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], str]:
+        """The HTML block with `terms` marked in the title and abstract, as the parts before
+        the matched filters' names and the text after them; shared by every digest whose
+        terms mark the same words here. `key` names the block in the run's caches."""
+        aliases, variants = pidx.highlight_terms, pidx.highlights
+        in_title = self.title_words.relevant(terms)
+        in_snippet = self.snippet_words.relevant(terms)
+        found = variants.get((key, in_title, in_snippet))
         if found is None:
-            in_title = self.title_words.relevant(terms)
-            in_snippet = self.snippet_words.relevant(terms)
-            found = cache.get((key, in_title, in_snippet))
-            if found is None:
-                values = {
-                    "title_html": highlighted_html(
-                        self.title, self.title_words.spans(in_title), self.marks["title_html"]
-                    )
-                }
-                if "abstract_html" in self.marks:
-                    values["abstract_html"] = highlighted_html(
-                        self.snippet, self.snippet_words.spans(in_snippet), self.marks["abstract_html"]
-                    )
-                found = self.html.partial(values).around("matched")
-                if len(cache) >= HIGHLIGHT_CACHE_LIMIT:
-                    cache.clear()
-                cache[(key, in_title, in_snippet)] = found
-            cache[(key, terms)] = found
+            values = {
+                "title_html": highlighted_html(
+                    self.title, self.title_words.spans(in_title), self.marks["title_html"]
+                )
+            }
+            if "abstract_html" in self.marks:
+                values["abstract_html"] = highlighted_html(
+                    self.snippet, self.snippet_words.spans(in_snippet), self.marks["abstract_html"]
+                )
+            found = self.html.fill_around(values, "matched")
+            if len(variants) >= HIGHLIGHT_CACHE_LIMIT:
+                variants.clear()
+            variants[(key, in_title, in_snippet)] = found
+        if len(aliases) >= 2 * HIGHLIGHT_CACHE_LIMIT:
+            aliases.clear()
+        aliases[(key, terms)] = found
         return found
 
 
@@ -409,7 +409,7 @@ def _blocks(pidx: PeriodIndex, items: list[ComposedItem], *, matched: bool) -> t
     """The items' paper blocks as parts to join: (HTML, text)."""
     html: list[str] = []
     text: list[str] = []
-    blocks, cache = pidx.blocks, pidx.highlights
+    blocks, aliases = pidx.blocks, pidx.highlight_terms
     names: dict[tuple[str, ...], tuple[str, str]] = {}  # items often share their filters
     for item in items:
         key = (item.doc, matched)
@@ -419,8 +419,9 @@ def _blocks(pidx: PeriodIndex, items: list[ComposedItem], *, matched: bool) -> t
         if name is None:
             joined = ", ".join(filters)
             name = names[filters] = (block.escape(joined) if block.escape else joined, joined)
-        before, after = cache.get((key, item.terms)) or block.highlighted(cache, key, item.terms)
-        html += (before, name[0], after)
+        before, after = aliases.get((key, item.terms)) or block.highlighted(pidx, key, item.terms)
+        html += before
+        html += (name[0], after)
         before, after = block.text
         text += (before, name[1], after)
     return html, text

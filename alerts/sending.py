@@ -33,7 +33,7 @@ from django.utils import timezone
 from subscribers.models import Subscriber
 from subscribers.tokens import manage_url, unsubscribe_url
 
-from . import composing
+from . import bulk, composing
 from .composing import ComposedItem, Composition, PeriodIndex
 from .journal import IN_FLIGHT, SendJournal
 from .links import digest_view_url
@@ -272,7 +272,7 @@ def digests_send(
 
     prepared = prepare(live) if live else []
     to_send: list[Prepared] = []
-    new_items: list[DigestItem] = []
+    new_items: list[dict] = []
     for p in prepared:
         digest, comp = p.digest, p.composition
         if p.new:
@@ -280,15 +280,15 @@ def digests_send(
             digest.paper_count = len(comp.items)
             for item in comp.all_items:
                 new_items.append(
-                    DigestItem(
-                        digest=digest,
-                        paper_id=item.paper.id,
-                        section=item.section,
-                        rank=item.rank,
-                        score=item.score,
-                        filters=item.filters,
-                        terms=list(item.terms),
-                    )
+                    {
+                        "digest_id": digest.pk,
+                        "paper_id": item.paper.id,
+                        "section": item.section,
+                        "rank": item.rank,
+                        "score": item.score,
+                        "filters": item.filters,
+                        "terms": list(item.terms),
+                    }
                 )
         if comp.invalid_filters:
             digest.last_error = "filters that could not be read were left out: " + ", ".join(
@@ -300,13 +300,11 @@ def digests_send(
             to_send.append(p)
 
     with transaction.atomic():
-        DigestItem.objects.bulk_create(new_items, ignore_conflicts=True)
-        Digest.objects.bulk_update(
-            [p.digest for p in prepared if p.new], ["window_start", "paper_count", "last_error"]
-        )
+        bulk.insert_ignoring_conflicts(DigestItem, new_items)
+        bulk.update([p.digest for p in prepared if p.new], ["window_start", "paper_count", "last_error"])
         for d in skipped:
             d.status, d.finished_at, d.claim_id = Digest.Status.SKIPPED, now, None
-        Digest.objects.bulk_update(skipped, ["status", "finished_at", "claim_id", "last_error"])
+        bulk.update(skipped, ["status", "finished_at", "claim_id", "last_error"])
     result.skipped = len(skipped)
     if on_progress and skipped:
         on_progress(len(skipped))
@@ -374,7 +372,7 @@ def digests_send(
 
     def finalise() -> None:
         with transaction.atomic():
-            Digest.objects.bulk_update(
+            bulk.update(
                 sent + failed + released,
                 [
                     "status",
