@@ -56,9 +56,9 @@ def update(objs: Sequence[Model], field_names: Sequence[str]) -> None:
 
 
 def insert_ignoring_conflicts(model: type[Model], rows: Iterable[dict[str, Any]]) -> None:
-    """Insert `rows` ({field attname: value}; other fields take their default) into
-    `model`'s table; a row that breaks a unique constraint is left out, as
-    `bulk_create(ignore_conflicts=True)` does."""
+    """Insert `rows` ({field attname: value}; fields left out take their default, and when
+    the first row names them all, every row must) into `model`'s table; a row that breaks
+    a unique constraint is left out, as `bulk_create(ignore_conflicts=True)` does."""
     rows = list(rows)
     if not rows:
         return
@@ -70,8 +70,11 @@ def insert_ignoring_conflicts(model: type[Model], rows: Iterable[dict[str, Any]]
         model._default_manager.bulk_create([model(**row) for row in rows], ignore_conflicts=True)
         return
     fields = [f for f in meta.concrete_fields if f is not meta.pk]
-    defaults = {f.attname: f.get_default() for f in fields}
-    documents = [{f.column: row.get(f.attname, defaults[f.attname]) for f in fields} for row in rows]
+    if all(f.attname == f.column for f in fields) and all(f.attname in rows[0] for f in fields):
+        documents = rows  # each row already names every column (the send path's rows do)
+    else:
+        defaults = {f.attname: f.get_default() for f in fields}
+        documents = [{f.column: row.get(f.attname, defaults[f.attname]) for f in fields} for row in rows]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     table = quote(meta.db_table)

@@ -21,7 +21,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 from django.conf import settings
@@ -49,15 +50,21 @@ log = logging.getLogger(__name__)
 
 
 def _site_host() -> str:
-    return urlsplit(settings.SITE_URL).hostname or "localhost"
+    return _host_of(settings.SITE_URL)
+
+
+@lru_cache(maxsize=8)
+def _host_of(url: str) -> str:
+    return urlsplit(url).hostname or "localhost"
+
+
+@lru_cache(maxsize=8)
+def _mailbox_of(address: str) -> str:
+    return parseaddr(address)[1]
 
 
 def list_unsubscribe(subscriber: Subscriber, url: str) -> str:
-    mailto = settings.UNSUBSCRIBE_MAILTO
-    if not mailto:
-        from email.utils import parseaddr
-
-        mailto = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    mailto = settings.UNSUBSCRIBE_MAILTO or _mailbox_of(settings.DEFAULT_FROM_EMAIL)
     return f"<{url}>, <mailto:{mailto}?subject={quote('unsubscribe ' + str(subscriber.pk))}>"
 
 
@@ -177,7 +184,16 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
     return prepared
 
 
-def render(p: Prepared) -> RenderedDigest:
+def digest_links(digest: Digest, subscriber: Subscriber) -> Links:
+    """The signed links of one digest: manage, unsubscribe, view in the browser."""
+    return Links(
+        manage_url=manage_url(subscriber),
+        unsubscribe_url=unsubscribe_url(subscriber),
+        view_url=digest_view_url(digest, subscriber),
+    )
+
+
+def render(p: Prepared, links: Links) -> RenderedDigest:
     return render_digest(
         pidx=p.pidx,
         composition=p.composition,
@@ -185,11 +201,7 @@ def render(p: Prepared) -> RenderedDigest:
         filter_names=p.filter_names,
         period=p.digest.period,
         weekly=p.digest.frequency == WEEKLY,
-        links=Links(
-            manage_url=manage_url(p.subscriber),
-            unsubscribe_url=unsubscribe_url(p.subscriber),
-            view_url=digest_view_url(p.digest, p.subscriber),
-        ),
+        links=links,
     )
 
 
@@ -317,23 +329,26 @@ def digests_send(
     conn = get_connection()
     try:
         conn.open()
-        for p in to_send:
+        noted = None  # the digest the journal already has in flight
+        for n, p in enumerate(to_send):
             digest = p.digest
             if transient is not None:
                 released.append(digest)  # the ESP is struggling: don't hammer it
                 continue
             try:
-                rendered = render(p)
+                links = digest_links(p.digest, p.subscriber)
+                rendered = render(p, links)
                 digest.subject = rendered.subject[:255]
                 digest.attempts += 1
                 message = build_message(
                     digest=digest,
                     subscriber=p.subscriber,
                     rendered=rendered,
-                    unsubscribe=unsubscribe_url(p.subscriber),
+                    unsubscribe=links.unsubscribe_url,
                     conn=conn,
                 )
-                journal.begin(digest.pk)
+                if noted != digest.pk:
+                    journal.begin(digest.pk)
                 conn.send_messages([message])
             except Exception as exc:
                 error = classify(exc)
@@ -349,7 +364,10 @@ def digests_send(
                     result.retry_in = backoff(digest.attempts, error.retry_after)
                 continue
             digest.esp_message_id = message_id_of(message)[:255]
-            journal.accepted(digest.pk, digest.esp_message_id)
+            # Noted at once, with the next digest's start: if the worker dies before that
+            # one is handed over, recovery sends it (in flight counts as not sent).
+            noted = to_send[n + 1].digest.pk if n + 1 < len(to_send) else None
+            journal.accepted(digest.pk, digest.esp_message_id, next_id=noted)
             sent.append(digest)
             if on_progress:
                 on_progress(1)

@@ -297,27 +297,29 @@ class Highlighter:
     can be shared by every subscriber with the same relevant terms.
     """
 
-    __slots__ = ("_words", "stems", "surfaces")
+    __slots__ = ("_where", "_words", "surfaces")
 
     def __init__(self, text: str) -> None:
         self._words: list[tuple[int, int, str, Word]] = []  # (start, end, raw word, normalised)
-        stems: set[str] = set()
+        self._where: dict[str, list[int]] = {}  # stem or joined stem -> the words that have it
         surfaces: set[str] = set()
         for match in _matches(text):
             raw = match.group(1)
             w = word(raw)
+            at = len(self._words)
             self._words.append((match.start(1), match.end(1), raw, w))
-            stems.update(w.parts)
+            for token in (*w.parts, w.joined) if w.joined else w.parts:
+                found = self._where.setdefault(token, [])
+                if not found or found[-1] != at:
+                    found.append(at)
             surfaces.update(w.surface)
             if w.joined:
-                stems.add(w.joined)
                 surfaces.add(w.joined_surface)
-        self.stems = frozenset(stems)
         self.surfaces = tuple(sorted(surfaces))
 
     def relevant(self, terms: Iterable[str]) -> tuple[str, ...]:
         """The terms (of `terms`, in their order) that highlight something in this text."""
-        stems = self.stems
+        stems = self._where
         out = []
         for term in terms:
             if term.endswith("*"):
@@ -346,8 +348,14 @@ class Highlighter:
         def hit(stemmed: str, surface: str) -> bool:
             return stemmed in exact or (bool(prefix_tuple) and surface.startswith(prefix_tuple))
 
+        # Without prefixes only the words that have one of the terms can be marked.
+        words = (
+            [self._words[i] for i in sorted({i for term in exact for i in self._where.get(term, ())})]
+            if not prefixes
+            else self._words
+        )
         spans: list[tuple[int, int]] = []
-        for start, end, raw, w in self._words:
+        for start, end, raw, w in words:
             if w.joined and hit(w.joined, w.joined_surface):
                 spans.append((start, end))
                 continue
