@@ -70,7 +70,7 @@ class PaperRow:
 
 # Per-run caches of filter results are emptied when they grow past this many filters, so
 # a worker's memory stays bounded however many distinct filters the subscribers have.
-CACHE_LIMIT = 100_000
+CACHE_LIMIT = 50_000
 
 
 def lookback(window_end: dt.datetime) -> dt.datetime:

@@ -249,7 +249,7 @@ HIGHLIGHTED = ("title_html", "abstract_html")
 # Highlighted titles and abstracts kept per run (each a few hundred bytes; a subscriber's
 # terms name one of them, twice as many entries): a cache is emptied when it grows past
 # this, so that memory stays bounded however many term combinations subscribers have.
-HIGHLIGHT_CACHE_LIMIT = 100_000
+HIGHLIGHT_CACHE_LIMIT = 50_000
 
 
 def highlighted_html(text: str, spans: list[tuple[int, int]], mark: str) -> str:
