@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Model
+from django.utils import timezone
 
 
 def _json_default(value: Any) -> str:
@@ -63,17 +64,21 @@ def insert_ignoring_conflicts(model: type[Model], rows: Iterable[dict[str, Any]]
     if not rows:
         return
     meta = model._meta
-    if connection.vendor != "postgresql" or any(
-        getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) for f in meta.concrete_fields
-    ):
-        # (Values set on save, auto_now, are Django's to fill in.)
+    if connection.vendor != "postgresql":
         model._default_manager.bulk_create([model(**row) for row in rows], ignore_conflicts=True)
         return
     fields = [f for f in meta.concrete_fields if f is not meta.pk]
     if all(f.attname == f.column for f in fields) and all(f.attname in rows[0] for f in fields):
         documents = rows  # each row already names every column (the send path's rows do)
     else:
-        defaults = {f.attname: f.get_default() for f in fields}
+        now = timezone.now()
+        defaults = {
+            # A time set when the row is saved (auto_now, auto_now_add) is this statement's.
+            f.attname: now
+            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+            else f.get_default()
+            for f in fields
+        }
         documents = [{f.column: row.get(f.attname, defaults[f.attname]) for f in fields} for row in rows]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
