@@ -273,7 +273,7 @@ class Block:
     per digest: the matched filters' names, and in HTML the highlighted title and abstract
     (`highlighted`)."""
 
-    __slots__ = ("escape", "html", "marks", "snippet", "snippet_words", "text", "title", "title_words")
+    __slots__ = ("_snippet_words", "_title_words", "escape", "html", "marks", "snippet", "text", "title")
 
     def __init__(self, paper: PaperRow, *, matched: bool) -> None:
         context = {"slots": Slots(), **site_context(), **paper_context(paper, (), show_matched=matched)}
@@ -290,8 +290,22 @@ class Block:
         names = self.html.names
         self.escape = self.html.escapers[names.index("matched")] if "matched" in names else None
         self.text = Compiled(render_to_string("emails/_digest_paper.txt", context)).around("matched")
-        self.title_words = Highlighter(self.title)
-        self.snippet_words = Highlighter(self.snippet)
+        self._title_words: Highlighter | None = None
+        self._snippet_words: Highlighter | None = None
+
+    # The words of the title and abstract, read when a digest first marks terms in them
+    # (never for the trending section, which marks nothing).
+    @property
+    def title_words(self) -> Highlighter:
+        if self._title_words is None:
+            self._title_words = Highlighter(self.title)
+        return self._title_words
+
+    @property
+    def snippet_words(self) -> Highlighter:
+        if self._snippet_words is None:
+            self._snippet_words = Highlighter(self.snippet)
+        return self._snippet_words
 
     def highlighted(
         self, pidx: PeriodIndex, key: tuple, terms: tuple[str, ...]
@@ -300,18 +314,20 @@ class Block:
         the matched filters' names and the text after them; shared by every digest whose
         terms mark the same words here. `key` names the block in the run's caches."""
         aliases, variants = pidx.highlight_terms, pidx.highlights
-        in_title = self.title_words.relevant(terms)
-        in_snippet = self.snippet_words.relevant(terms)
+        in_title = self.title_words.relevant(terms) if terms else ()
+        in_snippet = self.snippet_words.relevant(terms) if terms else ()
         found = variants.get((key, in_title, in_snippet))
         if found is None:
             values = {
                 "title_html": highlighted_html(
-                    self.title, self.title_words.spans(in_title), self.marks["title_html"]
+                    self.title, self.title_words.spans(in_title) if in_title else [], self.marks["title_html"]
                 )
             }
             if "abstract_html" in self.marks:
                 values["abstract_html"] = highlighted_html(
-                    self.snippet, self.snippet_words.spans(in_snippet), self.marks["abstract_html"]
+                    self.snippet,
+                    self.snippet_words.spans(in_snippet) if in_snippet else [],
+                    self.marks["abstract_html"],
                 )
             found = self.html.fill_around(values, "matched")
             if len(variants) >= HIGHLIGHT_CACHE_LIMIT:
