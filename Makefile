@@ -33,9 +33,14 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Benchmarks (not tests): results land in bench/results/.
+# Benchmarks (not tests): results land in bench/results/, headline figures in the README.
+# BENCH_QUICK=1: small sizes, a smoke run that writes nothing.
+BENCH_ARGS := $(if $(BENCH_QUICK),--quick,)
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m bench.match
+	$(BIN)/python -m bench.match $(BENCH_ARGS)
+	$(BIN)/python -m bench.render $(BENCH_ARGS)
+	$(BIN)/python -m bench.pipeline $(BENCH_ARGS)
+	$(if $(BENCH_QUICK),,$(BIN)/python -m bench.summary)
 
 # Sign-up and live preview under wrk for 60 s (gunicorn, PostgreSQL, Redis started for the
 # run; needs wrk, redis-server and postgresql): bench/results/load.md.

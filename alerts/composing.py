@@ -21,7 +21,7 @@ from django.db.models import Count, Max
 from subscribers.models import TopicFilter
 
 from . import ranking
-from .matcher import PaperDoc, PaperIndex, iter_bits
+from .matcher import Hit, PaperDoc, PaperIndex
 from .models import Digest, DigestItem, Paper
 from .periods import period_length
 from .query import QueryError, categories_of
@@ -90,6 +90,9 @@ def paper_row(values: Sequence) -> PaperRow:
 
 def paper_row_of(paper: Paper) -> PaperRow:
     return paper_row([getattr(paper, "id" if name == "id" else name) for name in PAPER_FIELDS])
+# Per-run caches of filter results are emptied when they grow past this many filters, so
+# a worker's memory stays bounded however many distinct filters the subscribers have.
+CACHE_LIMIT = 50_000
 
 
 def lookback(window_end: dt.datetime) -> dt.datetime:
@@ -108,9 +111,20 @@ class PeriodIndex:
         self.position = {p.id: i for i, p in enumerate(self.papers)}
         self.index = PaperIndex([PaperDoc(p.title, p.abstract, p.authors, p.categories) for p in self.papers])
         self.upvotes = {i: p.upvotes for i, p in enumerate(self.papers) if p.upvotes}
-        # Rendered paper blocks, keyed by (paper position, highlighted terms): see rendering.
+        # Rendered paper blocks, keyed by (paper position, section), and their highlighted
+        # titles and abstracts: see rendering.
         self.blocks: dict = {}
+        self.highlights: dict = {}
+        self.highlight_terms: dict = {}
         self._categories: dict[str, int] | None = None
+        # Per run, not per subscriber: each filter's scored hits and named categories, each
+        # paper's trending bonus, the recency bonuses of each window start, the upvoted
+        # papers most upvoted first.
+        self._hits: dict[str, tuple[Hit, ...]] = {}
+        self._categories_of: dict[str, frozenset[str]] = {}
+        self.trending_bonus = [ranking.trending_bonus(p.upvotes or 0) for p in self.papers]
+        self._recency: dict[dt.datetime, dict[int, float]] = {}
+        self.by_upvotes = ranking.trending(self.upvotes, set(), len(self.upvotes))
 
     def __len__(self) -> int:
         return len(self.papers)
@@ -129,6 +143,37 @@ class PeriodIndex:
                 mask |= 1 << pos
         return mask
 
+    def hits(self, query: str, bits: int) -> Iterable[Hit]:
+        """The scored hits of a valid `query` among the papers `bits` (a subset of its
+        matches), in no particular order."""
+        hits = self._hits.get(query)
+        if hits is None:
+            if len(self._hits) >= CACHE_LIMIT:
+                self._hits.clear()
+            hits = self._hits[query] = tuple(self.index.hits(query))
+        if bits == self.index.match(query):
+            return hits
+        return [hit for hit in hits if (bits >> hit.doc) & 1]
+
+    def categories_of(self, query: str) -> frozenset[str]:
+        """The categories a valid `query` names (see alerts.query.categories_of)."""
+        found = self._categories_of.get(query)
+        if found is None:
+            if len(self._categories_of) >= CACHE_LIMIT:
+                self._categories_of.clear()
+            found = self._categories_of[query] = frozenset(categories_of(query))
+        return found
+
+    def recency_bonus(self, window_start: dt.datetime) -> dict[int, float]:
+        """{paper position: its recency bonus} in windows starting at `window_start`, filled
+        as papers are asked for (most digests of a run share their window start)."""
+        found = self._recency.get(window_start)
+        if found is None:
+            if len(self._recency) >= 64:
+                self._recency.clear()
+            found = self._recency[window_start] = _RecencyBonus(self, window_start)
+        return found
+
     def category_mask(self, categories: set[str]) -> int:
         """Papers in any of `categories` (an archive name such as "cs" covers cs.*)."""
         if self._categories is None:
@@ -144,6 +189,21 @@ class PeriodIndex:
         for cat in categories:
             mask |= self._categories.get(cat, 0)
         return mask
+
+
+class _RecencyBonus(dict):
+    """{paper position: recency bonus} for one window start, computed on first use."""
+
+    def __init__(self, pidx: PeriodIndex, window_start: dt.datetime) -> None:
+        super().__init__()
+        self.papers = pidx.papers
+        self.window_start = window_start
+        self.span = (pidx.window_end - window_start).total_seconds() or 1.0
+
+    def __missing__(self, doc: int) -> float:
+        age = (self.papers[doc].first_seen_at - self.window_start).total_seconds()
+        bonus = self[doc] = ranking.recency_bonus(max(0.0, min(1.0, age / self.span)))
+        return bonus
 
 
 _cache: dict[tuple, PeriodIndex] = {}
@@ -229,61 +289,71 @@ def compose(
     window, none already sent to them (`excluded`), and optionally what is trending."""
     index = pidx.index
     candidates_mask = pidx.window_mask(window_start, pidx.window_end) & ~excluded
-    candidates: dict[int, ranking.Candidate] = {}
+    # Paper position -> [best relevance, names of the filters that matched, their hits].
+    found: dict[int, list] = {}
     categories: set[str] = set()
     invalid: list[str] = []
     if candidates_mask:
         for spec in filters:
             try:
                 bits = index.match(spec.query) & candidates_mask
-                categories |= categories_of(spec.query)
             except QueryError:
                 invalid.append(spec.name)
                 continue
+            if include_trending:
+                categories |= pidx.categories_of(spec.query)
             if not bits:
                 continue
-            for hit in index.hits(spec.query, mask=bits):
-                cand = candidates.get(hit.doc)
-                if cand is None:
-                    cand = candidates[hit.doc] = ranking.Candidate(doc=hit.doc)
-                cand.add_match(spec.name, hit.score, hit.terms)
+            name = spec.name
+            if not found:
+                found = {hit.doc: [hit.score, [name], [hit]] for hit in pidx.hits(spec.query, bits)}
+                continue
+            for hit in pidx.hits(spec.query, bits):
+                entry = found.get(hit.doc)
+                if entry is None:
+                    found[hit.doc] = [hit.score, [name], [hit]]
+                else:
+                    if hit.score > entry[0]:
+                        entry[0] = hit.score
+                    entry[1].append(name)
+                    entry[2].append(hit)
 
-    span = (pidx.window_end - window_start).total_seconds() or 1.0
-    for cand in candidates.values():
-        paper = pidx.papers[cand.doc]
-        cand.upvotes = paper.upvotes or 0
-        cand.recency = max(0.0, min(1.0, (paper.first_seen_at - window_start).total_seconds() / span))
-    chosen = ranking.rank(list(candidates.values()), max_papers)
-    items = [
-        ComposedItem(
-            paper=pidx.papers[c.doc],
-            doc=c.doc,
-            section=DigestItem.Section.MATCHED,
-            rank=n,
-            score=round(c.score, 4),
-            filters=c.filters,
-            terms=tuple(sorted(c.terms)),
+    chosen = ranking.rank(found, pidx.trending_bonus, pidx.recency_bonus(window_start), max_papers)
+    items = []
+    for n, (total, doc) in enumerate(chosen, start=1):
+        _, names, hits = found[doc]
+        items.append(
+            ComposedItem(
+                paper=pidx.papers[doc],
+                doc=doc,
+                section=DigestItem.Section.MATCHED,
+                rank=n,
+                score=round(total, 4),
+                filters=names,
+                terms=tuple(sorted({term for hit in hits for term in hit.terms})),
+            )
         )
-        for n, c in enumerate(chosen, start=1)
-    ]
 
     trending_items: list[ComposedItem] = []
     if include_trending and candidates_mask:
         for paper_item in items:
             categories.update(paper_item.paper.categories)
         pool = candidates_mask & (pidx.category_mask(categories) if categories else -1)
-        votes = {doc: pidx.upvotes[doc] for doc in iter_bits(pool) if doc in pidx.upvotes}
         shown = {item.doc for item in items}
-        for n, doc in enumerate(ranking.trending(votes, shown, settings.DIGEST_TRENDING_SIZE), start=1):
-            trending_items.append(
-                ComposedItem(
-                    paper=pidx.papers[doc],
-                    doc=doc,
-                    section=DigestItem.Section.TRENDING,
-                    rank=n,
-                    score=float(votes[doc]),
+        limit = settings.DIGEST_TRENDING_SIZE
+        for doc in pidx.by_upvotes:
+            if len(trending_items) >= limit:
+                break
+            if (pool >> doc) & 1 and doc not in shown:
+                trending_items.append(
+                    ComposedItem(
+                        paper=pidx.papers[doc],
+                        doc=doc,
+                        section=DigestItem.Section.TRENDING,
+                        rank=len(trending_items) + 1,
+                        score=float(pidx.upvotes[doc]),
+                    )
                 )
-            )
     return Composition(
         window_start=window_start, items=items, trending=trending_items, invalid_filters=invalid
     )

@@ -18,10 +18,13 @@ from django.utils import timezone
 
 from subscribers.models import Subscriber
 
+from . import bulk
 from .models import Digest
 from .periods import due_hours, period_start
 
 INSERT_BATCH = 5000
+# Digest ids queued per UPDATE of their queued_at (each chunk of them is then one task).
+ENQUEUE_BATCH = 10_000
 
 
 @dataclass
@@ -78,16 +81,15 @@ def digests_dispatch(
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        batch: list[Digest] = []
+        batch: list[dict] = []
         for sub_id in due.iterator(chunk_size=INSERT_BATCH):
             batch.append(
-                Digest(subscriber_id=sub_id, period=start, frequency=frequency, window_end=window_end)
+                {"subscriber_id": sub_id, "period": start, "frequency": frequency, "window_end": window_end}
             )
             if len(batch) >= INSERT_BATCH:
-                Digest.objects.bulk_create(batch, ignore_conflicts=True)
+                bulk.insert_ignoring_conflicts(Digest, batch)
                 batch = []
-        if batch:
-            Digest.objects.bulk_create(batch, ignore_conflicts=True)
+        bulk.insert_ignoring_conflicts(Digest, batch)
     # Rows another run inserted first were ignored: count what this run made.
     result.created = Digest.objects.filter(window_end=window_end).count() - before
     return result
@@ -115,16 +117,16 @@ def digests_enqueue(digest_ids: list[int]) -> int:
 
     from .tasks import send_digest_chunk
 
-    now = timezone.now()
+    Digest.objects.filter(pk__in=digest_ids).update(queued_at=timezone.now())
     chunks = list(chunked(digest_ids))
     for ids in chunks:
-        Digest.objects.filter(pk__in=ids).update(queued_at=now)
         transaction.on_commit(lambda ids=ids: send_digest_chunk.delay(ids))
     return len(chunks)
 
 
-def pending_of_run(window_end: dt.datetime) -> Iterator[list[int]]:
-    """The ids of a run's pending digests, in chunks of DIGEST_CHUNK_SIZE."""
+def pending_of_run(window_end: dt.datetime, size: int | None = None) -> Iterator[list[int]]:
+    """The ids of a run's pending digests, in chunks of `size` (default DIGEST_CHUNK_SIZE)."""
+    size = size or settings.DIGEST_CHUNK_SIZE
     ids = (
         Digest.objects.filter(window_end=window_end, status=Digest.Status.PENDING)
         .order_by("pk")
@@ -133,7 +135,7 @@ def pending_of_run(window_end: dt.datetime) -> Iterator[list[int]]:
     chunk: list[int] = []
     for pk in ids.iterator(chunk_size=10_000):
         chunk.append(pk)
-        if len(chunk) >= settings.DIGEST_CHUNK_SIZE:
+        if len(chunk) >= size:
             yield chunk
             chunk = []
     if chunk:

@@ -47,9 +47,13 @@ class SendJournal:
         """About to hand digest `digest_id` to the ESP."""
         self._try(lambda: self._redis.hset(KEY, str(digest_id), IN_FLIGHT))
 
-    def accepted(self, digest_id: int, message_id: str) -> None:
-        """The ESP accepted it as `message_id`."""
-        if not self._try(lambda: self._redis.hset(KEY, str(digest_id), message_id)):
+    def accepted(self, digest_id: int, message_id: str, next_id: int | None = None) -> None:
+        """The ESP accepted it as `message_id`; and, in the same write, digest `next_id` is
+        the next to go (as `begin`): one round trip per message instead of two."""
+        fields = {str(digest_id): message_id}
+        if next_id is not None:
+            fields[str(next_id)] = IN_FLIGHT
+        if not self._try(lambda: self._redis.hset(KEY, mapping=fields)):
             Digest.objects.filter(pk=digest_id).update(esp_message_id=message_id)
 
     def lookup(self, digest_ids: Iterable[int]) -> dict[int, str]:

@@ -333,8 +333,19 @@ def _name_matches(tokens: tuple[str, ...], surname: str, given: tuple[str, ...])
     return False
 
 
+def _room_in(cache: dict, limit: int) -> dict:
+    """`cache`, emptied first if it holds `limit` entries: a long-lived process (a worker
+    going through a million subscribers' filters) keeps its memory bounded."""
+    if len(cache) >= limit:
+        cache.clear()
+    return cache
+
+
 class PaperIndex:
     """An in-memory index of one set of papers (a day's), built once, queried many times."""
+
+    # Queries (and parts of queries) each cache keeps at most; see `_room_in`.
+    cache_limit = 50_000
 
     def __init__(self, docs: Sequence[PaperDoc]) -> None:
         self.docs = tuple(docs)
@@ -355,6 +366,7 @@ class PaperIndex:
         self._compiled: dict[str, CompiledQuery] = {}
         self._compiled_by_key: dict[str, CompiledQuery] = {}
         self._leaf_scores: dict[str, tuple[int, int, int, tuple[str, ...]]] = {}
+        self._terms: dict[tuple[str, ...], tuple[str, ...]] = {}  # see _score
         for doc, paper in enumerate(self.docs):
             self._add(doc, paper)
 
@@ -394,10 +406,10 @@ class PaperIndex:
                 try:
                     node = parse(query)
                 except QueryError as exc:
-                    self._errors[query] = exc
+                    _room_in(self._errors, self.cache_limit)[query] = exc
                     raise
                 bits = self._eval(node)
-            self._by_text[query] = bits
+            _room_in(self._by_text, self.cache_limit)[query] = bits
         return bits
 
     def _match_chunks(self, query: str) -> int | None:
@@ -430,7 +442,7 @@ class PaperIndex:
                         except QueryError:
                             return None
                         count = len(chunk.split()) if '"' in chunk else 1
-                        cached = cache[chunk] = (self._eval(node), count)
+                        cached = _room_in(cache, self.cache_limit)[chunk] = (self._eval(node), count)
                     bits, count = cached
                     terms += count
                     if terms > MAX_TERMS:
@@ -490,8 +502,9 @@ class PaperIndex:
             node = parse(query)
             compiled = self._compiled_by_key.get(node.key)
             if compiled is None:
-                compiled = self._compiled_by_key[node.key] = CompiledQuery(node, self._eval(node))
-            self._compiled[query] = compiled
+                by_key = _room_in(self._compiled_by_key, self.cache_limit)
+                compiled = by_key[node.key] = CompiledQuery(node, self._eval(node))
+            _room_in(self._compiled, self.cache_limit)[query] = compiled
         return compiled
 
     def _eval(self, node: Node) -> int:
@@ -526,7 +539,7 @@ class PaperIndex:
             bits = self._category(node)  # type: ignore[arg-type]
         else:  # pragma: no cover - parse() builds no other node
             raise TypeError(f"unknown node {node!r}")
-        self._bits[key] = bits
+        _room_in(self._bits, 4 * self.cache_limit)[key] = bits
         return bits
 
     def _text(self, node: Text) -> int:
@@ -581,7 +594,7 @@ class PaperIndex:
         for doc in iter_bits(bits):
             hit = cache.get(doc)
             if hit is None:
-                hit = cache[doc] = _score(doc, scorer)
+                hit = cache[doc] = _score(doc, scorer, _room_in(self._terms, self.cache_limit))
             hits.append(hit)
         hits.sort(key=lambda h: (-h.score, h.doc))
         return hits
@@ -607,11 +620,17 @@ class PaperIndex:
             terms = (leaf.prefix + "*",)
         else:
             other = self._eval(leaf)
-        cached = self._leaf_scores[leaf.key] = (title, abstract, other, terms)
+        cached = _room_in(self._leaf_scores, self.cache_limit)[leaf.key] = (title, abstract, other, terms)
         return cached
 
 
-def _score(doc: int, scorer: list[tuple[int, int, int, tuple[str, ...]]]) -> Hit:
+def _score(
+    doc: int,
+    scorer: list[tuple[int, int, int, tuple[str, ...]]],
+    interned: dict[tuple[str, ...], tuple[str, ...]],
+) -> Hit:
+    """`doc`'s hit; its terms are the one equal tuple of `interned` (hits of one filter mostly
+    share their terms, and a worker keeps tens of thousands of filters' hits)."""
     score = 0.0
     terms: dict[str, None] = {}
     for title, abstract, other, leaf_terms in scorer:
@@ -622,4 +641,5 @@ def _score(doc: int, scorer: list[tuple[int, int, int, tuple[str, ...]]]) -> Hit
             terms.update(dict.fromkeys(leaf_terms))
         if (other >> doc) & 1:
             score += OTHER_WEIGHT
-    return Hit(doc, score, tuple(terms))
+    found = tuple(terms)
+    return Hit(doc, score, interned.setdefault(found, found))

@@ -3,12 +3,16 @@
 Pure: it sees only numbers and names. The weights are tuned so that relevance decides
 between a paper that matches well and one that barely matches, while upvotes and recency
 order papers of similar relevance.
+
+A paper's score is `relevance + EXTRA_FILTER_WEIGHT * (filters - 1) + trending_bonus(upvotes)
++ recency_bonus(recency)`; the two bonuses depend on the paper (and the digest's window)
+only, so a run computes them once per paper, not once per subscriber (`rank`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 
 # Upvotes count logarithmically: a paper with 100 upvotes gains this much, one with 10 half.
 TRENDING_WEIGHT = 1.0
@@ -17,34 +21,31 @@ RECENCY_WEIGHT = 0.5
 # Each filter matched beyond the best one adds this (a paper several topics agree on).
 EXTRA_FILTER_WEIGHT = 0.5
 
-
-@dataclass
-class Candidate:
-    doc: int  # position in the period index
-    relevance: float = 0.0  # best single-filter relevance
-    filters: list[str] = field(default_factory=list)  # names of the filters that matched
-    terms: set[str] = field(default_factory=set)  # matched terms, for highlighting
-    upvotes: int = 0
-    recency: float = 0.0  # 0 = oldest in the window, 1 = newest
-
-    def add_match(self, filter_name: str, score: float, terms) -> None:
-        self.filters.append(filter_name)
-        self.terms.update(terms)
-        self.relevance = max(self.relevance, score)
-
-    @property
-    def score(self) -> float:
-        return (
-            self.relevance
-            + EXTRA_FILTER_WEIGHT * (len(self.filters) - 1)
-            + TRENDING_WEIGHT * math.log1p(max(self.upvotes, 0)) / math.log1p(100)
-            + RECENCY_WEIGHT * self.recency
-        )
+_LOG_101 = math.log1p(100)
 
 
-def rank(candidates: list[Candidate], limit: int) -> list[Candidate]:
-    """The best `limit` candidates, best first; ties broken by position (stable, repeatable)."""
-    return sorted(candidates, key=lambda c: (-c.score, c.doc))[:limit]
+def trending_bonus(upvotes: int) -> float:
+    return TRENDING_WEIGHT * math.log1p(max(upvotes, 0)) / _LOG_101
+
+
+def recency_bonus(recency: float) -> float:
+    """`recency`: 0 = the oldest moment of the window, 1 = the newest."""
+    return RECENCY_WEIGHT * recency
+
+
+def rank(
+    candidates: Mapping[int, Sequence], trending: Sequence[float], recency: Mapping[int, float], limit: int
+) -> list[tuple[float, int]]:
+    """The best `limit` candidates as `(score, doc)`, best first; ties broken by doc
+    (stable, repeatable). `candidates`: {doc: (best single-filter relevance, the filters
+    that matched, ...)}; `trending` and `recency`: each doc's bonuses (see above)."""
+    extra = EXTRA_FILTER_WEIGHT
+    scored = [
+        (-(entry[0] + extra * (len(entry[1]) - 1) + trending[doc] + recency[doc]), doc)
+        for doc, entry in candidates.items()
+    ]
+    scored.sort()
+    return [(-negative, doc) for negative, doc in scored[:limit]]
 
 
 def trending(upvotes_by_doc: dict[int, int], exclude: set[int], limit: int) -> list[int]:

@@ -28,7 +28,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from .composing import ComposedItem, Composition, PaperRow, PeriodIndex
 from .models import DigestItem
-from .textnorm import highlight_spans
+from .textnorm import Highlighter, highlight_spans
 
 # Slot markers carry a secret of this process: paper text rendered into a block around
 # them can never forge one (a title saying "@@slot:unsubscribe_url@@" stays text).
@@ -54,16 +54,25 @@ def _as_parsed(value: str) -> str:
     return value.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
 
 
+# Characters that the escapers below change; most values (names, links) have none.
+_TEXT_SPECIAL = re.compile("[&<>\xa0\r\0]")
+_ATTRIBUTE_SPECIAL = re.compile('[&"\xa0\r\0]')
+
+
 def escape_text(value: str) -> str:
     """Escape for HTML element content, as the HTML serializer does (WHATWG "escaping a
     string"): the inliner parses and re-serializes every template, so this is what Django's
     escaping turns into once the CSS is inlined."""
+    if not _TEXT_SPECIAL.search(value):
+        return value
     value = _as_parsed(value)
     return value.replace("&", "&amp;").replace("\xa0", "&nbsp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def escape_attribute(value: str) -> str:
     """Escape for a double-quoted attribute value, as the HTML serializer does."""
+    if not _ATTRIBUTE_SPECIAL.search(value):
+        return value
     return _as_parsed(value).replace("&", "&amp;").replace("\xa0", "&nbsp;").replace('"', "&quot;")
 
 
@@ -74,7 +83,7 @@ class Compiled:
     attribute value), except the `raw` slots, which take HTML rendered by a template.
     """
 
-    __slots__ = ("escapers", "literals", "names")
+    __slots__ = ("_steps", "escapers", "literals", "names")
 
     def __init__(self, rendered: str, *, html: bool = False, raw: frozenset[str] = frozenset()):
         parts = SLOT_RE.split(rendered)
@@ -91,15 +100,60 @@ class Compiled:
             else:
                 escapers.append(escape_text)
         self.escapers = escapers
+        self._prepare()
 
-    def fill(self, values: dict[str, str]) -> str:
-        literals = self.literals
-        out = [literals[0]]
-        for i, name in enumerate(self.names):
-            escape = self.escapers[i]
+    def _prepare(self) -> None:
+        self._steps = tuple(zip(self.names, self.escapers, self.literals[1:], strict=True))
+
+    def unwrap(self, name: str) -> str:
+        """Take the element wrapped around slot `name` out of the literals and return its
+        opening tag as rendered: the slot then takes HTML (text with such elements inside)."""
+        i = self.names.index(name)
+        before, after = self.literals[i], self.literals[i + 1]
+        start = before.rfind("<")
+        tag = before[start:]
+        closing = "</" + tag[1:].split(None, 1)[0].rstrip(">") + ">"
+        if start < 0 or not after.startswith(closing):
+            raise ValueError(f"slot {name!r} is not the only content of an element")
+        self.literals[i] = before[:start]
+        self.literals[i + 1] = after[len(closing) :]
+        self.escapers[i] = None
+        self._prepare()
+        return tag
+
+    def fill_around(self, values: dict[str, str], name: str) -> tuple[tuple[str, ...], str]:
+        """The parts before slot `name`, the last slot, filled with `values`; and the text
+        after it (parts, not joined: a digest joins every part of its blocks once)."""
+        if not self.names or self.names[-1] != name:
+            return (self.fill(values),), ""
+        parts = [self.literals[0]]
+        for slot, escape, literal in self._steps[:-1]:
+            value = values[slot]
+            parts.append(escape(value) if escape else value)
+            parts.append(literal)
+        return tuple(parts), self.literals[-1]
+
+    def around(self, name: str) -> tuple[str, str]:
+        """The text before and after slot `name`, the only slot left (the whole text and ""
+        when there is none)."""
+        if not self.names:
+            return self.literals[0], ""
+        if self.names != [name]:
+            raise ValueError(f"slots {self.names} are open, not only {name!r}")
+        return self.literals[0], self.literals[1]
+
+    def fill(self, values: dict[str, str | list[str]]) -> str:
+        """The template with `values` in its slots; a raw slot may take a list of parts."""
+        out = [self.literals[0]]
+        for name, escape, literal in self._steps:
             value = values[name]
-            out.append(escape(value) if escape else value)
-            out.append(literals[i + 1])
+            if escape is not None:
+                out.append(escape(value))  # type: ignore[arg-type]
+            elif isinstance(value, list):
+                out.extend(value)
+            else:
+                out.append(value)
+            out.append(literal)
         return "".join(out)
 
 
@@ -193,30 +247,108 @@ def paper_context(paper: PaperRow, terms: Sequence[str], *, show_matched: bool) 
     }
 
 
-@dataclass(frozen=True)
+# The parts of a paper's HTML block that change from digest to digest besides the matched
+# filters' names: the title and the abstract, with the subscriber's matched terms marked.
+HIGHLIGHTED = ("title_html", "abstract_html")
+# Highlighted titles and abstracts kept per run (each a few hundred bytes; a subscriber's
+# terms name one of them, twice as many entries): a cache is emptied when it grows past
+# this, so that memory stays bounded however many term combinations subscribers have.
+HIGHLIGHT_CACHE_LIMIT = 50_000
+
+
+def highlighted_html(text: str, spans: list[tuple[int, int]], mark: str) -> str:
+    """`text` with `spans` in <mark> elements, as the inliner serialises what `highlighted`
+    makes of it: `mark` is the opening tag the inliner wrote in that place."""
+    out, pos = [], 0
+    for start, end in spans:
+        if start < pos:
+            continue
+        out.append(escape_text(text[pos:start]))
+        out.append(mark)
+        out.append(escape_text(text[start:end]))
+        out.append("</mark>")
+        pos = end
+    out.append(escape_text(text[pos:]))
+    return "".join(out)
+
+
 class Block:
-    html: Compiled
-    text: Compiled
+    """A paper's block, rendered once per run, as the text before and after what changes
+    per digest: the matched filters' names, and in HTML the highlighted title and abstract
+    (`highlighted`)."""
+
+    __slots__ = ("_snippet_words", "_title_words", "escape", "html", "marks", "snippet", "text", "title")
+
+    def __init__(self, paper: PaperRow, *, matched: bool) -> None:
+        context = {"slots": Slots(), **site_context(), **paper_context(paper, (), show_matched=matched)}
+        self.title, self.snippet = context["title_text"], context["abstract_text"]
+        # Each highlighted part is rendered as one <mark> around its slot, so the inliner
+        # shows how it writes a <mark> in that place; `unwrap` then takes that element out.
+        context["title_html"] = mark_safe(f"<mark>{context['slots']['title_html']}</mark>")
+        if context["abstract_html"]:  # the template shows the abstract only when there is one
+            context["abstract_html"] = mark_safe(f"<mark>{context['slots']['abstract_html']}</mark>")
+        self.html = Compiled(
+            inline_css(render_to_string("emails/_digest_paper.html", context), "fragment"), html=True
+        )
+        self.marks = {name: self.html.unwrap(name) for name in HIGHLIGHTED if name in self.html.names}
+        names = self.html.names
+        self.escape = self.html.escapers[names.index("matched")] if "matched" in names else None
+        self.text = Compiled(render_to_string("emails/_digest_paper.txt", context)).around("matched")
+        self._title_words: Highlighter | None = None
+        self._snippet_words: Highlighter | None = None
+
+    # The words of the title and abstract, read when a digest first marks terms in them
+    # (never for the trending section, which marks nothing).
+    @property
+    def title_words(self) -> Highlighter:
+        if self._title_words is None:
+            self._title_words = Highlighter(self.title)
+        return self._title_words
+
+    @property
+    def snippet_words(self) -> Highlighter:
+        if self._snippet_words is None:
+            self._snippet_words = Highlighter(self.snippet)
+        return self._snippet_words
+
+    def highlighted(
+        self, pidx: PeriodIndex, key: tuple, terms: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], str]:
+        """The HTML block with `terms` marked in the title and abstract, as the parts before
+        the matched filters' names and the text after them; shared by every digest whose
+        terms mark the same words here. `key` names the block in the run's caches."""
+        aliases, variants = pidx.highlight_terms, pidx.highlights
+        in_title = self.title_words.relevant(terms) if terms else ()
+        in_snippet = self.snippet_words.relevant(terms) if terms else ()
+        found = variants.get((key, in_title, in_snippet))
+        if found is None:
+            values = {
+                "title_html": highlighted_html(
+                    self.title, self.title_words.spans(in_title) if in_title else [], self.marks["title_html"]
+                )
+            }
+            if "abstract_html" in self.marks:
+                values["abstract_html"] = highlighted_html(
+                    self.snippet,
+                    self.snippet_words.spans(in_snippet) if in_snippet else [],
+                    self.marks["abstract_html"],
+                )
+            found = self.html.fill_around(values, "matched")
+            if len(variants) >= HIGHLIGHT_CACHE_LIMIT:
+                variants.clear()
+            variants[(key, in_title, in_snippet)] = found
+        if len(aliases) >= 2 * HIGHLIGHT_CACHE_LIMIT:
+            aliases.clear()
+        aliases[(key, terms)] = found
+        return found
 
 
 def paper_block(pidx: PeriodIndex, item: ComposedItem) -> Block:
-    """The rendered block of one paper with one set of highlighted terms, once per run."""
-    matched = item.section == DigestItem.Section.MATCHED
-    key = (item.doc, item.terms, matched)
+    """The block of one paper (in the matched or the trending section), once per run."""
+    key = (item.doc, item.section == DigestItem.Section.MATCHED)
     block = pidx.blocks.get(key)
     if block is None:
-        context = {
-            "slots": Slots(),
-            **site_context(),
-            **paper_context(item.paper, item.terms, show_matched=matched),
-        }
-        block = Block(
-            html=Compiled(
-                inline_css(render_to_string("emails/_digest_paper.html", context), "fragment"), html=True
-            ),
-            text=Compiled(render_to_string("emails/_digest_paper.txt", context)),
-        )
-        pidx.blocks[key] = block
+        block = pidx.blocks[key] = Block(item.paper, matched=key[1])
     return block
 
 
@@ -241,11 +373,7 @@ def subject_parts(
     composition: Composition, filter_names: Sequence[str], period: dt.date, weekly: bool
 ) -> dict:
     count = len(composition.items)
-    names = []
-    for item in composition.items:
-        for name in item.filters:
-            if name not in names:
-                names.append(name)
+    names = list(dict.fromkeys(name for item in composition.items for name in item.filters))
     if count:
         summary = f"{count} new paper{'s' if count != 1 else ''}"
         if names:
@@ -259,15 +387,21 @@ def subject_parts(
         summary = "No new papers for " + (
             f"'{filter_names[0]}'" if len(filter_names) == 1 else "your filters"
         )
-    when = (
+    return {"summary": summary, "when": _when(period, weekly)}
+
+
+@lru_cache(maxsize=64)
+def _when(period: dt.date, weekly: bool) -> str:
+    return (
         f"week of {period:%a} {period.day} {period:%b}" if weekly else f"{period:%a} {period.day} {period:%b}"
     )
-    return {"summary": summary, "when": when}
 
 
 def _header_safe(value: str) -> str:
     """One line, no control characters: filter names end up in the Subject header."""
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())[:200]
+    if not value.isprintable():
+        value = "".join(ch if ch.isprintable() else " " for ch in value)
+    return " ".join(value.split())[:200]
 
 
 def _values(
@@ -291,6 +425,28 @@ def _values(
     }
 
 
+def _blocks(pidx: PeriodIndex, items: list[ComposedItem], *, matched: bool) -> tuple[list[str], list[str]]:
+    """The items' paper blocks as parts to join: (HTML, text)."""
+    html: list[str] = []
+    text: list[str] = []
+    blocks, aliases = pidx.blocks, pidx.highlight_terms
+    names: dict[tuple[str, ...], tuple[str, str]] = {}  # items often share their filters
+    for item in items:
+        key = (item.doc, matched)
+        block = blocks.get(key) or paper_block(pidx, item)
+        filters = tuple(item.filters) if matched else ()
+        name = names.get(filters)
+        if name is None:
+            joined = ", ".join(filters)
+            name = names[filters] = (block.escape(joined) if block.escape else joined, joined)
+        before, after = aliases.get((key, item.terms)) or block.highlighted(pidx, key, item.terms)
+        html += before
+        html += (name[0], after)
+        before, after = block.text
+        text += (before, name[1], after)
+    return html, text
+
+
 def render_digest(
     *,
     pidx: PeriodIndex,
@@ -303,28 +459,19 @@ def render_digest(
 ) -> RenderedDigest:
     """One digest, from the compiled templates and the run's paper blocks."""
     plain = _values(composition, email, filter_names, period, weekly, links)
-    papers_html, papers_text = [], []
-    for item in composition.items:
-        block = paper_block(pidx, item)
-        matched = ", ".join(item.filters)
-        papers_html.append(block.html.fill({"matched": matched}))
-        papers_text.append(block.text.fill({"matched": matched}))
+    papers_html, papers_text = _blocks(pidx, composition.items, matched=True)
     trend_html = trend_text = ""
     if composition.trending:
-        blocks = [paper_block(pidx, item) for item in composition.trending]
-        trend_html = compiled("emails/_digest_trending.html", "fragment").fill(
-            {"papers": "".join(b.html.fill({"matched": ""}) for b in blocks)}
-        )
-        trend_text = compiled("emails/_digest_trending.txt").fill(
-            {"papers": "".join(b.text.fill({"matched": ""}) for b in blocks)}
-        )
+        blocks_html, blocks_text = _blocks(pidx, composition.trending, matched=False)
+        trend_html = compiled("emails/_digest_trending.html", "fragment").fill({"papers": blocks_html})
+        trend_text = compiled("emails/_digest_trending.txt").fill({"papers": blocks_text})
     return RenderedDigest(
         subject=_header_safe(compiled("emails/digest_subject.txt").fill(plain).strip()),
         text=compiled("emails/digest_body.txt").fill(
-            {**plain, "papers": "".join(papers_text), "trending": trend_text}
+            {**plain, "papers": papers_text, "trending": trend_text}
         ),
         html=compiled("emails/digest_body.html", "document").fill(
-            {**plain, "papers": "".join(papers_html), "trending": trend_html}
+            {**plain, "papers": papers_html, "trending": trend_html}
         ),
     )
 

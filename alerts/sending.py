@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.utils import make_msgid, parseaddr
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 from django.conf import settings
@@ -33,7 +34,7 @@ from django.utils import timezone
 from subscribers.models import Subscriber
 from subscribers.tokens import manage_url, unsubscribe_url
 
-from . import composing
+from . import bulk, composing
 from .composing import Composition, PeriodIndex
 from .journal import IN_FLIGHT, SendJournal
 from .links import digest_view_url
@@ -49,14 +50,24 @@ log = logging.getLogger(__name__)
 
 
 def _site_host() -> str:
-    return urlsplit(settings.SITE_URL).hostname or "localhost"
+    return _host_of(settings.SITE_URL)
+
+
+@lru_cache(maxsize=8)
+def _host_of(url: str) -> str:
+    return urlsplit(url).hostname or "localhost"
+
+
+@lru_cache(maxsize=8)
+def _mailbox_of(address: str) -> str:
+    return parseaddr(address)[1]
 
 
 def list_unsubscribe(unsubscribe: str) -> str:
     """RFC 2369's List-Unsubscribe: the one-click https link (RFC 8058) and a mailto whose
     subject carries the same signed token, for clients that only send mail
     (alerts.webhooks.inbound_unsubscribe reads it from the ESP's inbound webhook)."""
-    mailto = settings.UNSUBSCRIBE_MAILTO or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    mailto = settings.UNSUBSCRIBE_MAILTO or _mailbox_of(settings.DEFAULT_FROM_EMAIL)
     token = unsubscribe.rstrip("/").rsplit("/", 1)[-1]
     return f"<{unsubscribe}>, <mailto:{mailto}?subject={quote('unsubscribe ' + token)}>"
 
@@ -166,7 +177,16 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
     return prepared
 
 
-def render(p: Prepared) -> RenderedDigest:
+def digest_links(digest: Digest, subscriber: Subscriber) -> Links:
+    """The signed links of one digest: manage, unsubscribe, view in the browser."""
+    return Links(
+        manage_url=manage_url(subscriber),
+        unsubscribe_url=unsubscribe_url(subscriber),
+        view_url=digest_view_url(digest, subscriber),
+    )
+
+
+def render(p: Prepared, links: Links) -> RenderedDigest:
     return render_digest(
         pidx=p.pidx,
         composition=p.composition,
@@ -174,11 +194,7 @@ def render(p: Prepared) -> RenderedDigest:
         filter_names=p.filter_names,
         period=p.digest.period,
         weekly=p.digest.frequency == WEEKLY,
-        links=Links(
-            manage_url=manage_url(p.subscriber),
-            unsubscribe_url=unsubscribe_url(p.subscriber),
-            view_url=digest_view_url(p.digest, p.subscriber),
-        ),
+        links=links,
     )
 
 
@@ -261,7 +277,7 @@ def digests_send(
 
     prepared = prepare(live) if live else []
     to_send: list[Prepared] = []
-    new_items: list[DigestItem] = []
+    new_items: list[dict] = []
     for p in prepared:
         digest, comp = p.digest, p.composition
         if p.new:
@@ -269,15 +285,15 @@ def digests_send(
             digest.paper_count = len(comp.items)
             for item in comp.all_items:
                 new_items.append(
-                    DigestItem(
-                        digest=digest,
-                        paper_id=item.paper.id,
-                        section=item.section,
-                        rank=item.rank,
-                        score=item.score,
-                        filters=item.filters,
-                        terms=list(item.terms),
-                    )
+                    {
+                        "digest_id": digest.pk,
+                        "paper_id": item.paper.id,
+                        "section": item.section,
+                        "rank": item.rank,
+                        "score": item.score,
+                        "filters": item.filters,
+                        "terms": list(item.terms),
+                    }
                 )
         if comp.invalid_filters:
             digest.last_error = "filters that could not be read were left out: " + ", ".join(
@@ -289,13 +305,11 @@ def digests_send(
             to_send.append(p)
 
     with transaction.atomic():
-        DigestItem.objects.bulk_create(new_items, ignore_conflicts=True)
-        Digest.objects.bulk_update(
-            [p.digest for p in prepared if p.new], ["window_start", "paper_count", "last_error"]
-        )
+        bulk.insert_ignoring_conflicts(DigestItem, new_items)
+        bulk.update([p.digest for p in prepared if p.new], ["window_start", "paper_count", "last_error"])
         for d in skipped:
             d.status, d.finished_at, d.claim_id = Digest.Status.SKIPPED, now, None
-        Digest.objects.bulk_update(skipped, ["status", "finished_at", "claim_id", "last_error"])
+        bulk.update(skipped, ["status", "finished_at", "claim_id", "last_error"])
     result.skipped = len(skipped)
     if on_progress and skipped:
         on_progress(len(skipped))
@@ -308,23 +322,26 @@ def digests_send(
     conn = get_connection()
     try:
         conn.open()
-        for p in to_send:
+        noted = None  # the digest the journal already has in flight
+        for n, p in enumerate(to_send):
             digest = p.digest
             if transient is not None:
                 released.append(digest)  # the ESP is struggling: don't hammer it
                 continue
             try:
-                rendered = render(p)
+                links = digest_links(p.digest, p.subscriber)
+                rendered = render(p, links)
                 digest.subject = rendered.subject[:255]
                 digest.attempts += 1
                 message = build_message(
                     digest=digest,
                     subscriber=p.subscriber,
                     rendered=rendered,
-                    unsubscribe=unsubscribe_url(p.subscriber),
+                    unsubscribe=links.unsubscribe_url,
                     conn=conn,
                 )
-                journal.begin(digest.pk)
+                if noted != digest.pk:
+                    journal.begin(digest.pk)
                 conn.send_messages([message])
             except Exception as exc:
                 error = classify(exc)
@@ -340,7 +357,10 @@ def digests_send(
                     result.retry_in = backoff(digest.attempts, error.retry_after)
                 continue
             digest.esp_message_id = message_id_of(message)[:255]
-            journal.accepted(digest.pk, digest.esp_message_id)
+            # Noted at once, with the next digest's start: if the worker dies before that
+            # one is handed over, recovery sends it (in flight counts as not sent).
+            noted = to_send[n + 1].digest.pk if n + 1 < len(to_send) else None
+            journal.accepted(digest.pk, digest.esp_message_id, next_id=noted)
             sent.append(digest)
             if on_progress:
                 on_progress(1)
@@ -363,7 +383,7 @@ def digests_send(
 
     def finalise() -> None:
         with transaction.atomic():
-            Digest.objects.bulk_update(
+            bulk.update(
                 sent + failed + released,
                 [
                     "status",

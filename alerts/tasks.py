@@ -9,7 +9,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from .dispatch import digests_dispatch, digests_enqueue, pending_of_run
+from .dispatch import ENQUEUE_BATCH, digests_dispatch, digests_enqueue, pending_of_run
 from .fetching import FetchError
 from .paper_fetch import fetch_specs, papers_fetch
 from .sending import digests_recover, digests_send
@@ -63,7 +63,7 @@ def dispatch_due_digests() -> dict:
     with transaction.atomic():
         result = digests_dispatch(now=timezone.now())
         queued = 0
-        for ids in pending_of_run(result.window_end):
+        for ids in pending_of_run(result.window_end, size=ENQUEUE_BATCH):
             queued += digests_enqueue(ids)
     logger.info("dispatch: %d digests created, %d chunks queued", result.created, queued)
     return {"created": result.created, "chunks": queued}

@@ -22,12 +22,24 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import snowballstemmer
 
-__all__ = ["Word", "analyse", "fold", "highlight_spans", "name_tokens", "stem", "tokens", "word", "words"]
+__all__ = [
+    "Highlighter",
+    "Word",
+    "analyse",
+    "fold",
+    "highlight_spans",
+    "name_tokens",
+    "stem",
+    "tokens",
+    "word",
+    "words",
+]
 
 _STEMMER = snowballstemmer.stemmer("english")
 
@@ -273,31 +285,83 @@ def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
     ending in `*` (`generati*`, compared with the unstemmed form). Spans are in the
     original text, ascending and non-overlapping.
     """
-    exact: set[str] = set()
-    prefixes: list[str] = []
-    for term in terms:
-        if term.endswith("*"):
-            prefixes.append(term[:-1])
-        elif term:
-            exact.add(term)
-    if not exact and not prefixes:
-        return []
-    prefix_tuple = tuple(prefixes)
+    return Highlighter(text).spans(terms)
 
-    def hit(stemmed: str, surface: str) -> bool:
-        return stemmed in exact or (bool(prefix_tuple) and surface.startswith(prefix_tuple))
 
-    spans: list[tuple[int, int]] = []
-    for match in _matches(text):
-        raw = match.group(1)
-        start = match.start(1)
-        w = word(raw)
-        if w.joined and hit(w.joined, w.joined_surface):
-            spans.append((start, match.end(1)))
-            continue
-        offset = start
-        for raw_part, stemmed, surface in zip(_HYPHEN_RE.split(raw), w.parts, w.surface, strict=True):
-            if hit(stemmed, surface):
-                spans.append((offset, offset + len(raw_part)))
-            offset += len(raw_part) + 1
-    return spans
+class Highlighter:
+    """One text's words, read once, so that any set of terms is highlighted in it quickly.
+
+    A digest shows the same paper to many subscribers, each with their own matched terms;
+    the paper's title and abstract are read once per run, and `relevant` tells which of a
+    subscriber's terms can highlight anything here (most cannot), so the highlighted text
+    can be shared by every subscriber with the same relevant terms.
+    """
+
+    __slots__ = ("_where", "_words", "surfaces")
+
+    def __init__(self, text: str) -> None:
+        self._words: list[tuple[int, int, str, Word]] = []  # (start, end, raw word, normalised)
+        self._where: dict[str, list[int]] = {}  # stem or joined stem -> the words that have it
+        surfaces: set[str] = set()
+        for match in _matches(text):
+            raw = match.group(1)
+            w = word(raw)
+            at = len(self._words)
+            self._words.append((match.start(1), match.end(1), raw, w))
+            for token in (*w.parts, w.joined) if w.joined else w.parts:
+                found = self._where.setdefault(token, [])
+                if not found or found[-1] != at:
+                    found.append(at)
+            surfaces.update(w.surface)
+            if w.joined:
+                surfaces.add(w.joined_surface)
+        self.surfaces = tuple(sorted(surfaces))
+
+    def relevant(self, terms: Iterable[str]) -> tuple[str, ...]:
+        """The terms (of `terms`, in their order) that highlight something in this text."""
+        stems = self._where
+        out = []
+        for term in terms:
+            if term.endswith("*"):
+                prefix = term[:-1]
+                # Surfaces are sorted: the first one not below the prefix starts with it, if any does.
+                at = bisect_left(self.surfaces, prefix)
+                if at < len(self.surfaces) and self.surfaces[at].startswith(prefix):
+                    out.append(term)
+            elif term in stems:
+                out.append(term)
+        return tuple(out)
+
+    def spans(self, terms: Iterable[str]) -> list[tuple[int, int]]:
+        """As `highlight_spans` for this text."""
+        exact: set[str] = set()
+        prefixes: list[str] = []
+        for term in terms:
+            if term.endswith("*"):
+                prefixes.append(term[:-1])
+            elif term:
+                exact.add(term)
+        if not exact and not prefixes:
+            return []
+        prefix_tuple = tuple(prefixes)
+
+        def hit(stemmed: str, surface: str) -> bool:
+            return stemmed in exact or (bool(prefix_tuple) and surface.startswith(prefix_tuple))
+
+        # Without prefixes only the words that have one of the terms can be marked.
+        words = (
+            [self._words[i] for i in sorted({i for term in exact for i in self._where.get(term, ())})]
+            if not prefixes
+            else self._words
+        )
+        spans: list[tuple[int, int]] = []
+        for start, end, raw, w in words:
+            if w.joined and hit(w.joined, w.joined_surface):
+                spans.append((start, end))
+                continue
+            offset = start
+            for raw_part, stemmed, surface in zip(_HYPHEN_RE.split(raw), w.parts, w.surface, strict=True):
+                if hit(stemmed, surface):
+                    spans.append((offset, offset + len(raw_part)))
+                offset += len(raw_part) + 1
+        return spans

@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import random
 import resource
 import statistics
@@ -43,28 +41,10 @@ from alerts import textnorm
 from alerts.matcher import PaperIndex
 from bench import workload
 from bench.baselines import Fts5, NaiveLoop, Tantivy, Unsupported, analysed, compounds, portable
+from bench.common import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NAIVE_SAMPLE = 300  # distinct filters the naive loop is timed on
-
-
-def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        memory = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
-    except OSError:
-        memory = 0
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_mb": memory,
-        "python": platform.python_version(),
-        "load_average_at_start": os.getloadavg(),
-    }
 
 
 def _cold_caches() -> None:

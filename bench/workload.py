@@ -13,6 +13,9 @@ same workload:
   prefixes); most filters come from a pool of popular ones many subscribers share, the
   rest are written afresh; each filter aims at one of two selectivity tiers, about 0.1%
   and about 3% of a day's papers.
+- `upvotes(count)` and `wants_trending(index)`: for digests, which papers of the day are
+  on Hugging Face's trending list (and their upvotes), and which subscribers asked for
+  the trending section.
 
 Other benchmarks import this module; it has no Django imports.
 """
@@ -398,3 +401,21 @@ def subscribers(count: int, v: Vocabulary, seed: int = FILTER_SEED) -> Iterator[
             else:
                 filters.append(_fresh_filter(v, rng, cum_weights))
         yield index, tuple(filters)
+
+
+UPVOTED_SHARE = 0.05  # papers of a day on Hugging Face's daily list
+TRENDING_SUBSCRIBERS = 30  # per cent of subscribers who asked for the trending section
+
+
+def upvotes(count: int, seed: int = PAPER_SEED) -> list[int | None]:
+    """Hugging Face upvotes of the day's papers (None: not on the list); a few papers
+    collect most of them."""
+    rng = random.Random(seed + 1)
+    return [
+        max(1, int(300 / rng.randint(1, 60))) if rng.random() < UPVOTED_SHARE else None for _ in range(count)
+    ]
+
+
+def wants_trending(index: int) -> bool:
+    """Whether subscriber `index` asked for the trending section (a fixed share, spread out)."""
+    return (index * 2654435761) % 100 < TRENDING_SUBSCRIBERS

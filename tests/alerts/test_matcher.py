@@ -98,3 +98,19 @@ def test_an_empty_day_matches_nothing():
     assert index.match("diffusion") == 0
     assert index.match("-diffusion") == 0
     assert index.hits("diffusion") == []
+
+
+def test_a_long_lived_index_forgets_old_queries_and_still_answers_the_same(index):
+    words = ("diffusion", "attention", "graph*", "grasping", "models", "sparse", "self-supervised")
+    queries = [
+        *(q for w in words for q in (w, f"ti:{w}", f"{w} -cat:cs.CV", f"({w} OR robot) cat:cs.*")),
+        *('"diffusion models"', '"sparse attention"', '"message passing"', 'abs:"self-supervised policy"'),
+    ]
+    fresh = PaperIndex(DOCS)
+    expected = [(fresh.match(q), fresh.hits(q)) for q in queries]
+    index.cache_limit = 4
+    for _ in range(2):  # the second round finds most of its queries forgotten
+        assert [(index.match(q), index.hits(q)) for q in queries] == expected
+    for cache in (index._by_text, index._compiled, index._compiled_by_key, index._chunks, index._terms):
+        assert len(cache) <= 4
+    assert len(index._bits) <= 16

@@ -24,9 +24,9 @@ LINKS = Links(
 )
 
 
-def compose_and_render(filters, **kwargs):
-    now = timezone.now()
-    pidx = composing.build_period_index(now)
+def compose_and_render(filters, pidx=None, **kwargs):
+    now = pidx.window_end if pidx else timezone.now()
+    pidx = pidx or composing.build_period_index(now)
     composition = composing.compose(
         pidx=pidx,
         filters=[FilterSpec(n, q) for n, q in filters],
@@ -112,3 +112,27 @@ def test_a_paper_block_is_rendered_once_per_run_and_reused():
         )
     # Three digests with the same papers: one block per paper, not three.
     assert len(pidx.blocks) == len(comps[0].items)
+
+
+def test_shared_blocks_mark_each_subscribers_own_terms_exactly_as_the_templates_do():
+    make_papers()
+    pidx = composing.build_period_index(timezone.now())
+    subscribers = [
+        [("Diffusion", "diffus*")],  # a prefix: marks "diffusion" in titles and abstracts
+        [("GPUs", "gpu-accelerated")],  # a compound: the whole hyphenated word
+        [("Attention", "ti:attention"), ("Categories", "cat:cs.LG")],  # a title term; no terms
+        [("Diffusion", "diffusion"), ("Attention", "attention")],
+    ]
+    rendered, shown = [], set()
+    for n, filters in enumerate(subscribers):
+        composition, fast, direct = compose_and_render(filters, pidx, email=f"r{n}@example.org")
+        assert (fast.subject, fast.text, fast.html) == (direct.subject, direct.text, direct.html)
+        rendered.append(fast.html)
+        shown |= {(item.doc, item in composition.items) for item in composition.all_items}
+    marked = [re.findall(r"<mark[^>]*>([^<]*)</mark>", html) for html in rendered]
+    assert set(marked[0]) == {"diffusion"}
+    assert set(marked[1]) == {"GPU-accelerated"}
+    assert set(marked[2]) == {"attention"}  # the cs.LG papers without it are shown unmarked
+    assert set(marked[3]) == {"diffusion", "attention"}
+    # One block per paper and section shown, whoever reads it: only the marks differ.
+    assert set(pidx.blocks) == shown

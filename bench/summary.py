@@ -1,0 +1,125 @@
+"""The benchmarks' headline figures, from bench/results/*.json, into the README.
+
+    python -m bench.summary     # rewrites the README's performance section (make bench runs it last)
+
+Every figure in that section comes from the results the benchmarks wrote, so the README
+says what `make bench` measured and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from bench import common
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def _load(name: str) -> dict | None:
+    path = common.RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def rows() -> list[str]:
+    out = []
+    match = _load("match")
+    if match:
+        from bench.match import extrapolated
+
+        table = extrapolated(match)
+        largest = max(table, key=lambda r: (r["subscribers"], -r["papers"]))
+        seconds = largest["ours_s"]
+        fts5, tantivy = largest["fts5_s"] / seconds, largest["tantivy_s"] / seconds
+        out.append(
+            f"| Matching every filter of {largest['subscribers']:,} subscribers ({largest['filters']:,} filters)"
+            f" against {largest['papers']:,} papers, one core | {seconds:.1f} s CPU | under 15 s |"
+            f" {_verdict(seconds < 15)} |"
+        )
+        out.append(
+            f"| ... against one query per filter (extrapolated from 10,000 subscribers) | {fts5:,.0f}x faster than"
+            f" SQLite FTS5, {tantivy:,.0f}x than tantivy | 20x, 10x | {_verdict(fts5 >= 20 and tantivy >= 10)} |"
+        )
+        mismatches = sum(g["mismatches"] for g in match["gate"].values())
+        compared = sum(g["compared"] for g in match["gate"].values())
+        out.append(
+            f"| Correctness gate: the same (filter, paper) pairs from every engine | {mismatches} mismatches in"
+            f" {compared:,} comparisons | 0 | {_verdict(mismatches == 0)} |"
+        )
+    render = _load("render")
+    if render:
+        per_s = render["per_second"]
+        out.append(
+            f"| Rendering personalised 20-paper digests (HTML and text, links signed), one core | "
+            f"{per_s['ours_cold']:,.0f}/s over a run of {render['digests']:,} from empty caches,"
+            f" {per_s['ours_warm']:,.0f}/s once the run's blocks exist; {per_s['ours_cold'] / per_s['direct']:,.0f}x"
+            f" rendering from scratch | 10,000/s | {_verdict(per_s['ours_cold'] >= 10_000)} (run),"
+            f" {_verdict(per_s['ours_warm'] >= 10_000)} (steady) |"
+        )
+    pipeline = _load("pipeline")
+    if pipeline:
+        configs = pipeline["configurations"]
+        for c in configs:
+            if (c["backend"], c["subscribers"], c["papers"]) == ("test", 100_000, 1000):
+                out.append(
+                    f"| Whole pipeline, 100,000 subscribers, two workers, anymail's test backend |"
+                    f" {c['per_second']:,.0f} digests/s (dispatch {c['dispatch_s']:.0f} s, send {c['send_s']:.0f} s) |"
+                    f" 1,000/s | {_verdict(c['per_second'] >= 1000)} |"
+                )
+        smtp = [c for c in configs if c["backend"] == "smtp"]
+        if smtp and "smtp_ceiling" in pipeline:
+            share = smtp[0]["per_second"] / pipeline["smtp_ceiling"]["per_second"]
+            out.append(
+                f"| ... over SMTP to a local sink, against the sink's ceiling (smtplib, one connection) |"
+                f" {smtp[0]['per_second']:,.0f} of {pipeline['smtp_ceiling']['per_second']:,.0f} messages/s ="
+                f" {share:.0%} | 80% | {_verdict(share >= 0.8)} |"
+            )
+        peak = max(c["peak_worker_mb"] for c in configs)
+        largest = max(configs, key=lambda c: c["subscribers"])
+        boxed = "" if largest["complete"] else f", {largest['sent']:,} of its digests sent in a time box"
+        out.append(
+            f"| Peak memory of a worker, runs up to {largest['subscribers']:,} subscribers{boxed} | {peak:.0f} MB |"
+            f" under 500 MB | {_verdict(peak < 500)} |"
+        )
+    return out
+
+
+def section() -> str:
+    machines = [r["machine"] for r in (_load("match"), _load("render"), _load("pipeline")) if r]
+    where = common.machine_line(machines[-1]).split(";")[0] if machines else "this machine"
+    return "\n".join(
+        [
+            START,
+            f"`make bench` (about 25 minutes; `make bench BENCH_QUICK=1` for a smoke run that writes nothing)"
+            f" runs the benchmarks under `bench/` and writes Markdown and JSON to `bench/results/`. Last run"
+            f" on {where}, a machine shared with other work (figures are CPU time where one process is"
+            " measured, wall time for the whole pipeline):",
+            "",
+            "| what | result | target | |",
+            "|---|---|---|---|",
+            *rows(),
+            "",
+            "Details, methods and what limits each figure: [matching](bench/results/match.md),"
+            " [rendering](bench/results/render.md), [whole pipeline](bench/results/pipeline.md).",
+            END,
+        ]
+    )
+
+
+def main() -> None:
+    text = README.read_text()
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no {START} ... {END} section to fill")
+    README.write_text(pattern.sub(lambda _: section(), text))
+    print(f"wrote the performance section of {README}")
+
+
+if __name__ == "__main__":
+    main()
