@@ -93,10 +93,16 @@ def rows() -> list[str]:
 def section() -> str:
     machines = [r["machine"] for r in (_load("match"), _load("render"), _load("pipeline")) if r]
     where = common.machine_line(machines[-1]).split(";")[0] if machines else "this machine"
+    walls = [r.get("wall_s") for r in (_load("match"), _load("render"), _load("pipeline")) if r]
+    took = (
+        f"its last run took {sum(walls) / 60:.0f} minutes"
+        if walls and None not in walls
+        else "its run time is recorded once every benchmark has been run again"
+    )
     return "\n".join(
         [
             START,
-            f"`make bench` (about 25 minutes; `make bench BENCH_QUICK=1` for a smoke run that writes nothing)"
+            f"`make bench` ({took}; `make bench BENCH_QUICK=1` for a smoke run that writes nothing)"
             f" runs the benchmarks under `bench/` and writes Markdown and JSON to `bench/results/`. Last run"
             f" on {where}, a machine shared with other work (figures are CPU time where one process is"
             " measured, wall time for the whole pipeline):",
