@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import random
 import resource
 import statistics
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -39,11 +37,11 @@ from pathlib import Path
 
 from alerts import textnorm
 from alerts.matcher import PaperIndex
-from bench import workload
+from bench import common, workload
 from bench.baselines import Fts5, NaiveLoop, Tantivy, Unsupported, analysed, compounds, portable
 from bench.common import machine
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = common.RESULTS
 NAIVE_SAMPLE = 300  # distinct filters the naive loop is timed on
 
 
@@ -367,11 +365,8 @@ def main() -> None:
     print(text)
     if args.quick:
         return
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "match.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "match.md").write_text(text)
+    common.write("match", report, text)
     plot(report, RESULTS / "match.png")
-    print(f"wrote {RESULTS}/match.json, match.md, match.png", file=sys.stderr)
 
 
 if __name__ == "__main__":
