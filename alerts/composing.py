@@ -89,7 +89,9 @@ def paper_row(values: Sequence) -> PaperRow:
 
 
 def paper_row_of(paper: Paper) -> PaperRow:
-    return paper_row([getattr(paper, "id" if name == "id" else name) for name in PAPER_FIELDS])
+    return paper_row([getattr(paper, name) for name in PAPER_FIELDS])
+
+
 # Per-run caches of filter results are emptied when they grow past this many filters, so
 # a worker's memory stays bounded however many distinct filters the subscribers have.
 CACHE_LIMIT = 50_000

@@ -24,6 +24,7 @@ from pathlib import Path
 import css_inline
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from .composing import ComposedItem, Composition, PaperRow, PeriodIndex
@@ -284,9 +285,9 @@ class Block:
         self.title, self.snippet = context["title_text"], context["abstract_text"]
         # Each highlighted part is rendered as one <mark> around its slot, so the inliner
         # shows how it writes a <mark> in that place; `unwrap` then takes that element out.
-        context["title_html"] = mark_safe(f"<mark>{context['slots']['title_html']}</mark>")
+        context["title_html"] = format_html("<mark>{}</mark>", context["slots"]["title_html"])
         if context["abstract_html"]:  # the template shows the abstract only when there is one
-            context["abstract_html"] = mark_safe(f"<mark>{context['slots']['abstract_html']}</mark>")
+            context["abstract_html"] = format_html("<mark>{}</mark>", context["slots"]["abstract_html"])
         self.html = Compiled(
             inline_css(render_to_string("emails/_digest_paper.html", context), "fragment"), html=True
         )
