@@ -9,12 +9,11 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.decorators import method_decorator
 
+from alerts.digests.previews import digest_preview
+from alerts.digests.sending import digests_retry
+from alerts.models import DeliveryEvent, Digest, DigestItem, FetchRun, Paper
+from alerts.tasks import send_test_digest
 from subscribers.models import Subscriber
-
-from .models import DeliveryEvent, Digest, DigestItem, FetchRun, Paper
-from .previews import digest_preview
-from .sending import digests_retry
-from .tasks import send_test_digest
 
 
 @admin.register(Paper)

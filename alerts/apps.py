@@ -6,4 +6,4 @@ class AlertsConfig(AppConfig):
     verbose_name = "Papers and digests"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401 - connects the ESP webhook receiver
+        from alerts import signals  # noqa: F401 - connects the ESP webhook receiver

@@ -11,7 +11,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 
-from .outbox import html_for_preview, message_bodies, outbox_message, outbox_names
+from alerts.outbox import html_for_preview, message_bodies, outbox_message, outbox_names
 
 PAGE_SIZE = 50
 

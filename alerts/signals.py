@@ -5,7 +5,7 @@ from anymail.signals import inbound, tracking
 from anymail.utils import get_anymail_setting
 from django.dispatch import receiver
 
-from .webhooks import delivery_event_record, inbound_unsubscribe
+from alerts.digests.webhooks import delivery_event_record, inbound_unsubscribe
 
 
 def _refuse_unauthenticated(sender, esp_name: str) -> None:

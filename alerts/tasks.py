@@ -9,10 +9,10 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from .dispatch import ENQUEUE_BATCH, digests_dispatch, digests_enqueue, pending_of_run
-from .fetching import FetchError
-from .paper_fetch import fetch_specs, papers_fetch
-from .sending import digests_recover, digests_send
+from alerts.digests.dispatch import ENQUEUE_BATCH, digests_dispatch, digests_enqueue, pending_of_run
+from alerts.digests.sending import digests_recover, digests_send
+from alerts.papers.fetch import fetch_specs, papers_fetch
+from alerts.papers.http import FetchError
 
 logger = logging.getLogger(__name__)
 
@@ -99,9 +99,8 @@ def recover_digests() -> dict:
 @shared_task(acks_late=True)
 def send_test_digest(subscriber_id: int, to_email: str) -> str:
     """Admin's "send a test digest to me": the subscriber's next digest, to the admin."""
+    from alerts.digests.previews import digest_preview_send
     from subscribers.models import Subscriber
-
-    from .previews import digest_preview_send
 
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None:

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views
+from alerts import views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),

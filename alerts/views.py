@@ -5,10 +5,10 @@ from django.shortcuts import render
 from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.cache import never_cache
 
-from .health import health_check
-from .links import digest_from_token, digest_view_url, subscriber_from_feed_token
-from .models import Digest
-from .previews import digest_for_view
+from alerts.digests.previews import digest_for_view, digest_from_token
+from alerts.health import health_check
+from alerts.models import Digest
+from subscribers.tokens import digest_view_url, subscriber_from_feed_token
 
 
 @never_cache

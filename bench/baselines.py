@@ -1,6 +1,6 @@
-"""What a developer would reach for instead of alerts.matcher, for bench/match.py.
+"""What a developer would reach for instead of alerts.search.matcher, for bench/match.py.
 
-Every engine gets the same analysed text (alerts.textnorm's tokens, written out as plain
+Every engine gets the same analysed text (alerts.search.textnorm's tokens, written out as plain
 words), so only the matching differs, and the correctness gate can demand identical
 (filter, paper) pairs:
 
@@ -8,7 +8,7 @@ words), so only the matching differs, and the correctness gate can demand identi
 - tantivy (tantivy-py): one in-memory index, one query per filter;
 - a naive loop: every filter checked against every paper in Python.
 
-A filter is first translated from our AST (alerts.query.parse) into each engine's query;
+A filter is first translated from our AST (alerts.search.query.parse) into each engine's query;
 a filter an engine cannot express raises `Unsupported` with the reason, and the
 benchmark leaves it out of that engine's comparison and counts it.
 """
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import tantivy
 
-from alerts import textnorm
-from alerts.query import And, Author, Category, Node, Not, Or, Prefix, Text, parse
+from alerts.search import textnorm
+from alerts.search.query import And, Author, Category, Node, Not, Or, Prefix, Text, parse
 
 FIELDS = ("ti", "abs")
 COLUMNS = ("ti", "ti_alias", "ti_surface", "abs", "abs_alias", "abs_surface", "au", "cat")

@@ -35,8 +35,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from alerts import textnorm
-from alerts.matcher import PaperIndex
+from alerts.search import textnorm
+from alerts.search.matcher import PaperIndex
 from bench import common, workload
 from bench.baselines import Fts5, NaiveLoop, Tantivy, Unsupported, analysed, compounds, portable
 from bench.common import machine
@@ -141,7 +141,7 @@ def baseline(
 
 
 def _parse(text: str):
-    from alerts.query import parse
+    from alerts.search.query import parse
 
     return parse(text)
 

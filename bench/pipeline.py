@@ -714,14 +714,14 @@ def plot(report: dict, path: Path) -> None:
 
 # (label, (file suffix, function name) of the calls whose time it is), in digests_send.
 PARTS = (
-    ("composing: matching and ranking", (("alerts/composing.py", "compose"),)),
-    ("composing: reading filters, windows, sent items", (("alerts/sending.py", "prepare"),)),
-    ("rendering, links signed", (("alerts/sending.py", "render"), ("alerts/sending.py", "digest_links"))),
-    ("building the message", (("alerts/sending.py", "build_message"),)),
+    ("composing: matching and ranking", (("alerts/digests/composing.py", "compose"),)),
+    ("composing: reading filters, windows, sent items", (("alerts/digests/sending.py", "prepare"),)),
+    ("rendering, links signed", (("alerts/digests/sending.py", "render"), ("alerts/digests/sending.py", "digest_links"))),
+    ("building the message", (("alerts/digests/sending.py", "build_message"),)),
     ("ESP backend (anymail)", (("anymail/backends/base.py", "send_messages"),)),
-    ("send journal (Redis)", (("alerts/journal.py", "accepted"), ("alerts/journal.py", "begin"))),
-    ("claiming and recording (database)", (("alerts/sending.py", "claim"), ("alerts/bulk.py", "update"),
-        ("alerts/bulk.py", "insert_ignoring_conflicts"), ("django/db/transaction.py", "__exit__"))),
+    ("send journal (Redis)", (("alerts/digests/journal.py", "accepted"), ("alerts/digests/journal.py", "begin"))),
+    ("claiming and recording (database)", (("alerts/digests/sending.py", "claim"), ("alerts/core/bulk.py", "update"),
+        ("alerts/core/bulk.py", "insert_ignoring_conflicts"), ("django/db/transaction.py", "__exit__"))),
 )  # fmt: skip
 
 
@@ -732,8 +732,8 @@ def profile_share(stack: Stack) -> dict:
 
     from django.conf import settings
 
-    from alerts.dispatch import digests_dispatch, pending_of_run
-    from alerts.sending import digests_send
+    from alerts.digests.dispatch import digests_dispatch, pending_of_run
+    from alerts.digests.sending import digests_send
 
     reset_run(stack)
     settings.EMAIL_BACKEND = TEST_BACKEND
@@ -749,7 +749,7 @@ def profile_share(stack: Stack) -> dict:
     def cumulative(file: str, function: str) -> float:
         return sum(v[3] for (path, _, name), v in stats.items() if name == function and path.endswith(file))
 
-    total = cumulative("alerts/sending.py", "digests_send")
+    total = cumulative("alerts/digests/sending.py", "digests_send")
     shares = {label: sum(cumulative(f, n) for f, n in calls) for label, calls in PARTS}
     # prepare() includes compose(): its own share is what it spends besides.
     shares["composing: reading filters, windows, sent items"] -= shares["composing: matching and ranking"]

@@ -13,7 +13,7 @@ What is timed, on one core (process CPU time), per digest: the three signed link
 digest carries (manage, unsubscribe, view in the browser) and the subject, text and HTML
 of the digest:
 
-- ours: `alerts.rendering.render_digest`, starting each run with empty caches (no
+- ours: `alerts.digests.rendering.render_digest`, starting each run with empty caches (no
   compiled template, no paper block): the run renders each paper's block when a digest
   first shows it, and each highlighting of it when a digest first needs it, as a worker
   does on a new day. The same digests rendered once more with the caches filled give the
@@ -41,7 +41,7 @@ TARGET_PER_SECOND = 10_000
 def build(papers: int, digests: int) -> dict:
     """The day's period index, and the compositions of the first `digests` subscribers
     whose digest shows 20 papers (composition timed, once)."""
-    from alerts.composing import FilterSpec, PaperRow, PeriodIndex, compose
+    from alerts.digests.composing import FilterSpec, PaperRow, PeriodIndex, compose
     from alerts.models import Digest
     from subscribers.models import Subscriber
 
@@ -103,8 +103,8 @@ def build(papers: int, digests: int) -> dict:
 
 
 def render_all(pidx, digests, direct: bool = False) -> list:
-    from alerts.rendering import render_digest, render_digest_direct
-    from alerts.sending import digest_links
+    from alerts.digests.rendering import render_digest, render_digest_direct
+    from alerts.digests.sending import digest_links
 
     out = []
     for subscriber, digest, names, composition in digests:
@@ -121,7 +121,7 @@ def render_all(pidx, digests, direct: bool = False) -> list:
 
 
 def empty_caches(pidx) -> None:
-    from alerts import rendering
+    from alerts.digests import rendering
 
     pidx.blocks.clear()
     pidx.highlights.clear()

@@ -32,8 +32,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from alerts import textnorm
-from alerts.matcher import PaperDoc
+from alerts.search import textnorm
+from alerts.search.matcher import PaperDoc
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "fixtures" / "sample_papers.json"

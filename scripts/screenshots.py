@@ -57,7 +57,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from alerts.previews import digest_preview
+    from alerts.digests.previews import digest_preview
     from subscribers.models import Subscriber, TopicFilter
 
     reader, _ = Subscriber.objects.get_or_create(

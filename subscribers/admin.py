@@ -9,8 +9,8 @@ from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from . import selectors, services
-from .models import Subscriber, SubscriberEvent, TopicFilter
+from subscribers import selectors, services
+from subscribers.models import Subscriber, SubscriberEvent, TopicFilter
 
 Actor = SubscriberEvent.Actor
 Status = Subscriber.Status

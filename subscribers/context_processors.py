@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from .models import MAX_FILTERS
+from subscribers.models import MAX_FILTERS
 
 
 def site(request) -> dict:

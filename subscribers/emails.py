@@ -40,7 +40,7 @@ def send_email(*, to: str, name: str, context: dict, headers: dict[str, str] | N
 
 def confirmation_email_send(*, subscriber) -> str:
     """The double opt-in email: a link that confirms these filters, valid for 7 days."""
-    from .tokens import CONFIRM_MAX_AGE, confirm_url
+    from subscribers.tokens import CONFIRM_MAX_AGE, confirm_url
 
     context = {
         "subscriber": subscriber,
@@ -53,7 +53,7 @@ def confirmation_email_send(*, subscriber) -> str:
 
 def manage_link_email_send(*, subscriber) -> str:
     """To an active subscriber who signed up again (or asked): where their preferences are."""
-    from .tokens import manage_url, unsubscribe_url
+    from subscribers.tokens import manage_url, unsubscribe_url
 
     context = {
         "subscriber": subscriber,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from django import forms
 from django.forms import formset_factory
 
-from . import rules
-from .models import DEFAULT_PAPERS, MAX_FILTERS, MAX_PAPERS, MIN_PAPERS, Subscriber
+from subscribers import rules
+from subscribers.models import DEFAULT_PAPERS, MAX_FILTERS, MAX_PAPERS, MIN_PAPERS, Subscriber
 
 QUERY_PLACEHOLDER = 'e.g. ti:"large language model" AND cat:cs.CL'
 NAME_PLACEHOLDER = "e.g. LLM papers"

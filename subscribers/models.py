@@ -70,7 +70,7 @@ class Subscriber(models.Model):
 
 
 class TopicFilter(models.Model):
-    """One named query of a subscriber, in the query language of alerts.query."""
+    """One named query of a subscriber, in the query language of alerts.search.query."""
 
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="filters")
     name = models.CharField(max_length=100)

@@ -13,10 +13,9 @@ from functools import cache
 
 from django.core.exceptions import ValidationError
 
-from alerts.query import MAX_QUERY_LENGTH, QueryError, parse
-
-from .addresses import AddressError, normalize_email
-from .models import MAX_FILTERS, MAX_PAPERS, MIN_PAPERS, Subscriber, TopicFilter
+from alerts.search.query import MAX_QUERY_LENGTH, QueryError, parse
+from subscribers.addresses import AddressError, normalize_email
+from subscribers.models import MAX_FILTERS, MAX_PAPERS, MIN_PAPERS, Subscriber, TopicFilter
 
 MAX_NAME_LENGTH = TopicFilter._meta.get_field("name").max_length
 

@@ -10,7 +10,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .models import Subscriber, SubscriberEvent
+from subscribers.models import Subscriber, SubscriberEvent
 
 Status = Subscriber.Status
 Kind = SubscriberEvent.Kind

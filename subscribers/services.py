@@ -19,9 +19,10 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone as djtz
 
-from . import rules
-from .models import Subscriber, SubscriberEvent, TopicFilter
-from .rules import FilterInput
+from alerts.core import jobs
+from subscribers import rules
+from subscribers.models import Subscriber, SubscriberEvent, TopicFilter
+from subscribers.rules import FilterInput
 
 __all__ = [
     "FilterInput",
@@ -115,15 +116,12 @@ def _sent_today(subscriber: Subscriber, kind: str) -> int:
 
 def _queue_email(subscriber: Subscriber, kind: str, *, actor: str, reason: str) -> bool:
     """Queue a confirmation or manage-link email unless the address had its daily share."""
-    from . import tasks  # tasks import this module
-
     if _sent_today(subscriber, kind) >= settings.SUBSCRIBER_EMAILS_PER_DAY:
         return False
     status = subscriber.status
     _record(subscriber, kind, actor=actor, from_status=status, to_status=status, reason=reason)
-    task = tasks.send_confirmation_email if kind == Kind.CONFIRMATION_SENT else tasks.send_manage_link_email
-    subscriber_id = subscriber.pk
-    transaction.on_commit(lambda: task.delay(subscriber_id))
+    task = "send_confirmation_email" if kind == Kind.CONFIRMATION_SENT else "send_manage_link_email"
+    jobs.enqueue_on_commit(f"subscribers.tasks.{task}", subscriber.pk)
     return True
 
 
@@ -435,7 +433,7 @@ def subscriber_reactivate(*, subscriber: Subscriber, actor: str) -> bool:
 def subscriber_erase(*, subscriber: Subscriber, actor: str) -> None:
     """Delete a subscriber and their personal data (a GDPR request); the audit trail keeps
     its counts, with no link to the person and no personal detail left in it."""
-    from alerts.erasure import subscriber_traces_erase  # alerts imports this module
+    from subscribers.erasure import subscriber_traces_erase  # alerts imports this module
 
     subscriber = _locked(subscriber)
     SubscriberEvent.objects.filter(subscriber=subscriber).update(detail={})

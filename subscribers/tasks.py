@@ -12,11 +12,10 @@ import logging
 
 from celery import shared_task
 
-from alerts.mailerrors import classify
-
-from .emails import confirmation_email_send, manage_link_email_send
-from .models import Subscriber
-from .services import CONFIRMABLE, subscriber_email_failed
+from alerts.core.mailerrors import classify
+from subscribers.emails import confirmation_email_send, manage_link_email_send
+from subscribers.models import Subscriber
+from subscribers.services import CONFIRMABLE, subscriber_email_failed
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from django.urls import get_script_prefix, reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
 
-from .models import Subscriber
+from subscribers.models import Subscriber
 
 Status = Subscriber.Status
 
@@ -219,3 +219,22 @@ def manage_url(subscriber: Subscriber) -> str:
 
 def unsubscribe_url(subscriber: Subscriber) -> str:
     return _absolute("subscribers:unsubscribe", make_token(subscriber, UNSUBSCRIBE))
+
+
+def digest_view_url(digest, subscriber: Subscriber) -> str:
+    """The browser view of one digest (an alerts.Digest of this subscriber)."""
+    return _absolute("digest-view", object_token(subscriber, DIGEST, digest.pk))
+
+
+def feed_url(subscriber: Subscriber) -> str:
+    return _absolute("digest-feed", object_token(subscriber, FEED, subscriber.pk))
+
+
+def subscriber_from_feed_token(token: str) -> Subscriber | None:
+    """The owner of a feed link, or None for a forged, truncated or revoked link."""
+    try:
+        subscriber = Subscriber.objects.filter(pk=object_id_of(token)).first()
+        object_token_check(token, FEED, subscriber)
+    except TokenInvalid:
+        return None
+    return subscriber

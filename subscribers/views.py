@@ -13,11 +13,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import get_usage
 
-from alerts.links import feed_url
-
-from . import preview, services, tokens
-from .forms import FILTERS_PREFIX, PreferencesForm, SignupForm, filter_formset
-from .models import MAX_FILTERS, Subscriber, SubscriberEvent
+from subscribers import filter_preview, services, tokens
+from subscribers.forms import FILTERS_PREFIX, PreferencesForm, SignupForm, filter_formset
+from subscribers.models import MAX_FILTERS, Subscriber, SubscriberEvent
+from subscribers.tokens import feed_url
 
 Actor = SubscriberEvent.Actor
 Status = Subscriber.Status
@@ -79,7 +78,9 @@ def _redisplay(request: HttpRequest, form_class, template: str, context: dict) -
     previews = {}
     if request.POST.get("action") == "preview":
         previews = {
-            i: preview.filter_preview(row["query"]) for i, row in enumerate(initial_filters) if row["query"]
+            i: filter_preview.filter_preview(row["query"])
+            for i, row in enumerate(initial_filters)
+            if row["query"]
         }
     context.update(form=form_class(initial=initial), formset=formset, previews=previews)
     return render(request, template, context)
@@ -144,7 +145,7 @@ def preview_view(request: HttpRequest) -> HttpResponse:
     """The live preview of one query: an HTML fragment for the sign-up and manage pages."""
     if limited := _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW", "subscribers/_rate_limited.html"):
         return limited
-    result = preview.filter_preview(request.GET.get("q", ""))
+    result = filter_preview.filter_preview(request.GET.get("q", ""))
     response = render(request, "subscribers/_preview.html", {"preview": result})
     response["Cache-Control"] = "private, max-age=60"
     return response

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from alerts.matcher import PaperDoc, PaperIndex, iter_bits
+from alerts.search.matcher import PaperDoc, PaperIndex, iter_bits
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 SECTION = README.split("## Topic filters in five examples", 1)[1].split("\n## ", 1)[0]

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from alerts.fetching import Fetcher, FetchError
 from alerts.models import FetchRun, Paper
+from alerts.papers.http import Fetcher, FetchError
 from tests.alerts.conftest import saved
 from tests.fakeweb import Reply
 from tests.servers import free_port

@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 
-from alerts.ingest import papers_ingest
 from alerts.models import Paper
-from alerts.sources.records import PaperRecord
+from alerts.papers.ingest import papers_ingest
+from alerts.papers.sources.records import PaperRecord
 
 pytestmark = pytest.mark.django_db
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from alerts.matcher import Hit, MatchResult, PaperDoc, PaperIndex, iter_bits
-from alerts.query import QueryError
-from alerts.textnorm import highlight_spans
+from alerts.search.matcher import Hit, MatchResult, PaperDoc, PaperIndex, iter_bits
+from alerts.search.query import QueryError
+from alerts.search.textnorm import highlight_spans
 
 DOCS = [
     PaperDoc(

@@ -12,8 +12,8 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerts import textnorm
-from alerts.matcher import PaperDoc, PaperIndex
+from alerts.search import textnorm
+from alerts.search.matcher import PaperDoc, PaperIndex
 
 TEXT_WORDS = [
     "model",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.matcher import PaperDoc, PaperIndex, iter_bits
+from alerts.search.matcher import PaperDoc, PaperIndex, iter_bits
 
 CORPUS = json.loads((Path(__file__).parent.parent / "fixtures" / "query_corpus.json").read_text())["papers"]
 

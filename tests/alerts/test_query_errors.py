@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from alerts.matcher import PaperDoc, PaperIndex
-from alerts.query import MAX_NESTING, MAX_QUERY_LENGTH, MAX_TERMS, QueryError, categories_of, parse
+from alerts.search.matcher import PaperDoc, PaperIndex
+from alerts.search.query import MAX_NESTING, MAX_QUERY_LENGTH, MAX_TERMS, QueryError, categories_of, parse
 
 FIELDS = "the fields are ti:, abs:, au:, cat:, all:"
 

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from alerts.models import FetchRun, Paper
-from alerts.sources.arxiv_rss import split_authors
+from alerts.papers.sources.arxiv_rss import split_authors
 from tests.alerts.conftest import saved, stored
 from tests.alerts.expected_papers import (
     CUCO_ABSTRACT,

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts import textnorm
-from alerts.textnorm import highlight_spans, tokens
+from alerts.search import textnorm
+from alerts.search.textnorm import highlight_spans, tokens
 
 
 @pytest.mark.parametrize(

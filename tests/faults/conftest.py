@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from django.db.models import Count
 
-from alerts.dispatch import digests_dispatch, digests_enqueue, pending_of_run
+from alerts.digests.dispatch import digests_dispatch, digests_enqueue, pending_of_run
 from alerts.models import Digest
 from tests.alerts.digests.conftest import make_papers, subscribe
 from tests.conftest import running_redis

@@ -2,7 +2,7 @@
 
 The ESP has accepted those messages: sending them again would mail people twice. The
 worker keeps what it handed over in the send journal (Redis), reconnects and records them
-(alerts.sending._with_db_retry); if the database stays away longer than it waits, the
+(alerts.digests.sending._with_db_retry); if the database stays away longer than it waits, the
 recovery sweep records them from the journal later. Either way nothing goes twice.
 """
 

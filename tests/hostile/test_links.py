@@ -9,11 +9,11 @@ from urllib.parse import quote
 
 import pytest
 
-from alerts.delivery import digests_run
-from alerts.links import digest_view_url, feed_url
+from alerts.digests.runner import digests_run
 from alerts.models import Digest
 from subscribers import tokens
 from subscribers.models import Subscriber, SubscriberEvent
+from subscribers.tokens import digest_view_url, feed_url
 from tests.factories import PaperFactory, SubscriberFactory, TopicFilterFactory
 
 from .conftest import case_ids, cases

@@ -14,10 +14,10 @@ import xml.etree.ElementTree as ET
 import pytest
 from django.urls import reverse
 
-from alerts.delivery import digests_run
-from alerts.links import digest_view_url, feed_url
+from alerts.digests.runner import digests_run
 from alerts.models import Digest, Paper
 from subscribers import tokens
+from subscribers.tokens import digest_view_url, feed_url
 from tests.alerts.conftest import run_fetch_papers
 from tests.factories import SubscriberFactory, TopicFilterFactory
 from tests.subscribers.helpers import preferences_data, signup_data

@@ -13,7 +13,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts.delivery import digests_run
+from alerts.digests.runner import digests_run
 from alerts.models import DeliveryEvent, Digest, DigestItem
 from subscribers import tokens
 from subscribers.models import Subscriber, SubscriberEvent

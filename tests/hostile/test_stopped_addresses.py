@@ -13,8 +13,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts.delivery import digests_run
-from alerts.dispatch import digests_dispatch
+from alerts.digests.dispatch import digests_dispatch
+from alerts.digests.runner import digests_run
 from alerts.models import Digest
 from subscribers import tokens
 from subscribers.models import Subscriber

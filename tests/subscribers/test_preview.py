@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from django.utils.html import escape
 
-from subscribers import preview
+from subscribers import filter_preview
 from tests.factories import PaperFactory
 from tests.subscribers.helpers import signup_data
 
@@ -82,15 +82,15 @@ def test_paper_titles_are_escaped_and_only_web_links_are_links(client):
 
 
 def test_the_index_is_built_once_and_rebuilt_when_papers_change(week_papers):
-    first = preview.week_index()
-    assert preview.week_index() is first
+    first = filter_preview.week_index()
+    assert filter_preview.week_index() is first
     PaperFactory(title="A new paper about agents")
-    second = preview.week_index()
+    second = filter_preview.week_index()
     assert second is not first
     assert len(second.titles) == len(first.titles) + 1
     week_papers[0].title = "Retitled"
     week_papers[0].save()
-    assert preview.week_index() is not second
+    assert filter_preview.week_index() is not second
 
 
 def test_papers_older_than_the_window_are_left_out(client):
@@ -127,7 +127,7 @@ def test_a_preview_over_a_week_of_papers_is_fast(client, week_papers):
         3000 - len(base), title=factory_cycle(t for t, _ in base), abstract=factory_cycle(a for _, a in base)
     )
     started = time.perf_counter()
-    preview.week_index()
+    filter_preview.week_index()
     build = time.perf_counter() - started
     # The matcher builds its table of word forms on the first prefix search of an index.
     started = time.perf_counter()

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from alerts.paper_fetch import SOURCES, papers_fetch_request
-from alerts.sources.records import is_arxiv_category
+from alerts.papers.fetch import SOURCES, papers_fetch_request
+from alerts.papers.sources.records import is_arxiv_category
 
 
 def _date(value: str) -> dt.date:

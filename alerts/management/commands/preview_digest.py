@@ -3,8 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models.functions import Lower
 
+from alerts.digests.previews import digest_preview
 from alerts.management.commands.send_digests import parse_date
-from alerts.previews import digest_preview
 from subscribers.models import Subscriber
 
 

@@ -9,8 +9,8 @@ import unicodedata
 
 from django.core.management.base import BaseCommand, CommandError
 
-from alerts.query import QueryError
-from alerts.selectors import PaperSearchHit, papers_search
+from alerts.papers.selectors import PaperSearchHit, papers_search
+from alerts.search.query import QueryError
 
 
 def _date(value: str) -> dt.date:

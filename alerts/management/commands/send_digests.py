@@ -4,7 +4,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from alerts.delivery import DeliveryRun, digests_run
+from alerts.digests.runner import DeliveryRun, digests_run
 
 
 def parse_date(value: str) -> dt.date:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from alerts.delivery import digests_run
+from alerts.digests.runner import digests_run
 from tests.factories import PaperFactory
 
 from .conftest import SITE, html_of, subscribe

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from alerts import bulk
+from alerts.core import bulk
 from alerts.models import Digest, DigestItem
 from tests.factories import PaperFactory, SubscriberFactory
 

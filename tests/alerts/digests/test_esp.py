@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.delivery import digests_run
+from alerts.digests.runner import digests_run
 from alerts.models import Digest
 from tests.fakeesp import Step
 

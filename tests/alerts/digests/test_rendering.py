@@ -8,9 +8,9 @@ import re
 import pytest
 from django.utils import timezone
 
-from alerts import composing
-from alerts.composing import FilterSpec
-from alerts.rendering import Links, render_digest, render_digest_direct
+from alerts.digests import composing
+from alerts.digests.composing import FilterSpec
+from alerts.digests.rendering import Links, render_digest, render_digest_direct
 from tests.factories import PaperFactory
 
 from .conftest import make_papers

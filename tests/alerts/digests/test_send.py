@@ -11,11 +11,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from alerts.delivery import digests_run
-from alerts.dispatch import digests_dispatch, pending_of_run
-from alerts.matcher import PaperDoc, PaperIndex, iter_bits
+from alerts.digests.dispatch import digests_dispatch, pending_of_run
+from alerts.digests.runner import digests_run
+from alerts.digests.sending import digests_send
 from alerts.models import Digest, DigestItem, Paper
-from alerts.sending import digests_send
+from alerts.search.matcher import PaperDoc, PaperIndex, iter_bits
 from subscribers.models import Subscriber
 from tests.factories import PaperFactory
 

@@ -8,10 +8,10 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from alerts.delivery import digests_run
-from alerts.links import digest_view_url, feed_url
+from alerts.digests.runner import digests_run
 from alerts.models import Digest
 from subscribers.models import Subscriber
+from subscribers.tokens import digest_view_url, feed_url
 
 from .conftest import SITE, subscribe
 

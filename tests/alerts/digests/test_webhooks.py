@@ -9,9 +9,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from alerts.delivery import digests_run
+from alerts.digests.runner import digests_run
+from alerts.digests.webhooks import inbound_unsubscribe
 from alerts.models import DeliveryEvent, Digest
-from alerts.webhooks import inbound_unsubscribe
 from subscribers import tokens
 from subscribers.models import Subscriber, SubscriberEvent, new_token_secret
 from tests.factories import SubscriberFactory

@@ -12,10 +12,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from alerts.dispatch import chunked, digests_dispatch, pending_of_run
-from alerts.matcher import PaperDoc, PaperIndex, iter_bits
+from alerts.digests.dispatch import chunked, digests_dispatch, pending_of_run
 from alerts.models import Digest, Paper
 from alerts.outbox import outbox_messages
+from alerts.search.matcher import PaperDoc, PaperIndex, iter_bits
 from alerts.tasks import dispatch_due_digests, recover_digests, send_digest_chunk
 from tests.fakeesp import Step
 from tests.servers import wait_until

@@ -16,11 +16,10 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from alerts.core import bulk, jobs
+from alerts.digests.periods import due_hours, period_start
+from alerts.models import Digest
 from subscribers.models import Subscriber
-
-from . import bulk
-from .models import Digest
-from .periods import due_hours, period_start
 
 INSERT_BATCH = 5000
 # Digest ids queued per UPDATE of their queued_at (each chunk of them is then one task).
@@ -113,14 +112,10 @@ def pending_of_periods(periods: set[tuple[str, dt.date]], emails: list[str] | No
 
 def digests_enqueue(digest_ids: list[int]) -> int:
     """Queue send tasks for these digests, in chunks, once the current transaction commits."""
-    from django.db import transaction
-
-    from .tasks import send_digest_chunk
-
     Digest.objects.filter(pk__in=digest_ids).update(queued_at=timezone.now())
     chunks = list(chunked(digest_ids))
     for ids in chunks:
-        transaction.on_commit(lambda ids=ids: send_digest_chunk.delay(ids))
+        jobs.enqueue_on_commit("alerts.tasks.send_digest_chunk", ids)
     return len(chunks)
 
 

@@ -27,9 +27,9 @@ from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from .composing import ComposedItem, Composition, PaperRow, PeriodIndex
-from .models import DigestItem
-from .textnorm import Highlighter, highlight_spans
+from alerts.digests.composing import ComposedItem, Composition, PaperRow, PeriodIndex
+from alerts.models import DigestItem
+from alerts.search.textnorm import Highlighter, highlight_spans
 
 # Slot markers carry a secret of this process: paper text rendered into a block around
 # them can never forge one (a title saying "@@slot:unsubscribe_url@@" stays text).

@@ -2,7 +2,7 @@
 
 One `FetchSpec` is one fetch of one source (a set of arXiv listings, an API query, one day
 of Hugging Face, one feed). Its HTTP requests all happen first, then its records are
-stored in ONE transaction (alerts.ingest), so a failure anywhere stores nothing. Every
+stored in ONE transaction (alerts.papers.ingest), so a failure anywhere stores nothing. Every
 fetch leaves a `FetchRun` row saying how it went, failures included.
 """
 
@@ -18,12 +18,12 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from .fetching import Fetcher, FetchError
-from .ingest import IngestCounts, papers_ingest
-from .models import FetchRun, Paper
-from .selectors import arxiv_categories_in_use
-from .sources import arxiv_api, arxiv_rss, feed, hf_daily
-from .sources.records import PaperRecord, SourceError, url_with_params
+from alerts.models import FetchRun, Paper
+from alerts.papers.http import Fetcher, FetchError
+from alerts.papers.ingest import IngestCounts, papers_ingest
+from alerts.papers.selectors import arxiv_categories_in_use
+from alerts.papers.sources import arxiv_api, arxiv_rss, feed, hf_daily
+from alerts.papers.sources.records import PaperRecord, SourceError, url_with_params
 
 logger = logging.getLogger(__name__)
 

@@ -17,11 +17,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from alerts.matcher import PaperDoc, PaperIndex, iter_bits
 from alerts.models import Paper
-from alerts.textnorm import highlight_spans
-
-from . import rules
+from alerts.search.matcher import PaperDoc, PaperIndex, iter_bits
+from alerts.search.textnorm import highlight_spans
+from subscribers import rules
 
 TOP_PAPERS = 5
 

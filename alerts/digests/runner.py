@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from . import composing
-from .dispatch import chunked, digests_dispatch, pending_of_periods, receiving_subscribers
-from .sending import ChunkResult, digests_send
+from alerts.digests import composing
+from alerts.digests.dispatch import chunked, digests_dispatch, pending_of_periods, receiving_subscribers
+from alerts.digests.sending import ChunkResult, digests_send
 
 # In-process retries wait for a struggling ESP this long at most; what is still pending
 # after that is left to the workers' retries and the recovery sweep.

@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Count, Max
 
+from alerts.digests.periods import period_length
+from alerts.models import Digest, DigestItem, Paper
+from alerts.search import ranking
+from alerts.search.matcher import Hit, PaperDoc, PaperIndex
+from alerts.search.query import QueryError, categories_of
 from subscribers.models import TopicFilter
-
-from . import ranking
-from .matcher import Hit, PaperDoc, PaperIndex
-from .models import Digest, DigestItem, Paper
-from .periods import period_length
-from .query import QueryError, categories_of
 
 PAPER_FIELDS = (
     "id",
@@ -158,7 +157,7 @@ class PeriodIndex:
         return [hit for hit in hits if (bits >> hit.doc) & 1]
 
     def categories_of(self, query: str) -> frozenset[str]:
-        """The categories a valid `query` names (see alerts.query.categories_of)."""
+        """The categories a valid `query` names (see alerts.search.query.categories_of)."""
         found = self._categories_of.get(query)
         if found is None:
             if len(self._categories_of) >= CACHE_LIMIT:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-from .models import Digest
+from alerts.models import Digest
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ of the problem. The grammar, the precedence and every message are documented in
 
     OR  <  AND, ANDNOT, adjacency (implicit AND)  <  NOT, leading "-"  <  field:, ( ), "..."
 
-The AST is canonical: leaves hold normalised words (see `alerts.textnorm`), AND and OR
+The AST is canonical: leaves hold normalised words (see `alerts.search.textnorm`), AND and OR
 are flattened, de-duplicated and sorted, and every node carries `key`, a string that is
 equal for two queries exactly when their canonical trees are equal (`Diffusion  models`
 and `models diffusion` share one key). The matcher memoises on it.
@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from alerts import textnorm
-from alerts.textnorm import Word
+from alerts.search import textnorm
+from alerts.search.textnorm import Word
 
 __all__ = [
     "FIELDS",

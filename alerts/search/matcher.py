@@ -10,7 +10,7 @@ What makes a million subscribers cheap:
 - postings per field map a normalised token to its bitset; the bare-word postings (title or
   abstract) are built with the others, `all:` and prefixes are computed once and cached;
 - every distinct filter text is parsed once, and every canonical sub-tree (see
-  `alerts.query`) evaluated once, so `Diffusion  models` and `models diffusion` share
+  `alerts.search.query`) evaluated once, so `Diffusion  models` and `models diffusion` share
   their work, and a term shared by ten thousand filters is looked up once;
 - phrases are the AND of their words' postings followed by a positional check on those
   candidates only, cached per phrase;
@@ -27,8 +27,8 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from alerts import textnorm
-from alerts.query import (
+from alerts.search import textnorm
+from alerts.search.query import (
     ABSTRACT,
     MAX_NESTING,
     MAX_QUERY_LENGTH,
@@ -46,7 +46,7 @@ from alerts.query import (
     iter_leaves,
     parse,
 )
-from alerts.textnorm import Word
+from alerts.search.textnorm import Word
 
 __all__ = ["CompiledQuery", "Hit", "MatchResult", "PaperDoc", "PaperIndex", "iter_bits"]
 
@@ -321,7 +321,7 @@ def _runs(tokens: tuple[str, ...]) -> set[str]:
 
 
 def _name_matches(tokens: tuple[str, ...], surname: str, given: tuple[str, ...]) -> bool:
-    """arXiv-style author match of one name's tokens (see `alerts.query.Author`)."""
+    """arXiv-style author match of one name's tokens (see `alerts.search.query.Author`)."""
     for start in range(len(tokens)):
         written = ""
         for token in tokens[start:]:

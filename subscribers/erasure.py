@@ -6,7 +6,7 @@ ESP events and error messages, their filter names (in subjects and items).
 
 The ESP's message ids stay: random ids only the ESP can tie to an address (the person is
 to be erased there too), by which a late webhook event about one of these digests is
-recognised and stored without the address (alerts.webhooks).
+recognised and stored without the address (alerts.digests.webhooks).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from __future__ import annotations
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from alerts.models import DeliveryEvent, Digest, DigestItem
 from subscribers.models import Subscriber
-
-from .models import DeliveryEvent, Digest, DigestItem
 
 
 def subscriber_traces_erase(*, subscriber: Subscriber) -> None:

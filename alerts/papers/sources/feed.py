@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from urllib.parse import urljoin
 
-from .records import PaperRecord, SourceError, clean_text, html_to_text, parse_datetime, parse_feed
+from alerts.papers.sources.records import (
+    PaperRecord,
+    SourceError,
+    clean_text,
+    html_to_text,
+    parse_datetime,
+    parse_feed,
+)
 
 SOURCE = "feed"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .records import (
+from alerts.papers.sources.records import (
     PaperRecord,
     SourceError,
     abs_url,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from .records import (
+from alerts.papers.sources.records import (
     PaperRecord,
     SourceError,
     abs_url,

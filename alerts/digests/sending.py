@@ -4,7 +4,7 @@ The rules that make "exactly once" hold, whichever worker runs a chunk and howev
 - A digest is claimed (pending -> sending) by one conditional UPDATE with a fresh claim id;
   only the rows that carry this claim id are ours. A second worker, or the same chunk
   delivered twice, claims nothing.
-- Each hand-off to the ESP is noted in the send journal at once (alerts.journal); the
+- Each hand-off to the ESP is noted in the send journal at once (alerts.digests.journal); the
   database learns the chunk's outcome in a few bulk statements at the end.
 - A claim older than the lease belongs to a dead worker: `digests_recover` reads the journal
   (and the ESP's webhook events) to tell sent from unsent, and only the unsent go again.
@@ -31,17 +31,16 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.db.models import F, Q
 from django.utils import timezone
 
+from alerts.core import bulk
+from alerts.core.mailerrors import SendError, backoff, classify
+from alerts.digests import composing
+from alerts.digests.composing import Composition, PeriodIndex
+from alerts.digests.journal import IN_FLIGHT, SendJournal
+from alerts.digests.periods import WEEKLY
+from alerts.digests.rendering import Links, RenderedDigest, render_digest
+from alerts.models import DeliveryEvent, Digest, DigestItem
 from subscribers.models import Subscriber
-from subscribers.tokens import manage_url, unsubscribe_url
-
-from . import bulk, composing
-from .composing import Composition, PeriodIndex
-from .journal import IN_FLIGHT, SendJournal
-from .links import digest_view_url
-from .mailerrors import SendError, backoff, classify
-from .models import DeliveryEvent, Digest, DigestItem
-from .periods import WEEKLY
-from .rendering import Links, RenderedDigest, render_digest
+from subscribers.tokens import digest_view_url, manage_url, unsubscribe_url
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ def _mailbox_of(address: str) -> str:
 def list_unsubscribe(unsubscribe: str) -> str:
     """RFC 2369's List-Unsubscribe: the one-click https link (RFC 8058) and a mailto whose
     subject carries the same signed token, for clients that only send mail
-    (alerts.webhooks.inbound_unsubscribe reads it from the ESP's inbound webhook)."""
+    (alerts.digests.webhooks.inbound_unsubscribe reads it from the ESP's inbound webhook)."""
     mailto = settings.UNSUBSCRIBE_MAILTO or _mailbox_of(settings.DEFAULT_FROM_EMAIL)
     token = unsubscribe.rstrip("/").rsplit("/", 1)[-1]
     return f"<{unsubscribe}>, <mailto:{mailto}?subject={quote('unsubscribe ' + token)}>"
@@ -409,7 +408,7 @@ def digests_send(
 
 def digests_retry(*, digest_ids: Sequence[int]) -> int:
     """Send failed digests again (an admin's decision, e.g. after fixing the ESP settings)."""
-    from .dispatch import digests_enqueue
+    from alerts.digests.dispatch import digests_enqueue
 
     with transaction.atomic():
         ids = list(

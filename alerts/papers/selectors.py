@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Q
 
-from alerts.matcher import PaperDoc, PaperIndex
 from alerts.models import Paper
-from alerts.query import QueryError, categories_of, parse
-from alerts.sources.records import is_arxiv_category
+from alerts.papers.sources.records import is_arxiv_category
+from alerts.search.matcher import PaperDoc, PaperIndex
+from alerts.search.query import QueryError, categories_of, parse
 from subscribers.models import Subscriber, TopicFilter
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class PaperSearchHit:
 def papers_search(*, query: str, since: dt.date | None = None, limit: int = 20) -> list[PaperSearchHit]:
     """Stored papers matching a topic filter, best first (ties: most recently stored first).
 
-    Raises `alerts.query.QueryError` for an invalid filter, before reading any paper.
+    Raises `alerts.search.query.QueryError` for an invalid filter, before reading any paper.
     `since` keeps papers announced on or after that date (papers without an announcement
     date, such as feed items, by the day they were first stored).
     """

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import json
 
-from .records import PaperRecord, SourceError, abs_url, clean_text, find_arxiv_id, parse_datetime, pdf_url
+from alerts.papers.sources.records import (
+    PaperRecord,
+    SourceError,
+    abs_url,
+    clean_text,
+    find_arxiv_id,
+    parse_datetime,
+    pdf_url,
+)
 
 SOURCE = "hf-daily"
 _JSON_TYPES = {dict: "object", list: "list", str: "string", int: "number", float: "number", bool: "boolean"}

@@ -9,15 +9,21 @@ from dataclasses import dataclass
 from django.core.mail import get_connection
 from django.utils import timezone
 
+from alerts.digests import composing
+from alerts.digests.composing import Composition, paper_row_of
+from alerts.digests.periods import WEEKLY, current_period, period_for_date, period_length, zone
+from alerts.digests.rendering import Links, RenderedDigest, render_digest, render_digest_direct
+from alerts.digests.sending import build_message
+from alerts.models import Digest, DigestItem
 from subscribers.models import Subscriber
-from subscribers.tokens import manage_url, unsubscribe_url
-
-from . import composing
-from .composing import Composition, paper_row_of
-from .models import Digest, DigestItem
-from .periods import WEEKLY, current_period, period_for_date, period_length, zone
-from .rendering import Links, RenderedDigest, render_digest, render_digest_direct
-from .sending import build_message
+from subscribers.tokens import (
+    DIGEST,
+    TokenInvalid,
+    manage_url,
+    object_id_of,
+    object_token_check,
+    unsubscribe_url,
+)
 
 
 @dataclass
@@ -123,3 +129,13 @@ def digest_preview_send(*, subscriber: Subscriber, to_email: str) -> str:
     message.metadata = {"test_digest_for": str(subscriber.pk)}
     message.send()
     return message.subject
+
+
+def digest_from_token(token: str) -> Digest | None:
+    """The digest a view link names, or None for a forged, truncated or revoked link."""
+    try:
+        digest = Digest.objects.select_related("subscriber").filter(pk=object_id_of(token)).first()
+        object_token_check(token, DIGEST, digest.subscriber if digest else None)
+    except TokenInvalid:
+        return None
+    return digest

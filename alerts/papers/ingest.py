@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import Paper
-from .sources.records import PaperRecord
+from alerts.models import Paper
+from alerts.papers.sources.records import PaperRecord
 
 ARXIV_SOURCES = frozenset({Paper.Source.ARXIV_RSS, Paper.Source.ARXIV_API})
 # Fields a record overwrites (when it may) or fills (when it may only enrich).

@@ -14,11 +14,10 @@ import re
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
+from alerts.models import DeliveryEvent, Digest
 from subscribers.models import Subscriber, SubscriberEvent
 from subscribers.services import subscriber_suppress, subscription_unsubscribe
 from subscribers.tokens import UNSUBSCRIBE, TokenInvalid, subscriber_from_token
-
-from .models import DeliveryEvent, Digest
 
 log = logging.getLogger(__name__)
 
