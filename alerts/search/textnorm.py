@@ -10,8 +10,9 @@ exactly the paper words that normalise like it:
   `self`, `supervis` (in order, one position each) and the *joined* form `selfsupervis`,
   so the paper is found by `self-supervised`, `"self supervised"` and `selfsupervised`;
 - case folding and accent folding (`Schölkopf` == `Scholkopf`, `Łukasz` == `Lukasz`);
-- an acronym's plural loses its `s` (`LLMs` -> `llm`, `GPUs` -> `gpu`, and `llms`, `cnns`:
-  a word without vowels): Snowball leaves such words alone;
+- an acronym's plural loses its `s` (`LLMs` -> `llm`, `GPUs` -> `gpu`), in capitals or not
+  (`llms`, `lms`: no vowel before the `s`; `gpus`, `cpus`: consonants and a final `u`), so a
+  query typed in lower case finds the same papers: Snowball leaves such words alone;
 - light English stemming with Snowball (`models` -> `model`, `diffusions` -> `diffus`).
 
 Prefix searches (`generati*`) look at the *surface* form (folded but not stemmed), because
@@ -59,6 +60,8 @@ _ASCII_WORD_BYTES = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345
 _ASCII_SEPARATORS = bytes(i if i in _ASCII_WORD_BYTES else 32 for i in range(256))
 _HYPHEN_RE = re.compile(f"[{_HYPHENS}]")
 _VOWELS = frozenset("aeiouy")
+# English words of the shape of an acronym's plural (consonants, then "us").
+_NOT_ACRONYMS = frozenset({"plus", "thus"})
 
 # Letters that Unicode does not decompose into a base letter and an accent.
 _EXTRA_FOLD = str.maketrans(
@@ -138,8 +141,14 @@ def _surface(raw: str) -> str:
     if len(raw) >= 3 and raw[-1] == "s" and raw[:-1].isupper():
         raw = raw[:-1]  # LLMs -> LLM: an upper-case acronym with a lower-case plural s
     folded = fold(raw)
-    if len(folded) >= 4 and folded[-1] == "s" and folded.isalpha() and not _VOWELS.intersection(folded):
-        folded = folded[:-1]  # llms, cnns: a word without vowels is an acronym
+    # The same rules on the folded form, so that a query typed in lower case (`gpus`, `lms`)
+    # finds what the text wrote in capitals (`GPUs`, `LMs`).
+    if len(folded) >= 3 and folded[-1] == "s" and folded.isalpha() and folded not in _NOT_ACRONYMS:
+        head = folded[:-1]
+        if not _VOWELS.intersection(head):
+            folded = head  # llms, lms, cnns: a word without vowels is an acronym
+        elif len(head) >= 3 and head[-1] == "u" and not _VOWELS.intersection(head[:-1]):
+            folded = head  # gpus, cpus, imus: only the final u is a vowel (Snowball keeps "us")
     return folded
 
 

@@ -82,8 +82,45 @@ TABLE = [
     ("julich", {"2403.20135"}),
     # accent folding in the query
     ("Jülich", {"2403.20135"}),
-    # lower-case gpus is a different word (Snowball keeps it): only GPUs in capitals is an acronym plural
-    ("gpus", set()),
+    # a query word and the text normalise the same way: lower-case gpus finds GPUs and GPU
+    (
+        "gpus",
+        {
+            "2509.90004",
+            "2509.90006",
+            "2509.90008",
+            "2509.90011",
+            "2509.90012",
+            "2509.90015",
+            "2509.90019",
+            "2509.90020",
+            "2509.90023",
+            "2603.02376",
+            "2603.02597",
+            "2603.02642",
+        },
+    ),
+    # and so does a query in capitals throughout
+    (
+        "GPUS",
+        {
+            "2509.90004",
+            "2509.90006",
+            "2509.90008",
+            "2509.90011",
+            "2509.90012",
+            "2509.90015",
+            "2509.90019",
+            "2509.90020",
+            "2509.90023",
+            "2603.02376",
+            "2603.02597",
+            "2603.02642",
+        },
+    ),
+    # English words of the same shape are not acronyms: plus (2509.90006) and thus, any case
+    ("plus", {"2509.90006"}),
+    ("THUS", {"2305.04979", "2509.90001", "2509.90009", "2509.90012", "2509.90017"}),
     # acronym plural: GPUs and GPU
     (
         "GPUs",

@@ -20,6 +20,9 @@ from alerts.search.textnorm import highlight_spans, tokens
         ("speedup up to 139.6$\\times$.", ["speedup", "up", "to", "139", "6"]),
         ("$\\mathcal{O}(n^2)$ cost", ["o", "n", "2", "cost"]),
         ("LLMs and GPUs; llms, CNNs", ["llm", "and", "gpu", "llm", "cnn"]),
+        # an acronym's plural in lower case or all capitals normalises like the mixed-case one
+        ("gpus GPUS CPUs cpus LMs lms KGs kgs", ["gpu", "gpu", "cpu", "cpu", "lm", "lm", "kg", "kg"]),
+        ("plus thus Thus bus", ["plus", "thus", "thus", "bus"]),
         ("LeCun's model", ["lecun", "model"]),
         ("state-of-the-art", ["state", "of", "the", "art"]),
         ("-based --- x-", ["base", "x"]),
