@@ -40,6 +40,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.match $(BENCH_ARGS)
 	$(BIN)/python -m bench.render $(BENCH_ARGS)
 	$(BIN)/python -m bench.pipeline $(BENCH_ARGS)
+	$(BIN)/python -m bench.ranking $(BENCH_ARGS)
 	$(if $(BENCH_QUICK),,$(BIN)/python -m bench.summary)
 
 # Sign-up and live preview under wrk for 60 s (gunicorn, PostgreSQL, Redis started for the

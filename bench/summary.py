@@ -87,13 +87,36 @@ def rows() -> list[str]:
             f"| Peak memory of a worker, runs up to {largest['subscribers']:,} subscribers{boxed} | {peak:.0f} MB |"
             f" under 500 MB | {_verdict(peak < 500)} |"
         )
+    ranking = _load("ranking")
+    if ranking and "evaluation" in ranking:
+        mean, costs = ranking["evaluation"]["mean"], ranking["costs"]
+        ratio = mean["ours"] / mean["baseline"]
+        behind = [
+            name
+            for name, r in ranking["evaluation"]["readers"].items()
+            if r["baseline"] - r["ours"] > r["baseline_stderr"]
+        ]
+        out.append(
+            f"| Reader's model, offline replay of {ranking['set']} (6 simulated readers; coarse labels) |"
+            f" {mean['ours']:.3f} against arxiv-sanity-lite's {mean['baseline']:.3f} = {ratio:.2f}x;"
+            f" {len(behind)} readers behind by more than one standard error | 1.1x, none behind |"
+            f" {_verdict(ratio >= 1.1 and not behind)} |"
+        )
+        out.append(
+            f"| ... training after a vote; stored model | {costs['train_ms']:.0f} ms; {costs['model_bytes'] / 1000:.1f} KB |"
+            f" under 50 ms; under 20 KB | {_verdict(costs['train_ms'] < 50 and costs['model_bytes'] < 20_000)} |"
+        )
     return out
 
 
 def section() -> str:
-    machines = [r["machine"] for r in (_load("match"), _load("render"), _load("pipeline")) if r]
+    machines = [
+        r["machine"] for r in (_load("match"), _load("render"), _load("pipeline"), _load("ranking")) if r
+    ]
     where = common.machine_line(machines[-1]).split(";")[0] if machines else "this machine"
-    walls = [r.get("wall_s") for r in (_load("match"), _load("render"), _load("pipeline")) if r]
+    walls = [
+        r.get("wall_s") for r in (_load("match"), _load("render"), _load("pipeline"), _load("ranking")) if r
+    ]
     took = (
         f"its last run took {sum(walls) / 60:.0f} minutes"
         if walls and None not in walls
@@ -112,7 +135,8 @@ def section() -> str:
             *rows(),
             "",
             "Details, methods and what limits each figure: [matching](bench/results/match.md),"
-            " [rendering](bench/results/render.md), [whole pipeline](bench/results/pipeline.md).",
+            " [rendering](bench/results/render.md), [whole pipeline](bench/results/pipeline.md),"
+            " [the reader's model](bench/results/ranking.md).",
             END,
         ]
     )
