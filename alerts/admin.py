@@ -10,7 +10,7 @@ from django.urls import path
 from django.utils.decorators import method_decorator
 
 from alerts.digests.previews import digest_preview
-from alerts.digests.sending import digests_retry
+from alerts.digests.recovery import digests_retry
 from alerts.models import DeliveryEvent, Digest, DigestItem, FetchRun, Paper
 from alerts.tasks import send_test_digest
 from subscribers.models import Subscriber

@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts.digests.dispatch import ENQUEUE_BATCH, digests_dispatch, digests_enqueue, pending_of_run
-from alerts.digests.sending import digests_recover, digests_send
+from alerts.digests.recovery import digests_recover
+from alerts.digests.sending import digests_send
 from alerts.papers.fetch import fetch_specs, papers_fetch
 from alerts.papers.http import FetchError
 

@@ -103,8 +103,8 @@ def build(papers: int, digests: int) -> dict:
 
 
 def render_all(pidx, digests, direct: bool = False) -> list:
+    from alerts.digests.messages import digest_links
     from alerts.digests.rendering import render_digest, render_digest_direct
-    from alerts.digests.sending import digest_links
 
     out = []
     for subscriber, digest, names, composition in digests:

@@ -23,7 +23,7 @@ from alerts.models import Digest, DigestItem, Paper
 from alerts.search import ranking
 from alerts.search.matcher import Hit, PaperDoc, PaperIndex
 from alerts.search.query import QueryError, categories_of
-from subscribers.models import TopicFilter
+from subscribers.models import Subscriber, TopicFilter
 
 PAPER_FIELDS = (
     "id",
@@ -438,3 +438,80 @@ def first_window_start(window_end: dt.datetime, frequency: str) -> dt.datetime:
 
 def clamp_start(start: dt.datetime, window_end: dt.datetime) -> dt.datetime:
     return max(start, lookback(window_end))
+
+
+# A chunk's claimed digests --------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    digest: Digest
+    subscriber: Subscriber
+    pidx: PeriodIndex
+    composition: Composition
+    filter_names: list[str]
+    new: bool  # composed now (its items are to be written) or read back from an earlier attempt
+
+
+def _stored_items(digests: Sequence[Digest]) -> dict[int, list[DigestItem]]:
+    stored: dict[int, list[DigestItem]] = defaultdict(list)
+    for item in DigestItem.objects.filter(digest__in=[d.pk for d in digests]).order_by("section", "rank"):
+        stored[item.digest_id].append(item)
+    return stored
+
+
+def _in_index(pidx: PeriodIndex, item: DigestItem):
+    pos = pidx.position.get(item.paper_id)
+    return None if pos is None else (pidx.papers[pos], pos)
+
+
+def prepare(digests: Sequence[Digest]) -> list[Prepared]:
+    """Compose every claimed digest of a chunk, with a bounded number of queries: a retried
+    digest is read back from its stored items, so it sends what its first attempt chose."""
+    subscriber_ids = [d.subscriber_id for d in digests]
+    filters = filters_of(subscriber_ids)
+    starts = window_starts(subscriber_ids)
+    retried = [d for d in digests if d.attempts > 0 and d.window_start is not None]
+    stored = _stored_items(retried) if retried else {}
+    by_run: dict[dt.datetime, list[Digest]] = defaultdict(list)
+    for digest in digests:
+        by_run[digest.window_end].append(digest)
+
+    prepared: list[Prepared] = []
+    for window_end, run in by_run.items():
+        pidx = period_index(window_end)
+        fresh = [d.subscriber_id for d in run if d.pk not in stored]
+        sent_before = already_sent(pidx, fresh) if fresh else {}
+        for digest in run:
+            specs = filters.get(digest.subscriber.pk, [])
+            if digest.pk in stored:
+                composition = composition_from_items(
+                    stored[digest.pk], digest.window_start, lambda item, pidx=pidx: _in_index(pidx, item)
+                )
+            else:
+                composition = _compose_new(pidx, digest, specs, starts, sent_before)
+            names = [spec.name for spec in specs]
+            prepared.append(
+                Prepared(digest, digest.subscriber, pidx, composition, names, new=digest.pk not in stored)
+            )
+    return prepared
+
+
+def _compose_new(
+    pidx: PeriodIndex,
+    digest: Digest,
+    specs: Sequence[FilterSpec],
+    starts: dict[int, dt.datetime],
+    sent_before: dict[int, int],
+) -> Composition:
+    subscriber = digest.subscriber
+    previous = starts.get(subscriber.pk)
+    start = previous if previous is not None else first_window_start(pidx.window_end, digest.frequency)
+    return compose(
+        pidx=pidx,
+        filters=specs,
+        window_start=clamp_start(start, pidx.window_end),
+        excluded=sent_before.get(subscriber.pk, 0),
+        max_papers=subscriber.max_papers,
+        include_trending=subscriber.include_trending,
+    )
