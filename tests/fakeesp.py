@@ -12,8 +12,8 @@ A test scripts the next answers with `Step`s:
 - `Step(delay=3)`: accept, then answer 3 s later (a client with a shorter read timeout has
   given up by then: "accepted, then timed out");
 - `Step(drop=True)`: accept, then close the connection without an answer;
-- `Step(stall=3)`: hang for 3 s before reading the request; if the client has gone by then,
-  nothing was taken (a timeout before the ESP read the body);
+- `Step(stall=3)`: hang for 3 s before taking the request; if the client has gone by then,
+  it is discarded, nothing taken (a timeout before the request reached the ESP);
 - `Step(hold=True)`: accept, then keep the answer until the test calls `release()`.
 
 With `send_webhooks_to(url, secret)` it also posts a Postmark Delivery webhook for every
@@ -214,13 +214,16 @@ class FakeESP:
                     return self._reply(401, {"ErrorCode": 10, "Message": "Bad or missing Server API token."})
                 step = esp._next_step()
                 if step.stall:
-                    time.sleep(step.stall)  # too busy to read the request
-                    if self._client_gone():
-                        with esp._lock:
-                            esp.dropped += 1
-                        self.close_connection = True
-                        return None
-                payload = json.loads(self.rfile.read(length))
+                    time.sleep(step.stall)  # too busy to take the request
+                raw = self.rfile.read(length)
+                if step.stall and self._client_gone():
+                    # Like an API's front end that discards a queued request whose client
+                    # has gone before the request reached the API.
+                    with esp._lock:
+                        esp.dropped += 1
+                    self.close_connection = True
+                    return None
+                payload = json.loads(raw)
                 if step.status != 200:
                     with esp._lock:
                         esp.refused += 1

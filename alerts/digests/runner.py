@@ -26,6 +26,7 @@ class DeliveryRun:
     sent: int = 0
     skipped: int = 0
     failed: int = 0
+    unknown: int = 0  # the ESP's answer was lost: left to the recovery sweep
     pending: int = 0
     would_send: int = 0
     would_skip: int = 0
@@ -100,5 +101,6 @@ def digests_run(
         waited += retry_in
         ids = released
     run.sent, run.skipped, run.failed = total.sent, total.skipped, total.failed
+    run.unknown = total.unknown
     run.pending = len(pending_of_periods(dispatched.periods, emails))
     return run
