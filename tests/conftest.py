@@ -196,6 +196,19 @@ def broker_busy(redis_url: str) -> int:
         client.close()
 
 
+def redeliver_abandoned(redis_url: str, visibility_timeout: float) -> int:
+    """Do now what the broker does within a couple of minutes: put task messages taken by a
+    worker that died (unacknowledged for longer than `visibility_timeout`) back on their
+    queue, through kombu's own restore. Returns how many are still waiting to be restored."""
+    from kombu import Connection
+
+    with Connection(redis_url, transport_options={"visibility_timeout": visibility_timeout}) as conn:
+        qos = conn.default_channel.qos
+        qos.restore_visible(num=1000, interval=1)
+        client = conn.default_channel.client
+        return client.zcount(qos.unacked_index_key, 0, time.time() - visibility_timeout)
+
+
 @pytest.fixture
 def drained(redis_server):
     """`drained(esp=None, rows_final=True, timeout=60)`: wait until the work has drained: no

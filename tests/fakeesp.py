@@ -14,7 +14,9 @@ A test scripts the next answers with `Step`s:
 - `Step(drop=True)`: accept, then close the connection without an answer;
 - `Step(stall=3)`: hang for 3 s before taking the request; if the client has gone by then,
   it is discarded, nothing taken (a timeout before the request reached the ESP);
-- `Step(hold=True)`: accept, then keep the answer until the test calls `release()`.
+- `Step(hold=True)`: accept, then keep the answer until the test calls `release()`;
+- `Step(gateway=502)`: accept, but the gateway in front of the API loses the answer and
+  says 502 with an HTML page of its own.
 
 With `send_webhooks_to(url, secret)` it also posts a Postmark Delivery webhook for every
 message it accepted (its MessageID, Tag and Metadata), as Postmark does a moment later.
@@ -44,6 +46,7 @@ class Step:
     hold: bool = False
     drop: bool = False
     stall: float = 0.0
+    gateway: int = 0
 
 
 @dataclass
@@ -232,6 +235,10 @@ class FakeESP:
                     )
                 # Received in full: the message is the ESP's now, whatever happens to the answer.
                 message = esp._accept(payload)
+                if step.gateway:
+                    with esp._lock:
+                        esp.unanswered += 1
+                    return self._reply(step.gateway, None, raw=b"<html><h1>Bad Gateway</h1></html>")
                 if step.drop:
                     self.close_connection = True
                     with esp._lock:
@@ -271,11 +278,11 @@ class FakeESP:
                 except OSError:
                     return True
 
-            def _reply(self, status, body, headers=None) -> bool:
-                data = json.dumps(body).encode()
+            def _reply(self, status, body, headers=None, raw: bytes | None = None) -> bool:
+                data = raw if raw is not None else json.dumps(body).encode()
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", "text/html" if raw is not None else "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     for name, value in (headers or {}).items():
                         self.send_header(name, value)

@@ -59,7 +59,8 @@ def classify(exc: BaseException) -> SendError:
         response = getattr(exc, "response", None)
         status = getattr(response, "status_code", None) or getattr(exc, "status_code", None)
         if status is None:  # no answer at all: timeout, refused connection
-            return SendError(True, f"{_no_answer(exc)}: {text}"[:1000], unknown=_maybe_sent(exc))
+            sent = _maybe_sent(exc)
+            return SendError(True, f"{_no_answer(exc, sent)}: {text}"[:1000], unknown=sent)
         if status >= 500 and not _is_answer(response):
             # A gateway between us and the ESP's API (502, 504) lost the API's answer.
             reason = f"ESP answered {status} with no answer of its own: {text}"[:1000]
@@ -125,13 +126,15 @@ def _is_answer(response) -> bool:
     return True
 
 
-def _no_answer(exc: BaseException) -> str:
+def _no_answer(exc: BaseException, maybe_sent: bool) -> str:
     # anymail's exception is also the requests exception it wraps. Said first, because the
     # admin's digest list shows only the start of the reason.
     if isinstance(exc, requests.Timeout):
         return "the ESP did not answer in time"
     if isinstance(exc, requests.ConnectionError):
-        return "could not connect to the ESP"
+        return (
+            "the connection dropped before the ESP answered" if maybe_sent else "could not connect to the ESP"
+        )
     return "no answer from the ESP"
 
 

@@ -170,6 +170,7 @@ def _take_over(stale: list[int], now: dt.datetime, result: RecoveryResult) -> No
         status=Digest.Status.UNKNOWN,
         claim_id=None,
         unknown_since=now,
+        attempts=F("attempts") + 1,
         last_error=f"the worker stopped while handing this digest to the ESP [{UNKNOWN_NOTE}]",
     )
     unsent = [pk for pk in stale if pk not in accepted and pk not in interrupted]
