@@ -170,6 +170,7 @@ def _take_over(stale: list[int], now: dt.datetime, result: RecoveryResult) -> No
         status=Digest.Status.UNKNOWN,
         claim_id=None,
         unknown_since=now,
+        esp_message_id="",  # the journal's "in flight" note, when it was kept in the row
         attempts=F("attempts") + 1,
         last_error=f"the worker stopped while handing this digest to the ESP [{UNKNOWN_NOTE}]",
     )

@@ -21,8 +21,9 @@ from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 
-# Beat runs the dispatch every hour. Every zone here is a whole number of hours from UTC
-# and changes its clocks on the hour, so an hourly walk meets every local hour.
+# Beat runs the dispatch every 15 minutes (for half-hour zones). Every zone here is a whole
+# number of hours from UTC and changes its clocks on the hour, so a run on each hour meets
+# every moment a send hour comes.
 STEP = dt.timedelta(hours=1)
 
 
