@@ -31,10 +31,10 @@ def sent_count() -> int:
     return Digest.objects.filter(status=Digest.Status.SENT).count()
 
 
-def not_yet_due() -> tuple[str, int]:
-    """A time zone and a send hour that has not come there yet today."""
+def not_yet_due(now: dt.datetime) -> tuple[str, int]:
+    """A time zone and a send hour that has not come there yet on the day of `now`."""
     for name in ("Pacific/Honolulu", "America/Los_Angeles", "UTC", "Asia/Tokyo", "Pacific/Kiritimati"):
-        hour = timezone.now().astimezone(ZoneInfo(name)).hour
+        hour = now.astimezone(ZoneInfo(name)).hour
         if hour <= 21:
             return name, hour + 1
     raise AssertionError("every candidate time zone is past 21:00")
@@ -60,11 +60,12 @@ def test_beat_dispatch_through_a_worker_sends_each_subscriber_what_the_matcher_s
             send_hour=0,
         ),
     ]
-    tz_name, hour = not_yet_due()
+    now = timezone.now()  # one instant for the whole test: the dispatch runs as of it too
+    tz_name, hour = not_yet_due(now)
     later = subscribe("later@example.org", ("GPUs", "gpu"), timezone=tz_name, send_hour=hour)
     celery_workers("pipeline", SITE_URL=SITE)
 
-    dispatch_due_digests.delay()  # what beat queues every 15 minutes
+    dispatch_due_digests.delay(now=now.isoformat())  # what beat queues every 15 minutes
     drained()
     assert sent_count() == 3
     messages = {m["To"]: m for _, m in outbox_messages()}
@@ -164,13 +165,15 @@ def test_a_worker_killed_mid_chunk_and_restarted_sends_every_digest_exactly_once
     assert held.esp_message_id == esp.accepted[3].message_id  # only the webhook knew it
 
 
-def test_a_pending_digest_whose_task_was_lost_is_requeued_by_recovery(celery_workers, esp, settings):
+def test_a_pending_digest_whose_task_was_lost_is_requeued_by_recovery(celery_workers, esp, settings, drained):
     make_papers()
     subscriber = subscribe("ada@example.org", ("Diffusion", "diffusion"))
     celery_workers("w", **esp.settings(), DIGEST_REQUEUE_AFTER="1")
     settings.DIGEST_REQUEUE_AFTER = 1
-    digests_dispatch(due_only=False)  # rows made, but no task queued (as after a broker restart)
-    Digest.objects.update(queued_at=timezone.now() - dt.timedelta(seconds=5))
-    recover_digests.delay()
-    wait_until(lambda: sent_count() == 1, what="the digest sent")
+    now = timezone.now()
+    digests_dispatch(now=now, due_only=False)  # rows made, but no task queued (a broker restart)
+    Digest.objects.update(queued_at=now - dt.timedelta(seconds=5))
+    recover_digests.delay(now=now.isoformat())
+    drained(esp)
+    assert sent_count() == 1
     assert esp.by_digest() == {str(Digest.objects.get(subscriber=subscriber).pk): 1}
