@@ -125,6 +125,9 @@ class FakeESP:
         """Post a Delivery event for each accepted message to `url` (basic auth `secret`)."""
         self._webhook = (url, secret)
 
+    def webhooks_off(self) -> None:
+        self._webhook = None
+
     @property
     def idle(self) -> bool:
         """No request is being received or answered, no webhook is on its way."""
