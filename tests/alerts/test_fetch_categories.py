@@ -3,10 +3,12 @@ ARXIV_MAX_CATEGORIES_PER_RUN of them (the most wanted first), each listing store
 arrives, and a failing listing never costs the others their papers."""
 
 import pytest
+from django.core.management.base import CommandError
 from django.db import connection
 
 from alerts.models import FetchRun, Paper
 from alerts.papers.selectors import CategoryDemand, arxiv_category_demand
+from alerts.tasks import fetch_papers_task
 from tests.alerts.conftest import saved
 from tests.factories import SubscriberFactory, TopicFilterFactory
 from tests.fakeweb import Reply
@@ -142,3 +144,32 @@ def test_each_listing_is_committed_before_the_next_request(fetch_papers, arxiv_o
     assert fetch_papers("--source", "arxiv-rss").status == 0
     assert seen_when_asked == [7]
     assert FetchRun.objects.get().fetched == 11
+
+
+def test_the_nightly_fetch_tells_subscribers_whose_filters_name_unknown_categories(
+    arxiv_on, settings, django_capture_on_commit_callbacks, mailoutbox
+):
+    settings.ARXIV_CATEGORIES = ["cs.DC"]
+    settings.EXTRA_FEEDS = []
+    reader = SubscriberFactory(email="ada@example.org", filters=0)
+    TopicFilterFactory(subscriber=reader, name="Robots", query="cat:cs.ROO")
+    arxiv_on.route("/rss/cs.DC", Reply(body=saved(DAY1).read_bytes()))
+    arxiv_on.route("/api/daily_papers", Reply(body=saved("hf_daily_2026-03-04.json").read_bytes()))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        fetch_papers_task.apply()
+        fetch_papers_task.apply()  # the next night: told once
+
+    assert [r.path for r in arxiv_on.requests("/rss/cs.DC")] == ["/rss/cs.DC"] * 2
+    [email] = mailoutbox
+    assert email.to == ["ada@example.org"]
+    assert "cat:cs.ROO is not an arXiv category; did you mean cat:cs.RO?" in email.body
+
+
+def test_the_command_takes_categories_as_arxiv_writes_them_and_suggests_for_the_rest(fetch_papers, arxiv_on):
+    arxiv_on.route("/rss/cs.DC", Reply(body=saved(DAY1).read_bytes()))
+
+    assert fetch_papers("--source", "arxiv-rss", "--category", "CS.dc").status == 0
+    with pytest.raises(CommandError, match=r"^not an arXiv category: cs\.CLL \(did you mean cs\.CL\?\)$"):
+        fetch_papers("--source", "arxiv-rss", "--category", "cs.CLL")
+    assert [r.path for r in arxiv_on.requests()] == ["/rss/cs.DC"]
