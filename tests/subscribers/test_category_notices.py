@@ -11,6 +11,7 @@ from subscribers import tokens
 from subscribers.models import TopicFilter
 from subscribers.services import category_notices_queue
 from tests.factories import SubscriberFactory, TopicFilterFactory
+from tests.subscribers.helpers import preferences_data
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +118,13 @@ def test_the_admin_lists_subscribers_with_such_filters(admin_client, ada):
     assert "ada@example.org" in listed
     assert "bob@example.org" not in listed
     assert "cat:aaaa, cat:cs.CLL (did you mean cat:cs.CL?)" in detail
+
+
+def test_a_new_filter_naming_an_unknown_category_is_refused_with_the_nearest(client):
+    reader = SubscriberFactory(filters=0)
+
+    page = client.post(manage_path(reader), preferences_data([("Parsing", "cat:cs.CLL AND ti:parsing")]))
+
+    assert page.status_code == 400
+    assert "&#x27;cs.CLL&#x27; is not an arXiv category: did you mean cat:cs.CL? (column 5)" in page.text
+    assert not reader.filters.exists()
