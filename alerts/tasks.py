@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from alerts.digests.dispatch import ENQUEUE_BATCH, digests_dispatch, digests_enqueue, pending_of_run
 from alerts.digests.sending import digests_recover, digests_send
-from alerts.papers.fetch import fetch_specs, papers_fetch
+from alerts.models import Paper
+from alerts.papers.fetch import FetchSpec, fetch_specs, papers_fetch
 from alerts.papers.http import FetchError
 from subscribers.services import category_notices_queue
 
@@ -42,16 +43,17 @@ def fetch_papers_task(
 ) -> dict | None:
     """Fetch one source and store its papers. A request standing for several fetches (no
     source: the nightly set; "feed": every configured feed) queues one task per fetch, so
-    that each retries, or fails, on its own. The nightly set also tells subscribers whose
-    filters name arXiv categories that do not exist (once per filter)."""
+    that each retries, or fails, on its own. The nightly arXiv listings (no categories
+    given: those in use) also tell subscribers whose filters name arXiv categories that do
+    not exist, once per filter."""
     day = dt.date.fromisoformat(date) if date else None
     specs = fetch_specs(source=source, categories=categories or (), url=url, date=day)
     if source is None or len(specs) != 1:
         for spec in specs:
             fetch_papers_task.delay(source=spec.source, **spec.as_params())
-        if source is None:
-            category_notices_queue(now=timezone.now())
         return None
+    if specs[0] == FetchSpec(Paper.Source.ARXIV_RSS):
+        category_notices_queue(now=timezone.now())
     try:
         counts = papers_fetch(spec=specs[0])
     except FetchError as exc:

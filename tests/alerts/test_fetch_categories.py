@@ -146,21 +146,20 @@ def test_each_listing_is_committed_before_the_next_request(fetch_papers, arxiv_o
     assert FetchRun.objects.get().fetched == 11
 
 
-def test_the_nightly_fetch_tells_subscribers_whose_filters_name_unknown_categories(
+def test_the_nightly_listings_tell_subscribers_whose_filters_name_unknown_categories(
     arxiv_on, settings, django_capture_on_commit_callbacks, mailoutbox
 ):
     settings.ARXIV_CATEGORIES = ["cs.DC"]
-    settings.EXTRA_FEEDS = []
     reader = SubscriberFactory(email="ada@example.org", filters=0)
     TopicFilterFactory(subscriber=reader, name="Robots", query="cat:cs.ROO")
     arxiv_on.route("/rss/cs.DC", Reply(body=saved(DAY1).read_bytes()))
-    arxiv_on.route("/api/daily_papers", Reply(body=saved("hf_daily_2026-03-04.json").read_bytes()))
 
     with django_capture_on_commit_callbacks(execute=True):
-        fetch_papers_task.apply()
-        fetch_papers_task.apply()  # the next night: told once
+        fetch_papers_task.apply(kwargs={"source": "arxiv-rss"})  # as beat runs it
+        fetch_papers_task.apply(kwargs={"source": "arxiv-rss"})  # the next night: told once
+        fetch_papers_task.apply(kwargs={"source": "arxiv-rss", "categories": ["cs.DC"]})
 
-    assert [r.path for r in arxiv_on.requests("/rss/cs.DC")] == ["/rss/cs.DC"] * 2
+    assert [r.path for r in arxiv_on.requests()] == ["/rss/cs.DC"] * 3
     [email] = mailoutbox
     assert email.to == ["ada@example.org"]
     assert "cat:cs.ROO is not an arXiv category; did you mean cat:cs.RO?" in email.body
