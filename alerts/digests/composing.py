@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Count, Max
 
+from alerts.core.caches import BoundedDict
 from alerts.digests.periods import period_length
 from alerts.models import Digest, DigestItem, Paper
 from alerts.search import ranking
@@ -94,6 +95,7 @@ def paper_row_of(paper: Paper) -> PaperRow:
 # Per-run caches of filter results are emptied when they grow past this many filters, so
 # a worker's memory stays bounded however many distinct filters the subscribers have.
 CACHE_LIMIT = 50_000
+RECENCY_CACHE_LIMIT = 64  # window starts: most digests of a run share one
 
 
 def lookback(window_end: dt.datetime) -> dt.datetime:
@@ -103,7 +105,8 @@ def lookback(window_end: dt.datetime) -> dt.datetime:
 
 
 class PeriodIndex:
-    """The papers of one dispatch run, their matcher index, and per-run caches."""
+    """The papers of one dispatch run, their matcher index, and the per-run caches of
+    composing (rendering keeps its own beside it: alerts.digests.rendering.PeriodRendering)."""
 
     def __init__(self, window_end: dt.datetime, papers: Sequence[PaperRow]):
         self.window_end = window_end
@@ -112,19 +115,14 @@ class PeriodIndex:
         self.position = {p.id: i for i, p in enumerate(self.papers)}
         self.index = PaperIndex([PaperDoc(p.title, p.abstract, p.authors, p.categories) for p in self.papers])
         self.upvotes = {i: p.upvotes for i, p in enumerate(self.papers) if p.upvotes}
-        # Rendered paper blocks, keyed by (paper position, section), and their highlighted
-        # titles and abstracts: see rendering.
-        self.blocks: dict = {}
-        self.highlights: dict = {}
-        self.highlight_terms: dict = {}
         self._categories: dict[str, int] | None = None
         # Per run, not per subscriber: each filter's scored hits and named categories, each
         # paper's trending bonus, the recency bonuses of each window start, the upvoted
         # papers most upvoted first.
-        self._hits: dict[str, tuple[Hit, ...]] = {}
-        self._categories_of: dict[str, frozenset[str]] = {}
+        self._hits: BoundedDict[str, tuple[Hit, ...]] = BoundedDict(CACHE_LIMIT)
+        self._categories_of: BoundedDict[str, frozenset[str]] = BoundedDict(CACHE_LIMIT)
         self.trending_bonus = [ranking.trending_bonus(p.upvotes or 0) for p in self.papers]
-        self._recency: dict[dt.datetime, dict[int, float]] = {}
+        self._recency: BoundedDict[dt.datetime, _RecencyBonus] = BoundedDict(RECENCY_CACHE_LIMIT)
         self.by_upvotes = ranking.trending(self.upvotes, set(), len(self.upvotes))
 
     def __len__(self) -> int:
@@ -149,9 +147,7 @@ class PeriodIndex:
         matches), in no particular order."""
         hits = self._hits.get(query)
         if hits is None:
-            if len(self._hits) >= CACHE_LIMIT:
-                self._hits.clear()
-            hits = self._hits[query] = tuple(self.index.hits(query))
+            hits = self._hits.put(query, tuple(self.index.hits(query)))
         if bits == self.index.match(query):
             return hits
         return [hit for hit in hits if (bits >> hit.doc) & 1]
@@ -160,9 +156,7 @@ class PeriodIndex:
         """The categories a valid `query` names (see alerts.search.query.categories_of)."""
         found = self._categories_of.get(query)
         if found is None:
-            if len(self._categories_of) >= CACHE_LIMIT:
-                self._categories_of.clear()
-            found = self._categories_of[query] = frozenset(categories_of(query))
+            found = self._categories_of.put(query, frozenset(categories_of(query)))
         return found
 
     def recency_bonus(self, window_start: dt.datetime) -> dict[int, float]:
@@ -170,9 +164,7 @@ class PeriodIndex:
         as papers are asked for (most digests of a run share their window start)."""
         found = self._recency.get(window_start)
         if found is None:
-            if len(self._recency) >= 64:
-                self._recency.clear()
-            found = self._recency[window_start] = _RecencyBonus(self, window_start)
+            found = self._recency.put(window_start, _RecencyBonus(self, window_start))
         return found
 
     def category_mask(self, categories: set[str]) -> int:
