@@ -280,37 +280,8 @@ def compose(
 ) -> Composition:
     """One subscriber's digest: the best `max_papers` papers their filters match in the
     window, none already sent to them (`excluded`), and optionally what is trending."""
-    index = pidx.index
     candidates_mask = pidx.window_mask(window_start, pidx.window_end) & ~excluded
-    # Paper position -> [best relevance, names of the filters that matched, their hits].
-    found: dict[int, list] = {}
-    categories: set[str] = set()
-    invalid: list[str] = []
-    if candidates_mask:
-        for spec in filters:
-            try:
-                bits = index.match(spec.query) & candidates_mask
-            except QueryError:
-                invalid.append(spec.name)
-                continue
-            if include_trending:
-                categories |= pidx.categories_of(spec.query)
-            if not bits:
-                continue
-            name = spec.name
-            if not found:
-                found = {hit.doc: [hit.score, [name], [hit]] for hit in pidx.hits(spec.query, bits)}
-                continue
-            for hit in pidx.hits(spec.query, bits):
-                entry = found.get(hit.doc)
-                if entry is None:
-                    found[hit.doc] = [hit.score, [name], [hit]]
-                else:
-                    if hit.score > entry[0]:
-                        entry[0] = hit.score
-                    entry[1].append(name)
-                    entry[2].append(hit)
-
+    found, categories, invalid = _matches(pidx, filters, candidates_mask, categories=include_trending)
     chosen = ranking.rank(found, pidx.trending_bonus, pidx.recency_bonus(window_start), max_papers)
     items = []
     for n, (total, doc) in enumerate(chosen, start=1):
@@ -326,30 +297,75 @@ def compose(
                 terms=tuple(sorted({term for hit in hits for term in hit.terms})),
             )
         )
-
     trending_items: list[ComposedItem] = []
     if include_trending and candidates_mask:
-        for paper_item in items:
-            categories.update(paper_item.paper.categories)
-        pool = candidates_mask & (pidx.category_mask(categories) if categories else -1)
-        shown = {item.doc for item in items}
-        limit = settings.DIGEST_TRENDING_SIZE
-        for doc in pidx.by_upvotes:
-            if len(trending_items) >= limit:
-                break
-            if (pool >> doc) & 1 and doc not in shown:
-                trending_items.append(
-                    ComposedItem(
-                        paper=pidx.papers[doc],
-                        doc=doc,
-                        section=DigestItem.Section.TRENDING,
-                        rank=len(trending_items) + 1,
-                        score=float(pidx.upvotes[doc]),
-                    )
-                )
+        trending_items = _trending(pidx, items, categories, candidates_mask)
     return Composition(
         window_start=window_start, items=items, trending=trending_items, invalid_filters=invalid
     )
+
+
+def _matches(
+    pidx: PeriodIndex, filters: Sequence[FilterSpec], candidates_mask: int, *, categories: bool
+) -> tuple[dict[int, list], set[str], list[str]]:
+    """The candidates the filters match: {paper position: [best relevance, names of the
+    filters that matched, their hits]}; the categories the filters name (when `categories`);
+    the names of the filters that could not be read."""
+    found: dict[int, list] = {}
+    named: set[str] = set()
+    invalid: list[str] = []
+    if not candidates_mask:
+        return found, named, invalid
+    for spec in filters:
+        try:
+            bits = pidx.index.match(spec.query) & candidates_mask
+        except QueryError:
+            invalid.append(spec.name)
+            continue
+        if categories:
+            named |= pidx.categories_of(spec.query)
+        if not bits:
+            continue
+        name = spec.name
+        if not found:
+            found = {hit.doc: [hit.score, [name], [hit]] for hit in pidx.hits(spec.query, bits)}
+            continue
+        for hit in pidx.hits(spec.query, bits):
+            entry = found.get(hit.doc)
+            if entry is None:
+                found[hit.doc] = [hit.score, [name], [hit]]
+            else:
+                if hit.score > entry[0]:
+                    entry[0] = hit.score
+                entry[1].append(name)
+                entry[2].append(hit)
+    return found, named, invalid
+
+
+def _trending(
+    pidx: PeriodIndex, items: list[ComposedItem], categories: set[str], candidates_mask: int
+) -> list[ComposedItem]:
+    """The most upvoted candidates in the categories the filters name or the chosen papers
+    are in, besides the papers already chosen."""
+    categories = categories | {cat for item in items for cat in item.paper.categories}
+    pool = candidates_mask & (pidx.category_mask(categories) if categories else -1)
+    shown = {item.doc for item in items}
+    limit = settings.DIGEST_TRENDING_SIZE
+    trending: list[ComposedItem] = []
+    for doc in pidx.by_upvotes:
+        if len(trending) >= limit:
+            break
+        if (pool >> doc) & 1 and doc not in shown:
+            trending.append(
+                ComposedItem(
+                    paper=pidx.papers[doc],
+                    doc=doc,
+                    section=DigestItem.Section.TRENDING,
+                    rank=len(trending) + 1,
+                    score=float(pidx.upvotes[doc]),
+                )
+            )
+    return trending
 
 
 def composition_from_items(

@@ -521,45 +521,15 @@ def render_digest_direct(
     compare the two) and the baseline the rendering benchmark measures it against."""
     plain = _values(composition, email, filter_names, period, weekly, links)
     site = site_context()
-
-    def blocks(items: list[ComposedItem], template: str, matched: bool) -> str:
-        return "".join(
-            render_to_string(
-                template,
-                {
-                    **site,
-                    **paper_context(item.paper, item.terms, show_matched=matched),
-                    "slots": {"matched": ", ".join(item.filters) if matched else ""},
-                },
-            )
-            for item in items
-        )
-
-    trend_html = trend_text = ""
-    if composition.trending:
-        trend_html = render_to_string(
-            "emails/_digest_trending.html",
-            {
-                **site,
-                "slots": {
-                    "papers": mark_safe(  # noqa: S308 - blocks rendered (escaped) by their template
-                        blocks(composition.trending, "emails/_digest_paper.html", False)
-                    )
-                },
-            },
-        )
-        trend_text = render_to_string(
-            "emails/_digest_trending.txt",
-            {**site, "slots": {"papers": blocks(composition.trending, "emails/_digest_paper.txt", False)}},
-        )
+    trend_html, trend_text = _direct_trending(site, composition.trending)
     html_slots = {
         **plain,
-        "papers": mark_safe(blocks(composition.items, "emails/_digest_paper.html", True)),  # noqa: S308
+        "papers": mark_safe(_direct_blocks(site, composition.items, "emails/_digest_paper.html", True)),  # noqa: S308
         "trending": mark_safe(trend_html),  # noqa: S308 - rendered (escaped) by the template above
     }
     text_slots = {
         **plain,
-        "papers": blocks(composition.items, "emails/_digest_paper.txt", True),
+        "papers": _direct_blocks(site, composition.items, "emails/_digest_paper.txt", True),
         "trending": trend_text,
     }
     return RenderedDigest(
@@ -569,3 +539,34 @@ def render_digest_direct(
             render_to_string("emails/digest_body.html", {**site, "slots": html_slots}), "document"
         ),
     )
+
+
+def _direct_blocks(site: dict, items: list[ComposedItem], template: str, matched: bool) -> str:
+    """The items' paper blocks rendered from scratch by `template`."""
+    return "".join(
+        render_to_string(
+            template,
+            {
+                **site,
+                **paper_context(item.paper, item.terms, show_matched=matched),
+                "slots": {"matched": ", ".join(item.filters) if matched else ""},
+            },
+        )
+        for item in items
+    )
+
+
+def _direct_trending(site: dict, trending: list[ComposedItem]) -> tuple[str, str]:
+    """The trending section rendered from scratch: (HTML, text), empty without papers."""
+    if not trending:
+        return "", ""
+    blocks_html = _direct_blocks(site, trending, "emails/_digest_paper.html", False)
+    html = render_to_string(
+        "emails/_digest_trending.html",
+        {**site, "slots": {"papers": mark_safe(blocks_html)}},  # noqa: S308 - rendered (escaped) by their template
+    )
+    text = render_to_string(
+        "emails/_digest_trending.txt",
+        {**site, "slots": {"papers": _direct_blocks(site, trending, "emails/_digest_paper.txt", False)}},
+    )
+    return html, text
