@@ -228,67 +228,69 @@ class _Lexeme:
 
 def _lex(text: str) -> list[_Lexeme]:
     out: list[_Lexeme] = []
-    append = out.append
     open_columns: list[int] = []
     terms = 0
     for match in _LEXEME_RE.finditer(text):
         opening, closing, phrase, raw = match.groups()
         column = match.start() + 1
         if raw is not None:
-            # A leading "-" negates what follows it directly; "a - b" leaves it dangling.
-            while raw.startswith("-"):
-                if len(raw) == 1:
-                    following = text[match.end() : match.end() + 1]
-                    if following in ("(", '"'):
-                        append(_Lexeme(_NOT, "-", column))
-                        break
-                    raise QueryError("dangling operator '-': nothing follows it", column)
-                append(_Lexeme(_NOT, "-", column))
-                raw = raw[1:]
-                column += 1
-            else:
-                operator = _OPERATORS.get(raw)
-                if operator == "NOT":
-                    append(_Lexeme(_NOT, raw, column))
-                    continue
-                if operator is not None:
-                    append(_Lexeme(_OP, raw, column))
-                    continue
-                name, colon, rest = raw.partition(":")
-                if colon and name.isalpha() and name.isascii():
-                    field = name.lower()
-                    if field not in FIELDS:
-                        raise QueryError(f"unknown field '{name}:'; the fields are {_FIELD_LIST}", column)
-                    append(_Lexeme(_FIELD, field, column))
-                    if not rest:
-                        continue
-                    raw = rest
-                    column += len(name) + 1
-                terms += 1
-                if terms > MAX_TERMS:
-                    raise QueryError(f"too many terms: at most {MAX_TERMS}", column)
-                append(_Lexeme(_TERM, raw, column))
+            terms = _lex_word(out, raw, column, text[match.end() : match.end() + 1], terms)
         elif phrase is not None:
             if len(phrase) == 1 or not phrase.endswith('"'):
                 raise QueryError("unbalanced quote: '\"' is never closed", column)
             terms += max(1, len(phrase.split()))
             if terms > MAX_TERMS:
                 raise QueryError(f"too many terms: at most {MAX_TERMS}", column)
-            append(_Lexeme(_PHRASE, phrase[1:-1], column))
+            out.append(_Lexeme(_PHRASE, phrase[1:-1], column))
         elif opening is not None:
             open_columns.append(column)
             if len(open_columns) > MAX_NESTING:
                 raise QueryError(f"too deeply nested: at most {MAX_NESTING} levels of parentheses", column)
-            append(_Lexeme(_OPEN, "(", column))
+            out.append(_Lexeme(_OPEN, "(", column))
         elif closing is not None:
             if not open_columns:
                 raise QueryError("unbalanced parenthesis: ')' has no matching '('", column)
             open_columns.pop()
-            append(_Lexeme(_CLOSE, ")", column))
+            out.append(_Lexeme(_CLOSE, ")", column))
     if open_columns:
         raise QueryError("unbalanced parenthesis: '(' is never closed", open_columns[0])
-    append(_Lexeme(_END, "", len(text) + 1))
+    out.append(_Lexeme(_END, "", len(text) + 1))
     return out
+
+
+def _lex_word(out: list[_Lexeme], raw: str, column: int, following: str, terms: int) -> int:
+    """Append the lexemes of the bare word `raw` (an operator, or a term with its leading
+    "-" and field) found at `column`, followed by the character `following`; returns the
+    number of terms so far."""
+    # A leading "-" negates what follows it directly; "a - b" leaves it dangling.
+    while raw.startswith("-"):
+        if len(raw) == 1:
+            if following in ("(", '"'):
+                out.append(_Lexeme(_NOT, "-", column))
+                return terms
+            raise QueryError("dangling operator '-': nothing follows it", column)
+        out.append(_Lexeme(_NOT, "-", column))
+        raw = raw[1:]
+        column += 1
+    operator = _OPERATORS.get(raw)
+    if operator is not None:
+        out.append(_Lexeme(_NOT if operator == "NOT" else _OP, raw, column))
+        return terms
+    name, colon, rest = raw.partition(":")
+    if colon and name.isalpha() and name.isascii():
+        field = name.lower()
+        if field not in FIELDS:
+            raise QueryError(f"unknown field '{name}:'; the fields are {_FIELD_LIST}", column)
+        out.append(_Lexeme(_FIELD, field, column))
+        if not rest:
+            return terms
+        raw = rest
+        column += len(name) + 1
+    terms += 1
+    if terms > MAX_TERMS:
+        raise QueryError(f"too many terms: at most {MAX_TERMS}", column)
+    out.append(_Lexeme(_TERM, raw, column))
+    return terms
 
 
 # Leaves ---------------------------------------------------------------------------------
