@@ -1,5 +1,6 @@
-"""Search: the query language, text normalisation, the in-memory matcher, ranking, and the
-reader's model (`model`) with its offline evaluation (`evaluation`).
+"""Search: the query language, arXiv's category taxonomy (what `cat:` accepts), text
+normalisation, the in-memory matcher, ranking, and the reader's model (`model`) with its
+offline evaluation (`evaluation`).
 
 Plain Python with no Django imports, so it can be tested and benchmarked alone. This is the
 only part of `alerts` that `subscribers` needs (to check and preview filters).
