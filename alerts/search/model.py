@@ -34,7 +34,7 @@ import random
 import struct
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,11 +47,11 @@ from alerts.search import textnorm
 __all__ = [
     "MAX_WEIGHTS",
     "Corpus",
-    "Example",
     "PaperText",
     "PersonalModel",
     "Vote",
     "paper_terms",
+    "reasons",
     "score_many",
     "train",
 ]
@@ -226,9 +226,6 @@ class Vote:
     kind: str
 
 
-Example = Vote
-
-
 @dataclass
 class PersonalModel:
     """A subscriber's weights over the feature buckets (sparse), and an intercept."""
@@ -378,7 +375,11 @@ def score_many(models: Sequence[PersonalModel], vectors: sp.csr_matrix) -> np.nd
     return scores + np.asarray([[m.intercept] for m in models], dtype=np.float32)
 
 
-def top_terms(model: PersonalModel, vector_terms: Mapping[int, str], n: int = 3) -> list[str]:
-    """The paper's terms (bucket -> term) that weigh most for `model`: the 'because' words."""
-    ranked = sorted(vector_terms.items(), key=lambda kv: -model.weights.get(kv[0], 0.0))
-    return [term for b, term in ranked[:n] if model.weights.get(b, 0.0) > 0]
+def reasons(model: PersonalModel, paper: PaperText, n: int = 3) -> list[str]:
+    """The paper's features that weigh most for `model`, best first: normalised words (as
+    `textnorm` gives them, so `textnorm.highlight_spans` can mark them), word pairs
+    (`"retriev augment"`) and authors (`"au:yann lecun"`). What makes the paper similar."""
+    counts, authors, _ = paper_terms(paper)
+    weights = model.weights
+    scored = sorted((-weights.get(_bucket(term), 0.0), term) for term in [*counts, *authors])
+    return [term for negative, term in scored[:n] if negative < 0]

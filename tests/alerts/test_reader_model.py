@@ -4,7 +4,7 @@ import random
 import statistics
 import time
 
-from alerts.search import model
+from alerts.search import model, textnorm
 from alerts.search.model import LESS, MORE, SHOWN, Corpus, PaperText, PersonalModel, Vote, score_many, train
 
 GRAPHS = [
@@ -72,6 +72,20 @@ def test_a_paper_like_the_liked_ones_ranks_above_unlike_ones_after_a_few_votes()
     graph_scores = scores[0::2]  # rows 40, 42, ...: graph papers
     speech_scores = scores[1::2]
     assert min(graph_scores) > max(speech_scores)
+
+
+def test_the_reasons_for_a_paper_are_its_words_that_the_model_likes():
+    papers = _papers()
+    corpus = Corpus()
+    corpus.add(papers)
+    vectors = corpus.vectors(papers)
+    fitted = train(vectors, [Vote(0, MORE), Vote(2, MORE), Vote(1, LESS), Vote(3, LESS)])
+    graph_stems = {t for word in GRAPHS for t in textnorm.tokens(word)}
+    found = model.reasons(fitted, papers[40], n=3)
+    assert len(found) == 3
+    for reason in found:
+        assert set(reason.split()) <= graph_stems, reason
+    assert model.reasons(PersonalModel(), papers[40]) == []
 
 
 def test_no_liked_paper_means_no_model_and_the_order_is_left_alone():
