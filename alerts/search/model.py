@@ -346,11 +346,15 @@ def _logistic(x: sp.csr_matrix, y: np.ndarray, w: np.ndarray, c: float) -> tuple
         grad[n_features] = slope.sum()
         return value, grad
 
-    # One BLAS thread: the problem is small, and on a busy machine OpenBLAS's threads cost
-    # 30x the work (a worker process runs one task at a time anyway).
+    # One BLAS thread: the problem is small, and on a busy machine OpenBLAS's threads spend
+    # their time waiting for each other (a worker process runs one task at a time anyway).
     with _THREADS.limit(limits=1, user_api="blas"):
         result = optimize.minimize(
-            loss, np.zeros(n_features + 1), jac=True, method="L-BFGS-B", options={"maxiter": 200}
+            loss,
+            np.zeros(n_features + 1),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": 200, "maxcor": 5, "gtol": 1e-4},
         )
     return result.x[:n_features], float(result.x[n_features])
 

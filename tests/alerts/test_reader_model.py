@@ -98,24 +98,28 @@ def test_no_liked_paper_means_no_model_and_the_order_is_left_alone():
     assert not fitted.score(vectors).any()
 
 
-def _big_model() -> tuple[PersonalModel, object]:
-    """A model over more distinct words than a stored model keeps: each paper has its
-    topic's words (graphs or speech) among many words of its own."""
+def _many_papers(n: int = 400) -> list[PaperText]:
+    """Papers with as many distinct words as real abstracts: each has its topic's words
+    (graphs or speech) among many words of its own."""
     rng = random.Random(7)
     vocabulary = [f"w{rng.randrange(10**6):06d}x" for _ in range(6000)]
     papers = []
-    for i in range(400):
+    for i in range(n):
         topic = GRAPHS if i % 2 == 0 else SPEECH
+        words = [rng.choice(topic) if j % 5 == 0 else rng.choice(vocabulary) for j in range(150)]
         papers.append(
             PaperText(
                 title=" ".join(rng.sample(topic, 3) + rng.sample(vocabulary, 4)),
-                abstract=" ".join(
-                    rng.choice(topic) if j % 5 == 0 else rng.choice(vocabulary) for j in range(150)
-                ),
+                abstract=" ".join(words),
                 authors=[f"Writer {rng.randrange(3000)}" for _ in range(5)],
                 categories=["cs.LG"] if i % 2 == 0 else ["eess.AS"],
             )
         )
+    return papers
+
+
+def _big_model() -> tuple[PersonalModel, object]:
+    papers = _many_papers()
     corpus = Corpus()
     corpus.add(papers)
     vectors = corpus.vectors(papers)
@@ -138,18 +142,20 @@ def test_a_stored_model_stays_under_20_kb_and_ranks_as_before():
 
 
 def test_training_after_a_vote_is_fast():
-    papers = _papers(3) * 5
+    # A subscriber a month in: 300 votes, 200 background papers (as bench/ranking.py).
+    papers = _many_papers(520)
     corpus = Corpus()
     corpus.add(papers)
     vectors = corpus.vectors(papers)
-    votes = [Vote(i, MORE if i % 2 == 0 else LESS) for i in range(100)]
+    votes = [Vote(i, MORE if i % 4 == 0 else LESS) for i in range(299)]
     timings = []
     for extra in range(5):
-        began = time.perf_counter()
-        train(vectors, [*votes, Vote(100 + extra, MORE)], background=list(range(110, 300)))
-        timings.append(time.perf_counter() - began)
-    # The target is 50 ms (bench/results/ranking.md has the figure); this machine is shared.
-    assert statistics.median(timings) < 0.5
+        began = time.process_time()
+        train(vectors, [*votes, Vote(299, MORE if extra % 2 else LESS)], background=list(range(300, 500)))
+        timings.append(time.process_time() - began)
+    # CPU time, so that other work on the machine does not count; the target is 50 ms
+    # (bench/results/ranking.md has the figure), the bound is generous.
+    assert statistics.median(timings) < 0.25
 
 
 def test_many_subscribers_are_scored_in_one_product():
