@@ -10,12 +10,12 @@ import random
 import smtplib
 import socket
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 
 import requests
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
-from django.utils import timezone
+
+from alerts.core import retry
 
 
 @dataclass(frozen=True)
@@ -23,19 +23,6 @@ class SendError:
     transient: bool
     reason: str
     retry_after: float | None = None
-
-
-def _retry_after(response) -> float | None:
-    value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
-        except (TypeError, ValueError):
-            return None
 
 
 def classify(exc: BaseException) -> SendError:
@@ -53,7 +40,8 @@ def classify(exc: BaseException) -> SendError:
         if status is None:  # no answer at all: timeout, refused connection
             return SendError(True, f"{_no_answer(exc)}: {text}"[:1000])
         if status == 429 or status >= 500:
-            return SendError(True, f"ESP answered {status}: {text}"[:1000], _retry_after(response))
+            wait = retry.retry_after((getattr(response, "headers", None) or {}).get("Retry-After"))
+            return SendError(True, f"ESP answered {status}: {text}"[:1000], wait)
         return SendError(False, f"ESP answered {status}: {text}"[:1000])
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]

@@ -60,12 +60,6 @@ class PaperRow:
     first_seen_at: dt.datetime
     published: dt.datetime | None
 
-    @property
-    def hf_url(self) -> str:
-        if self.arxiv_id and self.upvotes is not None:
-            return f"https://huggingface.co/papers/{self.arxiv_id}"
-        return ""
-
 
 def paper_row(values: Sequence) -> PaperRow:
     """A PaperRow from a paper's PAPER_FIELDS values, in that order."""
