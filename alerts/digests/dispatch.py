@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from alerts.core import bulk, jobs
@@ -36,10 +35,9 @@ class DispatchResult:
 
 
 def receiving_subscribers(emails: list[str] | None = None):
-    qs = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE, paused_at__isnull=True)
-    if emails:
-        qs = qs.annotate(email_ci=Lower("email")).filter(email_ci__in=[e.lower() for e in emails])
-    return qs
+    """Those who get digests; only these addresses when `emails` is given (`send_digests --email`)."""
+    qs = Subscriber.objects.receiving()
+    return qs.by_email(*emails) if emails else qs
 
 
 def digests_dispatch(
