@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from alerts.core import bulk
 from alerts.models import Paper
 from alerts.papers.sources.records import PaperRecord
 
@@ -42,7 +43,19 @@ METADATA_FIELDS = (
 # Of two listings on the same day, the one about the paper itself wins over a cross-list.
 _ANNOUNCE_RANK = {"new": 4, "replace": 3, "cross": 2, "replace-cross": 1, "": 0}
 _READ_CHUNK = 900  # ids per IN (...): under SQLite's bound-parameter limit
-_WRITE_BATCH = 500
+_WRITE_BATCH = 1000  # rows per statement: a night's listing in a few statements
+# The fields a new paper's row is written with; the others take their defaults.
+_NEW_FIELDS = (
+    "arxiv_id",
+    "external_key",
+    "version",
+    "categories",
+    "announced_on",
+    "announce_type",
+    "upvotes",
+    "source",
+    *METADATA_FIELDS,
+)
 
 
 @dataclass
@@ -107,25 +120,7 @@ def _ingest(records: list[PaperRecord], source: str) -> IngestCounts:
 
     created = [rows[key] for key in new_keys]
     updated = [rows[key] for key in changed_fields]
-    if created:
-        Paper.objects.bulk_create(created, batch_size=_WRITE_BATCH)
-    if updated:
-        now = timezone.now()
-        for row in updated:
-            row.modified_at = now
-        fields = sorted(set().union(*changed_fields.values()) | {"modified_at"})
-        # INSERT ... ON CONFLICT DO UPDATE on rows that exist (and are locked): one plain
-        # statement per batch, where bulk_update's CASE per row and field takes seconds.
-        for key in ("arxiv_id", "external_key"):
-            batch = [row for row in updated if bool(row.arxiv_id) == (key == "arxiv_id")]
-            if batch:
-                Paper.objects.bulk_create(
-                    batch,
-                    batch_size=_WRITE_BATCH,
-                    update_conflicts=True,
-                    unique_fields=[key],
-                    update_fields=fields,
-                )
+    _write(created, updated, sorted(set().union(*changed_fields.values())))
     seen = {record.key for record in records}
     return IngestCounts(
         fetched=len(seen),
@@ -133,6 +128,19 @@ def _ingest(records: list[PaperRecord], source: str) -> IngestCounts:
         updated=len(updated),
         skipped=len(seen) - len(created) - len(updated),
     )
+
+
+def _write(created: list[Paper], updated: list[Paper], changed: list[str]) -> None:
+    """New rows inserted (a paper another fetch created meanwhile raises IntegrityError) and
+    the changed fields of existing, locked rows updated, through the shared bulk writer."""
+    for start in range(0, len(created), _WRITE_BATCH):
+        batch = created[start : start + _WRITE_BATCH]
+        bulk.insert(Paper, [{name: getattr(paper, name) for name in _NEW_FIELDS} for paper in batch])
+    now = timezone.now()
+    for paper in updated:
+        paper.modified_at = now
+    for start in range(0, len(updated), _WRITE_BATCH):
+        bulk.update(updated[start : start + _WRITE_BATCH], [*changed, "modified_at"])
 
 
 def _new_paper(record: PaperRecord, source: str) -> Paper:
