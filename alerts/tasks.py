@@ -57,9 +57,9 @@ def fetch_papers_task(
     return {"fetched": counts.fetched, "created": counts.created, "updated": counts.updated}
 
 
-@shared_task(acks_late=True)
+@shared_task
 def dispatch_due_digests() -> dict:
-    """Hourly (beat): create the digests whose send hour has come and queue them."""
+    """Every 15 minutes (beat): create the digests whose send hour has come and queue them."""
     with transaction.atomic():
         result = digests_dispatch(now=timezone.now())
         queued = 0
@@ -69,7 +69,7 @@ def dispatch_due_digests() -> dict:
     return {"created": result.created, "chunks": queued}
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
+@shared_task(bind=True, max_retries=None)
 def send_digest_chunk(self, digest_ids: list[int]) -> dict:
     """Send a chunk of digests. Safe to run twice: only pending digests are claimed."""
     result = digests_send(digest_ids=digest_ids)
@@ -80,7 +80,7 @@ def send_digest_chunk(self, digest_ids: list[int]) -> dict:
     return {"sent": result.sent, "skipped": result.skipped, "failed": result.failed}
 
 
-@shared_task(acks_late=True)
+@shared_task
 def recover_digests() -> dict:
     """Every few minutes (beat): take over dead workers' claims, requeue orphaned digests."""
     with transaction.atomic():
@@ -96,7 +96,7 @@ def recover_digests() -> dict:
     return {"recovered_sent": result.recovered_sent, "released": result.released, "chunks": chunks}
 
 
-@shared_task(acks_late=True)
+@shared_task
 def send_test_digest(subscriber_id: int, to_email: str) -> str:
     """Admin's "send a test digest to me": the subscriber's next digest, to the admin."""
     from alerts.digests.previews import digest_preview_send

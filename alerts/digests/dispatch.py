@@ -49,7 +49,7 @@ def digests_dispatch(
 ) -> DispatchResult:
     """Create the pending digests of this moment.
 
-    With `due_only` (the hourly beat run) a subscriber is due once their local send hour
+    With `due_only` (the beat run, every 15 minutes) a subscriber is due once their local send hour
     has come in their current period. Without it (`send_digests`), everyone receiving gets
     the digest of the period containing `day` (their local today by default), whatever the
     hour. Every digest of one run shares `window_end`, so workers build one index per run.
