@@ -130,14 +130,6 @@ class PeriodIndex:
         hi = bisect_right(self._seen, end)
         return ((1 << hi) - 1) ^ ((1 << lo) - 1)
 
-    def mask_of(self, paper_ids: Iterable[int]) -> int:
-        mask = 0
-        for pid in paper_ids:
-            pos = self.position.get(pid)
-            if pos is not None:
-                mask |= 1 << pos
-        return mask
-
     def hits(self, query: str, bits: int) -> Iterable[Hit]:
         """The scored hits of a valid `query` among the papers `bits` (a subset of its
         matches), in no particular order."""
