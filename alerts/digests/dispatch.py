@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from alerts.core import bulk, jobs
+from alerts.core.batches import chunked
 from alerts.digests.periods import due_hours, period_start
 from alerts.models import Digest
 from subscribers.models import Subscriber
@@ -111,7 +112,7 @@ def pending_of_periods(periods: set[tuple[str, dt.date]], emails: list[str] | No
 def digests_enqueue(digest_ids: list[int]) -> int:
     """Queue send tasks for these digests, in chunks, once the current transaction commits."""
     Digest.objects.filter(pk__in=digest_ids).update(queued_at=timezone.now())
-    chunks = list(chunked(digest_ids))
+    chunks = list(chunked(digest_ids, settings.DIGEST_CHUNK_SIZE))
     for ids in chunks:
         jobs.enqueue_on_commit("alerts.tasks.send_digest_chunk", ids)
     return len(chunks)
@@ -133,9 +134,3 @@ def pending_of_run(window_end: dt.datetime, size: int | None = None) -> Iterator
             chunk = []
     if chunk:
         yield chunk
-
-
-def chunked(ids: list[int], size: int | None = None) -> Iterator[list[int]]:
-    size = size or settings.DIGEST_CHUNK_SIZE
-    for i in range(0, len(ids), size):
-        yield ids[i : i + size]

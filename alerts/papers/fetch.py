@@ -18,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from alerts.core.batches import chunked
 from alerts.models import FetchRun, Paper
 from alerts.papers.http import Fetcher, FetchError
 from alerts.papers.ingest import IngestCounts, papers_ingest
@@ -213,7 +214,7 @@ def _download_listings(spec: FetchSpec, fetcher: Fetcher, notes: list[str]) -> l
     size = max(1, settings.ARXIV_RSS_CATEGORIES_PER_REQUEST)
     records: list[PaperRecord] = []
     missing: list[FetchError] = []
-    chunks = [categories[i : i + size] for i in range(0, len(categories), size)]
+    chunks = list(chunked(categories, size))
     for chunk in chunks:
         url = arxiv_rss.listing_url(settings.ARXIV_RSS_URL, chunk)
         try:

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alerts.core import bulk
+from alerts.core.batches import chunked
 from alerts.models import Paper
 from alerts.papers.sources.records import PaperRecord
 
@@ -100,9 +101,9 @@ def _ingest(records: list[PaperRecord], source: str) -> IngestCounts:
     rows: dict[tuple[str, str], Paper] = {}
     # Locked, so that a concurrent fetch cannot overwrite what this one merges in.
     locked = Paper.objects.select_for_update()
-    for chunk in _chunks(arxiv_ids):
+    for chunk in chunked(arxiv_ids, _READ_CHUNK):
         rows.update((("arxiv", p.arxiv_id), p) for p in locked.filter(arxiv_id__in=chunk))
-    for chunk in _chunks(external_keys):
+    for chunk in chunked(external_keys, _READ_CHUNK):
         rows.update((("external", p.external_key), p) for p in locked.filter(external_key__in=chunk))
 
     new_keys: dict[tuple[str, str], None] = {}  # an ordered set: rows are created in feed order
@@ -133,14 +134,13 @@ def _ingest(records: list[PaperRecord], source: str) -> IngestCounts:
 def _write(created: list[Paper], updated: list[Paper], changed: list[str]) -> None:
     """New rows inserted (a paper another fetch created meanwhile raises IntegrityError) and
     the changed fields of existing, locked rows updated, through the shared bulk writer."""
-    for start in range(0, len(created), _WRITE_BATCH):
-        batch = created[start : start + _WRITE_BATCH]
+    for batch in chunked(created, _WRITE_BATCH):
         bulk.insert(Paper, [{name: getattr(paper, name) for name in _NEW_FIELDS} for paper in batch])
     now = timezone.now()
     for paper in updated:
         paper.modified_at = now
-    for start in range(0, len(updated), _WRITE_BATCH):
-        bulk.update(updated[start : start + _WRITE_BATCH], [*changed, "modified_at"])
+    for batch in chunked(updated, _WRITE_BATCH):
+        bulk.update(batch, [*changed, "modified_at"])
 
 
 def _new_paper(record: PaperRecord, source: str) -> Paper:
@@ -191,8 +191,3 @@ def _merge(row: Paper, record: PaperRecord, source: str) -> set[str]:
     if record.upvotes is not None:
         put("upvotes", record.upvotes)
     return changed
-
-
-def _chunks(items: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(items), _READ_CHUNK):
-        yield items[start : start + _READ_CHUNK]

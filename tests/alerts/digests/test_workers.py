@@ -12,7 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from alerts.digests.dispatch import chunked, digests_dispatch, pending_of_run
+from alerts.core.batches import chunked
+from alerts.digests.dispatch import digests_dispatch, pending_of_run
 from alerts.models import Digest, Paper
 from alerts.search.matcher import PaperDoc, PaperIndex, iter_bits
 from alerts.tasks import dispatch_due_digests, recover_digests, send_digest_chunk
