@@ -1,10 +1,8 @@
-"""A bounded memo for the hottest lookups: a dict emptied when it is full.
+"""A bounded cache for the hot paths, where a lookup must cost what a dict lookup costs.
 
-`functools.lru_cache` and `cachetools` keep the most recently used entries, but each hit
-moves a list node (and cachetools' is Python code); on the normaliser's word lookups that
-costs more than the lookup itself. This is a plain dict (its `get` stays C-level, usable in
-`map`) that starts again from empty at `limit` entries: a long-lived worker never grows
-without bound, and a day's vocabulary is read again in well under a second.
+`functools.lru_cache` and `cachetools` fit everything else. `BoundedDict` reads as a dict
+and forgets everything when it is full, which keeps a worker's memory bounded however many
+distinct keys a run has.
 """
 
 from __future__ import annotations
@@ -15,8 +13,10 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-class BoundedCache(dict[K, V]):
-    """A dict of at most `limit` entries; `put` empties it first when it is full."""
+# bench.render, caches filled: 127-141 us a digest, 157-166 us with cachetools.LRUCache (interleaved runs);
+# textnorm.words on warm caches: 65.7 us a text with this, 93.9 us with functools.lru_cache.
+class BoundedDict(dict[K, V]):
+    """A dict of at most `limit` entries: read it as a dict, write it with `put`."""
 
     __slots__ = ("limit",)
 
@@ -25,6 +25,7 @@ class BoundedCache(dict[K, V]):
         self.limit = limit
 
     def put(self, key: K, value: V) -> V:
+        """Store `value` under `key` (emptying the dict first when it is full); return it."""
         if len(self) >= self.limit:
             self.clear()
         self[key] = value

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import snowballstemmer
 
-from alerts.core.caches import BoundedCache
+from alerts.core.caches import BoundedDict
 
 __all__ = [
     "Highlighter",
@@ -108,11 +108,11 @@ class Word(NamedTuple):
         return self.joined or self.parts[0]
 
 
-_stems: BoundedCache[str, str] = BoundedCache(_CACHE_LIMIT)
-_words: BoundedCache[str, Word] = BoundedCache(_CACHE_LIMIT)
+_stems: BoundedDict[str, str] = BoundedDict(_CACHE_LIMIT)
+_words: BoundedDict[str, Word] = BoundedDict(_CACHE_LIMIT)
 # An ASCII chunk that is one plain word -> its stem; any other ASCII chunk -> its words.
-_plain: BoundedCache[str, str] = BoundedCache(_CACHE_LIMIT)
-_chunks: BoundedCache[str, list[Word]] = BoundedCache(_CACHE_LIMIT)
+_plain: BoundedDict[str, str] = BoundedDict(_CACHE_LIMIT)
+_chunks: BoundedDict[str, list[Word]] = BoundedDict(_CACHE_LIMIT)
 
 
 def fold(text: str) -> str:

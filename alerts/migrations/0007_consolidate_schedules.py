@@ -22,7 +22,7 @@ def store(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("alerts", "0005_digest_schedule"),
+        ("alerts", "0006_fetchrun_left_out"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
