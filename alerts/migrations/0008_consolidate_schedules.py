@@ -22,7 +22,7 @@ def store(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("alerts", "0006_fetchrun_left_out"),
+        ("alerts", "0007_digest_unknown_outcome"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
