@@ -3,7 +3,6 @@ from urllib.parse import quote
 from csp.decorators import csp_update
 from django.contrib import admin
 from django.db import models
-from django.db.models.functions import Lower
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -165,9 +164,7 @@ class DigestAdmin(admin.ModelAdmin):
         email = (request.POST.get("email") or request.GET.get("email") or "").strip()
         context["email"] = email
         if email:
-            subscriber = (
-                Subscriber.objects.annotate(email_ci=Lower("email")).filter(email_ci=email.lower()).first()
-            )
+            subscriber = Subscriber.objects.by_email(email).first()
             if subscriber is None:
                 context["error"] = f"No subscriber has the address {email}."
             elif request.method == "POST" and "send_test" in request.POST:

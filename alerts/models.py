@@ -63,12 +63,6 @@ class Paper(models.Model):
     def key(self) -> str:
         return self.arxiv_id or self.external_key or ""
 
-    @property
-    def hf_url(self) -> str:
-        if self.arxiv_id and self.upvotes is not None:
-            return f"https://huggingface.co/papers/{self.arxiv_id}"
-        return ""
-
 
 class Digest(models.Model):
     """One subscriber's digest for one period (their local day, or week). Unique per period.

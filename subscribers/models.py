@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import secrets
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -13,6 +15,18 @@ def new_token_secret() -> str:
     return secrets.token_hex(16)
 
 
+class SubscriberQuerySet(models.QuerySet):
+    def receiving(self) -> SubscriberQuerySet:
+        """Those who get digests (see `Subscriber.RECEIVING`)."""
+        return self.filter(**Subscriber.RECEIVING)
+
+    def by_email(self, *emails: str) -> SubscriberQuerySet:
+        """Those with one of these addresses, whatever their case: addresses are unique
+        case-insensitively, so this finds one subscriber per address at most."""
+        # The unique index is on LOWER(email); filtering on the same expression uses it.
+        return self.alias(email_ci=Lower("email")).filter(email_ci__in=[email.lower() for email in emails])
+
+
 class Subscriber(models.Model):
     """A person who receives digests. State changes go through subscribers.services only."""
 
@@ -26,6 +40,11 @@ class Subscriber(models.Model):
     class Frequency(models.TextChoices):
         DAILY = "daily", "Daily"
         WEEKLY = "weekly", "Weekly"
+
+    # Who gets digests, defined once: `is_receiving` reads it for one subscriber,
+    # `Subscriber.objects.receiving()` for a query. Paused subscribers stay active (their
+    # links keep working) but get no digests.
+    RECEIVING = {"status": Status.ACTIVE, "paused_at": None}
 
     email = models.EmailField(max_length=254)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
@@ -50,6 +69,8 @@ class Subscriber(models.Model):
     status_changed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
+    objects = SubscriberQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -66,7 +87,7 @@ class Subscriber(models.Model):
 
     @property
     def is_receiving(self) -> bool:
-        return self.status == self.Status.ACTIVE and self.paused_at is None
+        return all(getattr(self, field) == value for field, value in self.RECEIVING.items())
 
 
 class TopicFilter(models.Model):

@@ -16,7 +16,6 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 from django.utils import timezone as djtz
 
 from alerts.core import jobs
@@ -177,13 +176,7 @@ def _replace_filters(subscriber: Subscriber, filters: list[FilterInput]) -> bool
 
 
 def _find_locked(email: str) -> Subscriber | None:
-    # The unique index is on LOWER(email); filtering on the same expression uses it.
-    return (
-        Subscriber.objects.select_for_update()
-        .alias(email_lower=Lower("email"))
-        .filter(email_lower=email.lower())
-        .first()
-    )
+    return Subscriber.objects.select_for_update().by_email(email).first()
 
 
 # Sign-up ------------------------------------------------------------------------------

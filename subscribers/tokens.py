@@ -13,6 +13,7 @@ a few microseconds: the HMAC of each purpose and key is prepared once per proces
 from __future__ import annotations
 
 import hashlib
+import hmac
 import time
 from base64 import urlsafe_b64encode
 
@@ -52,31 +53,26 @@ class TokenExpired(TokenInvalid):
 
 class LinkSigner(signing.Signer):
     """django.core.signing's Signer (same salt handling, key derivation, HMAC-SHA256 and
-    fallback keys), with the HMAC's keyed inner and outer hash states prepared once per
-    key (RFC 2104), so that signing one link is two hash copies and no key derivation."""
+    fallback keys), with the standard library's HMAC keyed once per key and copied per
+    link, so that signing one link is one copy and no key derivation."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._pads: dict[bytes, tuple] = {}
+        self._keyed_hmacs: dict[bytes, hmac.HMAC] = {}
 
-    def _keyed(self, key) -> tuple:
+    def _keyed(self, key) -> hmac.HMAC:
         key = force_bytes(key)
-        pads = self._pads.get(key)
-        if pads is None:
-            # What django.utils.crypto.salted_hmac derives on every call: H(key_salt + secret).
-            derived = hashlib.sha256(force_bytes(f"{self.salt}signer") + key).digest().ljust(64, b"\0")
-            inner = hashlib.sha256(bytes(b ^ 0x36 for b in derived))
-            outer = hashlib.sha256(bytes(b ^ 0x5C for b in derived))
-            pads = self._pads[key] = (inner, outer)
-        return pads
+        keyed = self._keyed_hmacs.get(key)
+        if keyed is None:
+            # The key django.utils.crypto.salted_hmac derives on every call: H(key_salt + secret).
+            derived = hashlib.sha256(force_bytes(f"{self.salt}signer") + key).digest()
+            keyed = self._keyed_hmacs[key] = hmac.new(derived, digestmod=hashlib.sha256)
+        return keyed
 
     def mac(self, value: str, key=None) -> bytes:
-        inner, outer = self._keyed(self.key if key is None else key)
-        inner = inner.copy()
-        inner.update(value.encode())
-        outer = outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
+        mac = self._keyed(self.key if key is None else key).copy()
+        mac.update(value.encode())
+        return mac.digest()
 
     def signature(self, value, key=None):
         return signing.b64_encode(self.mac(str(value), key)).decode()

@@ -30,6 +30,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from alerts.core.caches import BoundedDict
+from alerts.core.display import hf_url, safe_url, shorten
 from alerts.digests.composing import ComposedItem, Composition, PaperRow, PeriodIndex
 from alerts.models import DigestItem
 from alerts.search.textnorm import Highlighter, highlight_spans
@@ -208,15 +209,6 @@ def site_context() -> dict:
 # Paper blocks ---------------------------------------------------------------------------
 
 
-def shorten(text: str, limit: int) -> str:
-    """The start of `text`, cut at a word boundary near `limit` characters."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", 0, limit)
-    return text[: cut if cut > limit // 2 else limit].rstrip(" ,;:.") + "…"
-
-
 def highlighted(text: str, terms: Sequence[str]) -> SafeString:
     """`text` escaped, with the spans whose normalised form is a matched term in <mark>."""
     if not terms:
@@ -238,11 +230,6 @@ def author_line(authors: Sequence[str]) -> str:
     return f"{', '.join(authors[:AUTHORS_SHOWN])} and {len(authors) - AUTHORS_SHOWN} more"
 
 
-def safe_url(url: str) -> str:
-    """Only absolute http(s) links reach an email: a feed may carry javascript: or worse."""
-    return url if url.startswith(("https://", "http://")) else ""
-
-
 def paper_context(paper: PaperRow, terms: Sequence[str], *, show_matched: bool) -> dict:
     title = " ".join(paper.title.split())
     snippet = shorten(paper.abstract, ABSTRACT_CHARS)
@@ -257,7 +244,7 @@ def paper_context(paper: PaperRow, terms: Sequence[str], *, show_matched: bool) 
         "categories": ", ".join(paper.categories),
         "abs_url": safe_url(paper.abs_url),
         "pdf_url": safe_url(paper.pdf_url),
-        "hf_url": paper.hf_url,
+        "hf_url": hf_url(paper.arxiv_id, paper.upvotes),
         "show_matched": show_matched,
     }
 

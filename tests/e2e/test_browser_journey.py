@@ -15,8 +15,8 @@ import pytest
 from django.core.management import call_command
 
 from alerts.models import Digest
-from alerts.outbox import outbox_messages
 from subscribers.models import Subscriber
+from tests.outbox import outbox_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from alerts.outbox import outbox_messages
 from subscribers.models import Subscriber
+from tests.outbox import outbox_messages
 from tests.subscribers.helpers import signup_data
 
 
