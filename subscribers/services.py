@@ -21,7 +21,7 @@ from django.utils import timezone as djtz
 
 from alerts.core import jobs
 from subscribers import rules
-from subscribers.models import Subscriber, SubscriberEvent, TopicFilter
+from subscribers.models import Subscriber, SubscriberEvent, TopicFilter, new_token_secret
 from subscribers.rules import FilterInput
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "subscriber_email_failed",
     "subscriber_erase",
     "subscriber_links_resend",
+    "subscriber_links_revoke",
     "subscriber_reactivate",
     "subscriber_suppress",
     "subscription_confirm",
@@ -377,12 +378,36 @@ def subscription_resume(*, subscriber: Subscriber, actor: str = Actor.SUBSCRIBER
 
 @transaction.atomic
 def subscription_unsubscribe(*, subscriber: Subscriber, actor: str, reason: str = "") -> bool:
-    """Stop all mail at once. Idempotent: False if no mail was going out anyway."""
+    """Stop all mail at once. Idempotent: False if no mail was going out anyway.
+
+    Every link but the unsubscribe link is revoked with it (manage, confirm, feed, browser
+    view): a person who leaves leaves nothing open behind them."""
     subscriber = _locked(subscriber)
     if subscriber.status not in (Status.PENDING, Status.ACTIVE):
         return False
+    _rotate_token_secret(subscriber)
     _move(subscriber, Status.UNSUBSCRIBED, Kind.UNSUBSCRIBED, actor=actor, now=djtz.now(), reason=reason)
     return True
+
+
+def _rotate_token_secret(subscriber: Subscriber) -> None:
+    # The unsubscribe link is keyed by unsubscribe_secret, which stays (subscribers.tokens).
+    subscriber.token_secret = new_token_secret()
+    subscriber.save(update_fields=["token_secret", "updated_at"])
+
+
+@transaction.atomic
+def subscriber_links_revoke(*, subscriber: Subscriber, actor: str = Actor.SUBSCRIBER) -> bool:
+    """ "Sign out everywhere": every manage, confirm, feed and browser-view link sent so far
+    stops working at once; unsubscribe links keep working. A fresh manage link goes to the
+    address (within its daily share of emails). Returns whether that link was queued."""
+    subscriber = _locked(subscriber)
+    _rotate_token_secret(subscriber)
+    status = subscriber.status
+    _record(subscriber, Kind.LINKS_REVOKED, actor=actor, from_status=status, to_status=status)
+    if status != Status.ACTIVE:
+        return False
+    return _queue_email(subscriber, Kind.MANAGE_LINK_SENT, actor=actor, reason="links revoked")
 
 
 # Suppression (ESP feedback, admin) ----------------------------------------------------

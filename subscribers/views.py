@@ -176,10 +176,15 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = _from_token(token, tokens.CONFIRM)
     if subscriber is None:
         return _bad_link(request)
-    if request.method == "GET" and subscriber.status != Status.ACTIVE:
+    if subscriber.status == Status.ACTIVE:
+        # An old confirmation link (forwarded, found in a mailbox) gives nothing away: the
+        # preferences link only ever travels by email.
+        return render(request, "subscribers/confirmed.html", {"already": True})
+    if request.method == "GET":
         return render(request, "subscribers/confirm.html", {"subscriber": subscriber, "token": token})
     try:
-        services.subscription_confirm(subscriber=subscriber)
+        if not services.subscription_confirm(subscriber=subscriber):
+            return render(request, "subscribers/confirmed.html", {"already": True})
     except services.SubscriptionError:
         return _bad_link(request)
     subscriber.refresh_from_db()
@@ -191,7 +196,16 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "subscribers/confirmed.html", context)
 
 
-MANAGE_ACTIONS = {"save", "add_filter", "preview", "pause", "resume", "unsubscribe", "resubscribe"}
+MANAGE_ACTIONS = {
+    "save",
+    "add_filter",
+    "preview",
+    "pause",
+    "resume",
+    "unsubscribe",
+    "resubscribe",
+    "sign_out",
+}
 
 
 @never_cache
@@ -217,8 +231,18 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         return _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW") or _redisplay(
             request, PreferencesForm, "subscribers/manage.html", context
         )
+    if action == "save":
+        return _save_preferences(request, subscriber, context)
+    return _manage_action(request, subscriber, action)
+
+
+def _manage_action(request: HttpRequest, subscriber: Subscriber, action: str) -> HttpResponse:
+    """Pause, resume, resubscribe; and the two that revoke this page's own link: unsubscribe
+    and "sign out everywhere" answer with a page of their own rather than a redirect here."""
     if action == "resubscribe":
         return _resubscribe(request, subscriber)
+    if action == "sign_out":
+        return _sign_out(request, subscriber)
     try:
         if action == "pause":
             services.subscription_pause(subscriber=subscriber)
@@ -226,16 +250,23 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         elif action == "resume":
             services.subscription_resume(subscriber=subscriber)
             messages.success(request, "Digests are on again.")
-        elif action == "unsubscribe":
+        else:
             services.subscription_unsubscribe(
                 subscriber=subscriber, actor=Actor.SUBSCRIBER, reason="manage page"
             )
-            messages.success(request, "You are unsubscribed: no more digests will be sent.")
-        else:
-            return _save_preferences(request, subscriber, context)
+            subscriber.refresh_from_db()
+            context = {"subscriber": subscriber, "token": tokens.make_token(subscriber, tokens.UNSUBSCRIBE)}
+            return render(request, "subscribers/unsubscribed.html", context)
     except services.SubscriptionError as exc:
         messages.error(request, exc.message)
     return redirect(request.path)
+
+
+def _sign_out(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    if limited := _rate_limited(request, "resend", "RATE_LIMIT_RESEND"):
+        return limited
+    sent = services.subscriber_links_revoke(subscriber=subscriber, actor=Actor.SUBSCRIBER)
+    return render(request, "subscribers/signed_out.html", {"email": subscriber.email, "sent": sent})
 
 
 def _save_preferences(request: HttpRequest, subscriber: Subscriber, context: dict) -> HttpResponse:

@@ -485,12 +485,16 @@ def render_digest_direct(
     period: dt.date,
     weekly: bool,
     links: Links,
+    read_only: bool = False,
 ) -> RenderedDigest:
     """The same digest rendered from scratch: every template rendered with its real values
     and the CSS inlined into the whole document. The reference for `render_digest` (tests
-    compare the two) and the baseline the rendering benchmark measures it against."""
+    compare the two) and the baseline the rendering benchmark measures it against.
+
+    `read_only`: the browser view's footer, with no address and no manage or unsubscribe
+    link (a browser-view link may be shared; those links only travel by email)."""
     plain = _values(composition, email, filter_names, period, weekly, links)
-    site = site_context()
+    site = {**site_context(), "read_only": read_only}
 
     def blocks(items: list[ComposedItem], template: str, matched: bool) -> str:
         return "".join(

@@ -72,3 +72,27 @@ def test_staff_with_the_outbox_permission_read_it(client, staff, one_outbox_mess
     assert "ana@example.org" in page.content.decode()
     assert client.get(f"/admin/outbox/{one_outbox_message}/").status_code == 200
     assert "/admin/outbox/" in client.get("/admin/").content.decode()
+
+
+def test_the_test_copy_and_the_preview_carry_no_link_that_acts_for_the_subscriber(
+    admin_client, admin_user, papers, mailoutbox
+):
+    from subscribers.tokens import manage_url, unsubscribe_url
+
+    subscriber = subscribe("ada@example.org", ("Diffusion", "diffusion"))
+    real = [manage_url(subscriber), unsubscribe_url(subscriber)]
+    page = admin_client.get(PREVIEW).content.decode()
+    assert "2 new papers for" in page
+    assert "/manage/" not in page
+    assert "/unsubscribe/" not in page
+    admin_user.email = "admin@example.org"
+    admin_user.save()
+    admin_client.post("/admin/alerts/digest/preview/", {"email": "ada@example.org", "send_test": "1"})
+    (message,) = mailoutbox
+    assert "List-Unsubscribe" not in message.extra_headers
+    assert "List-Unsubscribe-Post" not in message.extra_headers
+    (html, _), *_ = message.alternatives
+    for body in (message.body, html):
+        assert "/manage/" not in body
+        assert "/unsubscribe/" not in body
+        assert not any(link in body for link in real)
