@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.core import get_usage
 
 from subscribers import filter_preview, services, tokens
+from subscribers.clientip import client_ip
 from subscribers.forms import FILTERS_PREFIX, PreferencesForm, SignupForm, filter_formset
 from subscribers.models import MAX_FILTERS, Subscriber, SubscriberEvent
 from subscribers.tokens import feed_url
@@ -28,7 +29,8 @@ Status = Subscriber.Status
 def _rate_limited(
     request: HttpRequest, group: str, setting: str, template: str = "subscribers/rate_limited.html"
 ) -> HttpResponse | None:
-    """Count this request against the client IP's limit; the 429 page once it is over."""
+    """Count this request against the client IP's limit; the 429 page once it is over.
+    The address is subscribers.clientip.client_ip's (RATELIMIT_IP_META_KEY names it)."""
     usage = get_usage(request, group=group, key="ip", rate=getattr(settings, setting), increment=True)
     if usage is None or not usage["should_limit"]:
         return None
@@ -36,11 +38,6 @@ def _rate_limited(
     response = render(request, template, {"wait": wait}, status=429)
     response["Retry-After"] = str(wait)
     return response
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    meta_key = settings.RATELIMIT_IP_META_KEY or "REMOTE_ADDR"
-    return request.META.get(meta_key) or None
 
 
 # Sign-up ------------------------------------------------------------------------------
@@ -115,7 +112,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 max_papers=data["max_papers"],
                 include_trending=data["include_trending"],
                 send_when_empty=data["send_when_empty"],
-                client_ip=_client_ip(request),
+                client_ip=client_ip(request),
             )
         except ValidationError as exc:
             form.add_error(None, exc)
