@@ -1,5 +1,6 @@
 """Settings shared by every environment. Values come from the environment (django-environ)."""
 
+import re
 from pathlib import Path
 
 import environ
@@ -165,6 +166,10 @@ UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")
 # ESP-specific options for digest messages, as anymail's esp_extra (JSON), e.g.
 # {"MessageStream": "broadcast"} for Postmark, which wants newsletters on a broadcast stream.
 DIGEST_ESP_EXTRA = env.json("DIGEST_ESP_EXTRA", default={})
+
+# The ESPs whose webhook URLs are mounted under /anymail/<esp>/: the one EMAIL_BACKEND
+# sends through. anymail's other ESPs, unconfigured, would answer a stranger with a 500.
+ESP_WEBHOOKS = [match[1]] if (match := re.match(r"anymail\.backends\.(\w+)\.", EMAIL_BACKEND)) else []
 
 # Every ANYMAIL_* variable in the environment is passed to anymail as it is
 # (e.g. ANYMAIL_POSTMARK_SERVER_TOKEN, ANYMAIL_WEBHOOK_SECRET).
