@@ -47,6 +47,9 @@ class Subscriber(models.Model):
     # Mixed into the unsubscribe link only and never replaced: the unsubscribe link of every
     # digest ever sent keeps working (see subscribers.tokens).
     unsubscribe_secret = models.CharField(max_length=32, default=new_token_secret, editable=False)
+    # What a repeated sign-up of this address asked for (preferences, filters), kept apart
+    # until a confirmation link's button applies it: anyone can type an address.
+    pending_signup = models.JSONField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -178,9 +178,20 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         # preferences link only ever travels by email.
         return render(request, "subscribers/confirmed.html", {"already": True})
     if request.method == "GET":
-        return render(request, "subscribers/confirm.html", {"subscriber": subscriber, "token": token})
+        # What the button applies is shown here, not in the email: whoever signed up
+        # typed it, and only the address's owner opens this page.
+        pending = subscriber.pending_signup
+        context = {
+            "subscriber": subscriber,
+            "token": token,
+            "filters": services.pending_signup_filters(subscriber) or subscriber.filters.all(),
+            "pending_at": pending["at"] if pending else "",
+        }
+        return render(request, "subscribers/confirm.html", context)
     try:
-        if not services.subscription_confirm(subscriber=subscriber):
+        if not services.subscription_confirm(
+            subscriber=subscriber, pending_at=request.POST.get("pending", "")
+        ):
             return render(request, "subscribers/confirmed.html", {"already": True})
     except services.SubscriptionError:
         return _bad_link(request)

@@ -243,11 +243,16 @@ def test_a_stopped_address_needs_a_fresh_confirmation(
     assert "Check your inbox" in response.text
     subscriber.refresh_from_db()
     assert subscriber.status == status  # never silently reactivated
-    assert list(subscriber.filters.values_list("query", flat=True)) == ["ti:new"]
+    before = list(subscriber.filters.values_list("query", flat=True))
+    assert before != ["ti:new"]  # nor changed before the owner confirms
     (message,) = outbox
-    client.post(links_in(message)["confirm"])
+    page = client.get(links_in(message)["confirm"]).text
+    assert "ti:new" in page
+    pending = re.search(r'name="pending" value="([^"]+)"', page).group(1)
+    client.post(links_in(message)["confirm"], {"pending": pending})
     subscriber.refresh_from_db()
     assert subscriber.status == Status.ACTIVE
+    assert list(subscriber.filters.values_list("query", flat=True)) == ["ti:new"]
 
 
 def test_a_complained_address_is_never_mailed_again(client, outbox, django_capture_on_commit_callbacks):
