@@ -19,8 +19,11 @@ medians; writes bench/results/signup_timing.{json,md}.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import psycopg
 
@@ -113,16 +116,21 @@ def main() -> None:
     args = parser.parse_args()
     postgres = servers.start_postgres()
     redis = servers.start_redis()
+    work = Path(tempfile.mkdtemp(prefix="pa-signup-timing-"))
     try:
         with psycopg.connect(postgres.url(), autocommit=True) as admin:
             admin.execute("CREATE DATABASE signup_timing")
         common.django_setup(
-            DATABASE_URL=postgres.url("signup_timing"), REDIS_URL=redis.url, RATE_LIMIT_SIGNUP="1000000/h"
+            DATABASE_URL=postgres.url("signup_timing"),
+            REDIS_URL=redis.url,
+            RATE_LIMIT_SIGNUP="1000000/h",
+            DATA_DIR=str(work),
         )
         from django.core.management import call_command
         from django.db import connections
 
         call_command("migrate", verbosity=0)
+        call_command("collectstatic", verbosity=0, interactive=False)  # pages name hashed files
         seed(args.requests)
         report = {
             "command": f"python -m bench.signup_timing --requests {args.requests}",
@@ -134,6 +142,7 @@ def main() -> None:
     finally:
         redis.stop()
         postgres.stop()
+        shutil.rmtree(work, ignore_errors=True)
     text = markdown(report)
     common.write("signup_timing", report, text)
     print(text)

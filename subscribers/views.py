@@ -3,6 +3,9 @@ calls one service; the pages work without JavaScript."""
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -98,6 +101,24 @@ def signup(request: HttpRequest) -> HttpResponse:
         )
     if limited := _rate_limited(request, "signup", "RATE_LIMIT_SIGNUP"):
         return limited
+    with _answer_no_sooner_than(settings.SIGNUP_ANSWER_SECONDS):
+        return _subscribe(request)
+
+
+@contextmanager
+def _answer_no_sooner_than(seconds: float):
+    """Hold the answer until `seconds` after the start. A new address costs more work than
+    a known one (rows created); waiting for a fixed time that covers both keeps the answer's
+    timing from telling a stranger whether an address is subscribed (docs/reliability.md
+    has the figures, from bench/signup_timing.py)."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+
+
+def _subscribe(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST)
     formset = filter_formset(request.POST)
     if form.is_valid() and formset.is_valid():
@@ -132,8 +153,8 @@ def resend(request: HttpRequest) -> HttpResponse:
         return render(request, "subscribers/resend.html", {})
     if limited := _rate_limited(request, "resend", "RATE_LIMIT_RESEND"):
         return limited
-    email = request.POST.get("email", "")
-    services.subscriber_links_resend(email=email)
+    with _answer_no_sooner_than(settings.SIGNUP_ANSWER_SECONDS):
+        services.subscriber_links_resend(email=request.POST.get("email", ""))
     return render(request, "subscribers/resend.html", {"sent": True})
 
 

@@ -285,6 +285,10 @@ RATE_LIMIT_RESEND = env("RATE_LIMIT_RESEND", default="10/h")
 TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
 # Or the name of a header the proxy overwrites on every request (e.g. HTTP_X_REAL_IP).
 RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default="subscribers.clientip.client_ip")
+# The sign-up and "send my link" forms answer no sooner than this after the request came
+# in, whatever the address's state: their timing must not tell whether it is subscribed.
+# It covers the work of a new address under load (bench/signup_timing.py).
+SIGNUP_ANSWER_SECONDS = 0.2
 # The live preview matches filters against the papers first seen in this many days.
 PREVIEW_DAYS = env.int("PREVIEW_DAYS", default=7)
 
