@@ -6,4 +6,8 @@ class SubscribersConfig(AppConfig):
     verbose_name = "Subscribers"
 
     def ready(self) -> None:
-        from subscribers import checks  # noqa: F401 - registers the system checks
+        # Services queue tasks by name (alerts.core.jobs); registered here in every process.
+        from subscribers import (
+            checks,  # noqa: F401 - registers the system checks
+            tasks,  # noqa: F401
+        )

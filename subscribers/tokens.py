@@ -18,7 +18,7 @@ Two secrets, by what a link can do:
   per-subscriber secret rather than a signature over the id alone so that a link dies
   with its subscriber: SQLite can give a deleted subscriber's id to the next sign-up, and
   an old link must never unsubscribe that stranger. The field started as a copy of
-  `token_secret` (migration 0003), so links sent before it existed keep working too.
+  `token_secret` (migration 0004), so links sent before it existed keep working too.
 
 The digest pipeline makes links for every subscriber of every digest, so making one costs
 a few microseconds: the HMAC of each purpose and key is prepared once per process.

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0005_digest_schedule'),
+        ("alerts", "0007_digest_unknown_outcome"),
     ]
 
     operations = [

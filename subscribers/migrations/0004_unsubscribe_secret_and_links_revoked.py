@@ -15,7 +15,7 @@ def keep_sent_unsubscribe_links(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('subscribers', '0002_event_kinds_signup_blocked_email_failed'),
+        ('subscribers', '0003_topicfilter_category_notice_sent_at'),
     ]
 
     operations = [

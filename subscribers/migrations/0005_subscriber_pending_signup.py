@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('subscribers', '0003_unsubscribe_secret_and_links_revoked'),
+        ('subscribers', '0004_unsubscribe_secret_and_links_revoked'),
     ]
 
     operations = [
