@@ -124,6 +124,11 @@ class Digest(models.Model):
             models.Index(fields=["status", "period"]),
             models.Index(fields=["subscriber", "status", "window_end"]),
         ]
+        # Pages of the admin beyond the model's own list: being staff is not enough for them.
+        permissions = [
+            ("preview_digest", "Can preview any subscriber's next digest and send a test copy"),
+            ("view_outbox", "Can read the local outbox (every email sent, with its links)"),
+        ]
 
     def __str__(self) -> str:
         return f"digest {self.pk} for {self.period} ({self.status})"

@@ -60,8 +60,15 @@ class Subscriber(models.Model):
     send_when_empty = models.BooleanField(default=False)
     # Paused subscribers stay active (their links keep working) but get no digests.
     paused_at = models.DateTimeField(null=True, blank=True)
-    # Mixed into every signed link; replacing it revokes all links sent so far.
+    # Mixed into every signed link but the unsubscribe link; replacing it ("sign out
+    # everywhere", an unsubscribe) revokes the manage, confirm, feed and browser-view links.
     token_secret = models.CharField(max_length=32, default=new_token_secret, editable=False)
+    # Mixed into the unsubscribe link only and never replaced: the unsubscribe link of every
+    # digest ever sent keeps working (see subscribers.tokens).
+    unsubscribe_secret = models.CharField(max_length=32, default=new_token_secret, editable=False)
+    # What a repeated sign-up of this address asked for (preferences, filters), kept apart
+    # until a confirmation link's button applies it: anyone can type an address.
+    pending_signup = models.JSONField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -138,6 +145,8 @@ class SubscriberEvent(models.Model):
         SIGNUP_BLOCKED = "signup_blocked"
         # An email to the subscriber could not be sent; detail says why.
         EMAIL_FAILED = "email_failed"
+        # The subscriber revoked every link sent so far ("sign out everywhere").
+        LINKS_REVOKED = "links_revoked"
 
     class Actor(models.TextChoices):
         SUBSCRIBER = "subscriber"

@@ -1,10 +1,24 @@
 """Signed links in emails: confirm, manage and unsubscribe, without a password.
 
 A token is `<id>.<signature>` (confirm: `<id>.<timestamp>.<signature>`), all URL-safe.
-The signature is django.core.signing's HMAC-SHA256 over the id (and timestamp) and the
-subscriber's `token_secret`, with a salt per purpose: a manage token cannot unsubscribe
-or confirm, and replacing `token_secret` revokes every link sent so far. It is checked in
-constant time, against SECRET_KEY and then each of SECRET_KEY_FALLBACKS (key rotation).
+The signature is django.core.signing's HMAC-SHA256 over the id (and timestamp) and a
+secret of the subscriber, with a salt per purpose: a manage token cannot unsubscribe or
+confirm. It is checked in constant time, against SECRET_KEY and then each of
+SECRET_KEY_FALLBACKS (key rotation).
+
+Two secrets, by what a link can do:
+- `token_secret` keys the links that give control or show what a person reads: confirm,
+  manage, the Atom feed and a digest's browser view. Replacing it revokes all of them at
+  once: the subscriber's "sign out everywhere", and every unsubscribe (services).
+- `unsubscribe_secret` keys the unsubscribe link alone and is never replaced, so the
+  unsubscribe link and the RFC 8058 one-click of every digest ever sent keep working after
+  a revocation: a person who forwarded a digest, then signed out everywhere, can still
+  leave from any old email, and a mail provider's one-click never meets a dead link. The
+  link can do nothing but unsubscribe (and offer a fresh confirmation by email). It is a
+  per-subscriber secret rather than a signature over the id alone so that a link dies
+  with its subscriber: SQLite can give a deleted subscriber's id to the next sign-up, and
+  an old link must never unsubscribe that stranger. The field started as a copy of
+  `token_secret` (migration 0004), so links sent before it existed keep working too.
 
 The digest pipeline makes links for every subscriber of every digest, so making one costs
 a few microseconds: the HMAC of each purpose and key is prepared once per process.
@@ -101,6 +115,13 @@ def _signed_by_any_key(purpose: str, message: str, signature: str) -> bool:
     return valid
 
 
+def _secret(subscriber: Subscriber | None, purpose: str) -> str:
+    """The subscriber's secret that keys links for `purpose` ("-" when there is none)."""
+    if subscriber is None:
+        return "-"
+    return subscriber.unsubscribe_secret if purpose == UNSUBSCRIBE else subscriber.token_secret
+
+
 def make_token(subscriber: Subscriber, purpose: str, *, timestamp: int | None = None) -> str:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
@@ -110,7 +131,7 @@ def make_token(subscriber: Subscriber, purpose: str, *, timestamp: int | None = 
         # undo it, even when both happen within the same second. `timestamp` is in seconds.
         issued = time.time() if timestamp is None else timestamp
         ident = f"{ident}.{signing.b62_encode(int(issued * 1000))}"
-    return f"{ident}.{_sign(purpose, f'{ident}.{subscriber.token_secret}')}"
+    return f"{ident}.{_sign(purpose, f'{ident}.{_secret(subscriber, purpose)}')}"
 
 
 def subscriber_from_token(token: str, purpose: str) -> Subscriber:
@@ -130,7 +151,7 @@ def subscriber_from_token(token: str, purpose: str) -> Subscriber:
         raise TokenInvalid("malformed token")
     subscriber = Subscriber.objects.filter(pk=pk).first()
     # A missing subscriber still costs a signature check, so timing tells nothing about ids.
-    secret = subscriber.token_secret if subscriber else "-"
+    secret = _secret(subscriber, purpose)
     if not _signed_by_any_key(purpose, f"{ident}.{secret}", signature) or subscriber is None:
         raise TokenInvalid("bad signature")
     if purpose == CONFIRM:

@@ -511,10 +511,14 @@ def render_digest_direct(
     period: dt.date,
     weekly: bool,
     links: Links,
+    read_only: bool = False,
 ) -> RenderedDigest:
     """The same digest rendered from scratch: every template rendered with its real values
     and the CSS inlined into the whole document. The reference for `render_digest` (tests
-    compare the two) and the baseline the rendering benchmark measures it against."""
+    compare the two) and the baseline the rendering benchmark measures it against.
+
+    `read_only`: the browser view's footer, with no address and no manage or unsubscribe
+    link (a browser-view link may be shared; those links only travel by email)."""
     plain = _values(composition, email, filter_names, period, weekly, links)
     site = site_context()
     trend_html, trend_text = _direct_trending(site, composition.trending)
@@ -530,9 +534,14 @@ def render_digest_direct(
     }
     return RenderedDigest(
         subject=_header_safe(render_to_string("emails/digest_subject.txt", {**site, "slots": plain}).strip()),
-        text=render_to_string("emails/digest_body.txt", {**site, "slots": text_slots}),
+        text=render_to_string(
+            "emails/digest_body.txt", {**site, "read_only": read_only, "slots": text_slots}
+        ),
         html=inline_css(
-            render_to_string("emails/digest_body.html", {**site, "slots": html_slots}), "document"
+            render_to_string(
+                "emails/digest_body.html", {**site, "read_only": read_only, "slots": html_slots}
+            ),
+            "document",
         ),
     )
 
