@@ -28,9 +28,9 @@ from __future__ import annotations
 import re
 import sys
 from bisect import bisect_left
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from alerts.search import textnorm
 from alerts.search.query import (
@@ -80,8 +80,8 @@ _CACHE_SHARES = {
     "terms": 0.02,
     "field": 0.05,  # each of title and abstract: phrases and prefixes
 }
-# What one cache entry costs beyond its key and value: the dict slot and the bookkeeping.
-_ENTRY_BYTES = 200
+# What one cache entry costs beyond its key and value: its share of the dict's table.
+_ENTRY_BYTES = 100
 # What one memoised `Hit` costs (the object and its dict slot; its terms are shared).
 _HIT_BYTES = 160
 
@@ -143,57 +143,74 @@ class CompiledQuery:
 
 
 def _bytes_of(value: object) -> int:
-    """Estimated memory of a cached key or value (ints, strings, tuples of them, errors)."""
+    """Estimated memory of a key or value: an int, a string, a tuple of them, an error."""
     kind = type(value)
+    if kind is int:
+        return 28 + (value.bit_length() >> 3)  # type: ignore[union-attr]
+    if kind is str:
+        return 49 + len(value)  # type: ignore[arg-type]
     if kind is tuple:
-        return sys.getsizeof(value) + sum(_bytes_of(item) for item in value)  # type: ignore[union-attr]
+        return 56 + sum(8 + _bytes_of(item) for item in value)  # type: ignore[union-attr]
     if kind is CompiledQuery:
         return value.nbytes()  # type: ignore[union-attr]
-    if isinstance(value, Exception):
-        return sys.getsizeof(value) + 2 * len(str(value)) + 200
-    return sys.getsizeof(value)
+    return sys.getsizeof(value) + 2 * len(str(value)) + 200  # an error and its message
+
+
+def _entry_bytes(key: object, value: object) -> int:
+    """What one cache entry costs: its key, its value and the dict slot holding them."""
+    return _ENTRY_BYTES + _bytes_of(key) + _bytes_of(value)
+
+
+def _bitset_entry_bytes(key: str, bits: int) -> int:
+    """`_entry_bytes` of the commonest entry, a text and its bitset, without the dispatch."""
+    return _ENTRY_BYTES + 77 + len(key) + (bits.bit_length() >> 3)
 
 
 class _BoundedCache(dict):
-    """A dict that holds at most `budget` bytes of entries, as `_bytes_of` estimates them:
-    storing past the budget evicts the oldest entries first.
+    """A dict that holds at most `budget` bytes of entries, as `size_of(key, value)`
+    estimates them: storing past the budget evicts the oldest entries.
 
     Reads are plain dict reads (C speed: the matcher reads these caches millions of times in
-    a digest run); only `put` pays for the accounting. Entries are evicted in the order
-    they were stored, not by last use, for the same reason.
+    a digest run), and a store costs one size estimate: the sizes are not kept but computed
+    again for the entries evicted (keys and values never change). Eviction goes in
+    storing order, not by last use, for the same reason, and in batches down to 3/4 of the
+    budget: dropping the oldest entries one by one would rescan the freed slots each time.
     """
 
-    __slots__ = ("_sizes", "budget", "used")
+    __slots__ = ("budget", "size_of", "used")
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, size_of: Callable[[Any, Any], int] = _entry_bytes) -> None:
         super().__init__()
         self.budget = budget
+        self.size_of = size_of
         self.used = 0
-        self._sizes: OrderedDict[object, int] = OrderedDict()  # key -> its bytes, oldest first
 
-    def put(self, key, value, size: int | None = None):
+    def put(self, key, value):
         """Store `value` under `key` and return it; an entry larger than the budget is not kept."""
-        if size is None:
-            size = _bytes_of(key) + _bytes_of(value)
-        size += _ENTRY_BYTES
-        old = self._sizes.pop(key, None)
-        if old is not None:
-            self.used -= old
-            del self[key]
+        if key in self:
+            self.used -= self.size_of(key, self.pop(key))
+        size = self.size_of(key, value)
         if size > self.budget:
             return value
         self[key] = value
-        self._sizes[key] = size
         self.used += size
-        while self.used > self.budget:
-            oldest, freed = self._sizes.popitem(last=False)
-            del self[oldest]
-            self.used -= freed
+        if self.used > self.budget:
+            self._evict(self.budget * 3 // 4)
         return value
+
+    def _evict(self, target: int) -> None:
+        size_of = self.size_of
+        evicted = []
+        for key, value in self.items():
+            if self.used <= target:
+                break
+            self.used -= size_of(key, value)
+            evicted.append(key)
+        for key in evicted:
+            del self[key]
 
     def clear(self) -> None:
         super().clear()
-        self._sizes.clear()
         self.used = 0
 
 
@@ -246,8 +263,8 @@ class _TextField:
         self._surfaces: dict[str, int] | None = None  # folded unstemmed word -> bitset
         self._vocabulary: list[str] = []  # the surface forms, sorted
         # Phrase (canonical words) -> bitset, prefix -> bitset: half the budget each.
-        self._phrases = _BoundedCache(cache_bytes // 2)
-        self._prefixes = _BoundedCache(cache_bytes // 2)
+        self._phrases = _BoundedCache(cache_bytes // 2, _bitset_entry_bytes)
+        self._prefixes = _BoundedCache(cache_bytes // 2, _bitset_entry_bytes)
 
     def add(self, doc: int, text: str) -> None:
         stream, compounds = textnorm.analyse(text)
@@ -449,8 +466,8 @@ class PaperIndex:
         self._archives: dict[str, int] = {}  # lower-case archive -> bitset
         # Caches: canonical key -> bitset (every node evaluated), text -> bitset or error;
         # fast path: chunk -> (bitset, terms); see also _leaf_score and _score.
-        self._bits = _BoundedCache(budget["bits"])
-        self._by_text = _BoundedCache(budget["by_text"])
+        self._bits = _BoundedCache(budget["bits"], _bitset_entry_bytes)
+        self._by_text = _BoundedCache(budget["by_text"], _bitset_entry_bytes)
         self._chunks = _BoundedCache(budget["chunks"])
         self._errors = _BoundedCache(budget["errors"])
         self._compiled = _BoundedCache(budget["compiled"])
@@ -525,14 +542,9 @@ class PaperIndex:
             operator = operators.get(chunk)
             if operator is None or operator == _CLOSE:
                 if operator is None:
-                    cached = cache.get(chunk)
+                    cached = cache.get(chunk) or self._new_chunk(chunk)
                     if cached is None:
-                        try:
-                            node = parse(chunk)
-                        except QueryError:
-                            return None
-                        count = len(chunk.split()) if '"' in chunk else 1
-                        cached = cache.put(chunk, (self._eval(node), count))
+                        return None
                     bits, count = cached
                     terms += count
                     if terms > MAX_TERMS:
@@ -566,6 +578,15 @@ class PaperIndex:
         if expect or stack:
             return None
         return (union | conjunction) & everything
+
+    def _new_chunk(self, chunk: str) -> tuple[int, int] | None:
+        """A chunk's (bitset, words counted against MAX_TERMS), kept; None if it is invalid."""
+        try:
+            node = parse(chunk)
+        except QueryError:
+            return None
+        count = len(chunk.split()) if '"' in chunk else 1
+        return self._chunks.put(chunk, (self._eval(node), count))
 
     def match_many(self, queries: Iterable[str]) -> MatchResult:
         """Evaluate every distinct query once; an invalid one is reported, never raised."""
