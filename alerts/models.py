@@ -210,6 +210,9 @@ class FetchRun(models.Model):
     error = models.TextField(blank=True)
     # What went wrong without stopping the fetch (a listing arXiv does not have).
     notes = models.TextField(blank=True)
+    # Categories in use that this run did not fetch: past ARXIV_MAX_CATEGORIES_PER_RUN,
+    # those with the fewest subscribers.
+    left_out = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -10,9 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts.digests.dispatch import ENQUEUE_BATCH, digests_dispatch, digests_enqueue, pending_of_run
-from alerts.digests.sending import digests_recover, digests_send
-from alerts.papers.fetch import fetch_specs, papers_fetch
+from alerts.digests.recovery import digests_recover
+from alerts.digests.sending import digests_send
+from alerts.models import Paper
+from alerts.papers.fetch import FetchSpec, fetch_specs, papers_fetch
 from alerts.papers.http import FetchError
+from subscribers.services import category_notices_queue
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +30,9 @@ class TransientFetchError(Exception):
     retry_backoff_max=3600,
     retry_jitter=True,
     max_retries=4,
-    # A source is a handful of requests 3 s apart; the API back-fill pages through at most
-    # ARXIV_API_MAX_RESULTS. Past these limits something hangs.
+    # A source is a handful of requests 3 s apart (arXiv's listings: at most
+    # ARXIV_MAX_CATEGORIES_PER_RUN, 40 by default, each stored as it arrives); the API
+    # back-fill pages through at most ARXIV_API_MAX_RESULTS. Past these limits something hangs.
     soft_time_limit=20 * 60,
     time_limit=25 * 60,
 )
@@ -40,13 +44,17 @@ def fetch_papers_task(
 ) -> dict | None:
     """Fetch one source and store its papers. A request standing for several fetches (no
     source: the nightly set; "feed": every configured feed) queues one task per fetch, so
-    that each retries, or fails, on its own."""
+    that each retries, or fails, on its own. The nightly arXiv listings (no categories
+    given: those in use) also tell subscribers whose filters name arXiv categories that do
+    not exist, once per filter."""
     day = dt.date.fromisoformat(date) if date else None
     specs = fetch_specs(source=source, categories=categories or (), url=url, date=day)
     if source is None or len(specs) != 1:
         for spec in specs:
             fetch_papers_task.delay(source=spec.source, **spec.as_params())
         return None
+    if specs[0] == FetchSpec(Paper.Source.ARXIV_RSS):
+        category_notices_queue(now=timezone.now())
     try:
         counts = papers_fetch(spec=specs[0])
     except FetchError as exc:

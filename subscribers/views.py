@@ -16,6 +16,7 @@ from django_ratelimit.core import get_usage
 from subscribers import filter_preview, services, tokens
 from subscribers.forms import FILTERS_PREFIX, PreferencesForm, SignupForm, filter_formset
 from subscribers.models import MAX_FILTERS, Subscriber, SubscriberEvent
+from subscribers.selectors import filters_with_unknown_categories
 from subscribers.tokens import feed_url
 
 Actor = SubscriberEvent.Actor
@@ -215,7 +216,12 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = _from_token(token, tokens.MANAGE)
     if subscriber is None:
         return _bad_link(request)
-    context = {"subscriber": subscriber, "token": token, "feed_url": feed_url(subscriber)}
+    context = {
+        "subscriber": subscriber,
+        "token": token,
+        "feed_url": feed_url(subscriber),
+        "category_notices": filters_with_unknown_categories(subscriber_ids=[subscriber.pk]),
+    }
     if subscriber.status == Status.COMPLAINED:
         return render(request, "subscribers/manage_closed.html", context)
     action = request.POST.get("action", "save") if request.method == "POST" else "show"
