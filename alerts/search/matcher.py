@@ -16,9 +16,9 @@ What makes a million subscribers cheap:
   candidates only, cached per phrase;
 - scores and matched terms are computed lazily, only for the (filter, paper) pairs a
   digest shows (`hits`); `top_hits` finds the best few without scoring every match;
-- every cache is bounded in bytes (`_BoundedCache`): a long-lived process (a worker going
-  through a million subscribers' filters, the web process answering live previews of any
-  query) keeps its memory bounded.
+- every cache is bounded in bytes (`alerts.core.caches.BytesBoundedDict`): a long-lived
+  process (a worker going through a million subscribers' filters, the web process
+  answering live previews of any query) keeps its memory bounded.
 
 Pure module: no Django imports.
 """
@@ -28,10 +28,10 @@ from __future__ import annotations
 import re
 import sys
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from alerts.core.caches import BytesBoundedDict
 from alerts.search import textnorm
 from alerts.search.query import (
     ABSTRACT,
@@ -65,7 +65,7 @@ _WEIGHT_UNITS = (int(TITLE_WEIGHT), int(ABSTRACT_WEIGHT), int(OTHER_WEIGHT))
 if _WEIGHT_UNITS != (TITLE_WEIGHT, ABSTRACT_WEIGHT, OTHER_WEIGHT):
     raise ValueError("the relevance weights must be whole numbers")
 
-# Each index's caches share this many bytes by default (see `_BoundedCache`), in these
+# Each index's caches share this many bytes by default (see `BytesBoundedDict`), in these
 # parts: evaluated nodes are the most reused (a term shared by ten thousand filters);
 # compiled filters hold the hits of their matches.
 CACHE_BYTES = 256 * 1024 * 1024
@@ -166,55 +166,6 @@ def _bitset_entry_bytes(key: str, bits: int) -> int:
     return _ENTRY_BYTES + 77 + len(key) + (bits.bit_length() >> 3)
 
 
-class _BoundedCache(dict):
-    """A dict that holds at most `budget` bytes of entries, as `size_of(key, value)`
-    estimates them: storing past the budget evicts the oldest entries.
-
-    Reads are plain dict reads (C speed: the matcher reads these caches millions of times in
-    a digest run), and a store costs one size estimate: the sizes are not kept but computed
-    again for the entries evicted (keys and values never change). Eviction goes in
-    storing order, not by last use, for the same reason, and in batches down to 3/4 of the
-    budget: dropping the oldest entries one by one would rescan the freed slots each time.
-    """
-
-    __slots__ = ("budget", "size_of", "used")
-
-    def __init__(self, budget: int, size_of: Callable[[Any, Any], int] = _entry_bytes) -> None:
-        super().__init__()
-        self.budget = budget
-        self.size_of = size_of
-        self.used = 0
-
-    def put(self, key, value):
-        """Store `value` under `key` and return it; an entry larger than the budget is not kept."""
-        if key in self:
-            self.used -= self.size_of(key, self.pop(key))
-        size = self.size_of(key, value)
-        if size > self.budget:
-            return value
-        self[key] = value
-        self.used += size
-        if self.used > self.budget:
-            self._evict(self.budget * 3 // 4)
-        return value
-
-    def _evict(self, target: int) -> None:
-        size_of = self.size_of
-        evicted = []
-        for key, value in self.items():
-            if self.used <= target:
-                break
-            self.used -= size_of(key, value)
-            evicted.append(key)
-        for key in evicted:
-            del self[key]
-
-    def clear(self) -> None:
-        super().clear()
-        self.used = 0
-
-
-# Chunked parse: 100,000 filters x 1,000 papers matched in 1.10 s CPU (bench/results/match.md).
 # The fast path of `PaperIndex.match` reads a filter as chunks: a parenthesis, a phrase
 # (possibly with a field or a "-" before it), a word, or a stray quote (which sends the
 # filter to the full parser).
@@ -264,8 +215,8 @@ class _TextField:
         self._surfaces: dict[str, int] | None = None  # folded unstemmed word -> bitset
         self._vocabulary: list[str] = []  # the surface forms, sorted
         # Phrase (canonical words) -> bitset, prefix -> bitset: half the budget each.
-        self._phrases = _BoundedCache(cache_bytes // 2, _bitset_entry_bytes)
-        self._prefixes = _BoundedCache(cache_bytes // 2, _bitset_entry_bytes)
+        self._phrases = BytesBoundedDict(cache_bytes // 2, _bitset_entry_bytes)
+        self._prefixes = BytesBoundedDict(cache_bytes // 2, _bitset_entry_bytes)
 
     def add(self, doc: int, text: str) -> None:
         stream, compounds = textnorm.analyse(text)
@@ -453,7 +404,7 @@ class PaperIndex:
     """An in-memory index of one set of papers (a day's), built once, queried many times."""
 
     def __init__(self, docs: Sequence[PaperDoc], *, cache_bytes: int = CACHE_BYTES) -> None:
-        """`cache_bytes`: what the caches of this index may hold in all (see `_BoundedCache`)."""
+        """`cache_bytes`: what the caches of this index may hold in all (see `BytesBoundedDict`)."""
         self.docs = tuple(docs)
         self._all = (1 << len(self.docs)) - 1
         budget = {name: int(share * cache_bytes) for name, share in _CACHE_SHARES.items()}
@@ -467,14 +418,14 @@ class PaperIndex:
         self._archives: dict[str, int] = {}  # lower-case archive -> bitset
         # Caches: canonical key -> bitset (every node evaluated), text -> bitset or error;
         # fast path: chunk -> (bitset, terms); see also _leaf_score and _score.
-        self._bits = _BoundedCache(budget["bits"], _bitset_entry_bytes)
-        self._by_text = _BoundedCache(budget["by_text"], _bitset_entry_bytes)
-        self._chunks = _BoundedCache(budget["chunks"])
-        self._errors = _BoundedCache(budget["errors"])
-        self._compiled = _BoundedCache(budget["compiled"])
-        self._compiled_by_key = _BoundedCache(budget["compiled_by_key"])
-        self._leaf_scores = _BoundedCache(budget["leaf_scores"])
-        self._terms = _BoundedCache(budget["terms"])
+        self._bits = BytesBoundedDict(budget["bits"], _bitset_entry_bytes)
+        self._by_text = BytesBoundedDict(budget["by_text"], _bitset_entry_bytes)
+        self._chunks = BytesBoundedDict(budget["chunks"], _entry_bytes)
+        self._errors = BytesBoundedDict(budget["errors"], _entry_bytes)
+        self._compiled = BytesBoundedDict(budget["compiled"], _entry_bytes)
+        self._compiled_by_key = BytesBoundedDict(budget["compiled_by_key"], _entry_bytes)
+        self._leaf_scores = BytesBoundedDict(budget["leaf_scores"], _entry_bytes)
+        self._terms = BytesBoundedDict(budget["terms"], _entry_bytes)
         for doc, paper in enumerate(self.docs):
             self._add(doc, paper)
 
@@ -805,7 +756,7 @@ def _top_of(slices: list[int], candidates: int, k: int) -> int:
 def _score(
     doc: int,
     scorer: list[tuple[int, int, int, tuple[str, ...]]],
-    interned: _BoundedCache,
+    interned: BytesBoundedDict,
 ) -> Hit:
     """`doc`'s hit; its terms are the one equal tuple of `interned` (hits of one filter mostly
     share their terms, and a worker keeps tens of thousands of filters' hits)."""
