@@ -30,6 +30,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from alerts.core.caches import BoundedDict
+from alerts.core.display import hf_url, safe_url, shorten
 from alerts.digests.composing import ComposedItem, Composition, PaperRow, PeriodIndex
 from alerts.models import DigestItem
 from alerts.search.textnorm import Highlighter, highlight_spans
@@ -40,7 +41,9 @@ SLOT_NONCE = secrets.token_hex(8)
 SLOT_RE = re.compile(rf"@@slot{SLOT_NONCE}:([a-z_]+)@@")
 # Slots that take HTML rendered by a template (paper blocks); every other slot is text.
 RAW_SLOTS = frozenset({"papers", "trending"})
-ABSTRACT_CHARS = 320
+# The abstract's first lines, with "read more" to the paper's page: 50 papers and the
+# trending section stay under Gmail's clipping size (tests/alerts/digests/test_email_size.py).
+ABSTRACT_CHARS = 240
 AUTHORS_SHOWN = 3
 
 
@@ -169,13 +172,19 @@ def _stylesheet_at(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
+# Minified declarations (`color:#1a56db`, not `color: #1a56db;`): the styles are repeated on
+# every element of every paper, a third of a digest's HTML before they were minified.
+_DOCUMENT_INLINER = css_inline.CSSInliner(keep_style_tags=True, minify_css=True)
+_FRAGMENT_INLINER = css_inline.CSSInliner(minify_css=True)
+
+
 def inline_css(rendered: str, mode: str) -> str:
     """Inline the email stylesheet: into a whole document (keeping its <style> block, whose
     dark-mode media query cannot be inlined) or into a fragment."""
     if mode == "document":
-        return css_inline.CSSInliner(keep_style_tags=True).inline(rendered)
+        return _DOCUMENT_INLINER.inline(rendered)
     if mode == "fragment":
-        return css_inline.inline_fragment(rendered, _stylesheet())
+        return _FRAGMENT_INLINER.inline_fragment(rendered, _stylesheet())
     return rendered
 
 
@@ -200,15 +209,6 @@ def site_context() -> dict:
 # Paper blocks ---------------------------------------------------------------------------
 
 
-def shorten(text: str, limit: int) -> str:
-    """The start of `text`, cut at a word boundary near `limit` characters."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", 0, limit)
-    return text[: cut if cut > limit // 2 else limit].rstrip(" ,;:.") + "…"
-
-
 def highlighted(text: str, terms: Sequence[str]) -> SafeString:
     """`text` escaped, with the spans whose normalised form is a matched term in <mark>."""
     if not terms:
@@ -230,15 +230,11 @@ def author_line(authors: Sequence[str]) -> str:
     return f"{', '.join(authors[:AUTHORS_SHOWN])} and {len(authors) - AUTHORS_SHOWN} more"
 
 
-def safe_url(url: str) -> str:
-    """Only absolute http(s) links reach an email: a feed may carry javascript: or worse."""
-    return url if url.startswith(("https://", "http://")) else ""
-
-
 def paper_context(paper: PaperRow, terms: Sequence[str], *, show_matched: bool) -> dict:
     title = " ".join(paper.title.split())
     snippet = shorten(paper.abstract, ABSTRACT_CHARS)
     return {
+        "abstract_cut": len(" ".join(paper.abstract.split())) > ABSTRACT_CHARS,  # shorten cut it
         "paper": paper,
         "title_text": title,
         "title_html": highlighted(title, terms),
@@ -248,7 +244,7 @@ def paper_context(paper: PaperRow, terms: Sequence[str], *, show_matched: bool) 
         "categories": ", ".join(paper.categories),
         "abs_url": safe_url(paper.abs_url),
         "pdf_url": safe_url(paper.pdf_url),
-        "hf_url": paper.hf_url,
+        "hf_url": hf_url(paper.arxiv_id, paper.upvotes),
         "show_matched": show_matched,
     }
 
@@ -515,10 +511,14 @@ def render_digest_direct(
     period: dt.date,
     weekly: bool,
     links: Links,
+    read_only: bool = False,
 ) -> RenderedDigest:
     """The same digest rendered from scratch: every template rendered with its real values
     and the CSS inlined into the whole document. The reference for `render_digest` (tests
-    compare the two) and the baseline the rendering benchmark measures it against."""
+    compare the two) and the baseline the rendering benchmark measures it against.
+
+    `read_only`: the browser view's footer, with no address and no manage or unsubscribe
+    link (a browser-view link may be shared; those links only travel by email)."""
     plain = _values(composition, email, filter_names, period, weekly, links)
     site = site_context()
     trend_html, trend_text = _direct_trending(site, composition.trending)
@@ -534,9 +534,14 @@ def render_digest_direct(
     }
     return RenderedDigest(
         subject=_header_safe(render_to_string("emails/digest_subject.txt", {**site, "slots": plain}).strip()),
-        text=render_to_string("emails/digest_body.txt", {**site, "slots": text_slots}),
+        text=render_to_string(
+            "emails/digest_body.txt", {**site, "read_only": read_only, "slots": text_slots}
+        ),
         html=inline_css(
-            render_to_string("emails/digest_body.html", {**site, "slots": html_slots}), "document"
+            render_to_string(
+                "emails/digest_body.html", {**site, "read_only": read_only, "slots": html_slots}
+            ),
+            "document",
         ),
     )
 
