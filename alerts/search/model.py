@@ -79,7 +79,7 @@ under until up upon us very via was we were what when where whether which while 
 will with within without would yet you your yours yourself yourselves
 paper propose proposed present show shows using use used based new approach method methods
 results work study""".split()  # noqa: SIM905 (a list of 170 strings reads worse)
-STOP_STEMS = frozenset(t for w in _STOP_WORDS for t in textnorm.tokens(w))
+STOP_STEMS = frozenset(t for w in _STOP_WORDS for t in textnorm.analyse(w)[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +102,7 @@ def _bucket(term: str) -> int:
 
 
 def _text_terms(text: str, repeat: int, counts: Counter[str]) -> None:
-    tokens = textnorm.tokens(text)
+    tokens = textnorm.analyse(text)[0]
     previous = None
     for token in tokens:
         if token in STOP_STEMS or token.isdigit() or len(token) < 2:

@@ -80,7 +80,7 @@ def test_the_reasons_for_a_paper_are_its_words_that_the_model_likes():
     corpus.add(papers)
     vectors = corpus.vectors(papers)
     fitted = train(vectors, [Vote(0, MORE), Vote(2, MORE), Vote(1, LESS), Vote(3, LESS)])
-    graph_stems = {t for word in GRAPHS for t in textnorm.tokens(word)}
+    graph_stems = {t for word in GRAPHS for t in textnorm.analyse(word)[0]}
     found = model.reasons(fitted, papers[40], n=3)
     assert len(found) == 3
     for reason in found:

@@ -16,6 +16,9 @@ class Command(BaseCommand):
         "the personal model's figure beside arxiv-sanity-lite's method measured in the same run."
     )
 
+    # It reads a file and touches neither the database nor the site's settings.
+    requires_system_checks: list[str] = []
+
     def add_arguments(self, parser):
         parser.add_argument("--set", required=True, dest="path", help="labelled set: JSON lines, gzip or not")
         parser.add_argument("--json", action="store_true", dest="as_json", help="print the figures as JSON")
