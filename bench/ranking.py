@@ -151,8 +151,8 @@ def markdown(report: dict) -> str:
             f"Ours / baseline: **{ours / base:.2f}x** (target 1.1x). Training after each day's votes during the "
             f"replay: median {e['train_ms_median']:.1f} ms, p95 {e['train_ms_p95']:.1f} ms.",
             "",
-            "The model sees title, abstract, authors and the votes. Left out here, and tested with the "
-            "service's own data instead: the papers' categories (the set's listings are the answers of some "
+            "The model sees title, abstract, authors and the votes. Left out here, to be measured "
+            "on the service's own data once it has votes: the papers' categories (the set's listings are the answers of some "
             "readers), Hugging Face upvotes (not in the set) and the weak evidence of filter matches (the "
             "simulated readers have no filters).",
             "",
