@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.decorators import method_decorator
 
+from alerts import admin_schedules
 from alerts.digests.previews import digest_preview
 from alerts.digests.sending import digests_retry
 from alerts.models import DeliveryEvent, Digest, DigestItem, FetchRun, Paper
@@ -171,3 +172,7 @@ class DeliveryEventAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+# Periodic tasks: schedules in plain words, Celery's housekeeping out of the list.
+admin_schedules.register(admin.site)

@@ -46,7 +46,7 @@ else:
 # APPS
 # ------------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "alerts.apps.AlertsAdminConfig",  # django.contrib.admin, with the cockpit on its home
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
