@@ -14,6 +14,7 @@ from alerts.digests.previews import digest_preview
 from alerts.digests.sending import digests_retry
 from alerts.models import DeliveryEvent, Digest, DigestItem, FetchRun, Paper
 from alerts.tasks import send_test_digest
+from subscribers.admin_links import preview_link
 from subscribers.models import Subscriber
 
 
@@ -107,7 +108,11 @@ class DigestAdmin(admin.ModelAdmin):
     inlines = [DigestItemInline]
     actions = ["retry_digests"]
     show_full_result_count = False
-    readonly_fields = [f.name for f in Digest._meta.fields]
+    readonly_fields = [f.name for f in Digest._meta.fields] + ["next_digest"]
+
+    @admin.display(description="Subscriber's next digest")
+    def next_digest(self, obj: Digest) -> str:
+        return preview_link(obj.subscriber)
 
     @admin.display(description="Last error")
     def error_short(self, obj: Digest) -> str:

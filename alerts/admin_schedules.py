@@ -3,7 +3,9 @@ plain words, and Celery's own housekeeping (celery.backend_cleanup) left out of 
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
@@ -19,6 +21,13 @@ class PlainPeriodicTaskAdmin(PeriodicTaskAdmin):
     @admin.display(description="Schedule")
     def schedule_words(self, obj: PeriodicTask) -> str:
         return schedule_in_words(obj)
+
+    def action_checkbox(self, obj: PeriodicTask):
+        # Django names the row by str(obj), which for a periodic task is the raw cron line.
+        attrs = {"class": "action-select", "aria-label": f"Select {obj.name} ({schedule_in_words(obj)})"}
+        return forms.CheckboxInput(attrs, lambda value: False).render(
+            helpers.ACTION_CHECKBOX_NAME, str(obj.pk)
+        )
 
     def get_queryset(self, request):
         return super().get_queryset(request).exclude(task__startswith=INTERNAL_PREFIX)

@@ -71,7 +71,9 @@ def fetch_schedules() -> dict[str, PeriodicTask]:
 
 def fetchable_sources() -> list[str]:
     """The sources "fetch now" offers: the arXiv listings, Hugging Face, and the extra feeds
-    when there are any (the API is for back-fills, asked for with a query)."""
+    when there are any (the API is for back-fills, asked for with a query); none offline."""
+    if settings.OFFLINE_DEMO:
+        return []  # an offline demo requests nothing from the network
     sources = [Paper.Source.ARXIV_RSS, Paper.Source.HF_DAILY]
     if settings.EXTRA_FEEDS:
         sources.append(Paper.Source.FEED)
@@ -89,9 +91,13 @@ def sources_status(*, now: dt.datetime) -> list[SourceStatus]:
         last_ok = last if last and last.status == FetchRun.Status.OK else runs.filter(status="ok").first()
         task = schedules.get(source)
         next_due = _next_due(task, last_ok.started_at) if task and last_ok else None
-        late = bool(task) and (
-            (next_due is not None and now > next_due + LATE_AFTER)
-            or (last_ok is None and last is not None and last.status == FetchRun.Status.FAILED)
+        late = (
+            bool(task)
+            and not settings.OFFLINE_DEMO
+            and (
+                (next_due is not None and now > next_due + LATE_AFTER)
+                or (last_ok is None and last is not None and last.status == FetchRun.Status.FAILED)
+            )
         )
         out.append(
             SourceStatus(

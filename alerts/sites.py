@@ -30,7 +30,7 @@ def cockpit_context(request) -> dict:
     """What the home page shows this user: each part only with the permission to see it."""
     user = request.user
     now = timezone.now()
-    context: dict = {"can_run_jobs": user.has_perm(RUN_JOBS)}
+    context: dict = {"can_run_jobs": user.has_perm(RUN_JOBS), "offline_demo": settings.OFFLINE_DEMO}
     if user.has_perm("alerts.view_fetchrun"):
         context["sources"] = cockpit.sources_status(now=now)
     if user.has_perm("alerts.view_digest"):

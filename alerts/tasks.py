@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,6 +16,8 @@ from alerts.papers.fetch import fetch_specs, papers_fetch
 from alerts.papers.http import FetchError
 
 logger = logging.getLogger(__name__)
+
+OFFLINE_NOTE = "offline demo: fetches are skipped, nothing is requested from arXiv or Hugging Face"
 
 
 class TransientFetchError(Exception):
@@ -41,6 +44,9 @@ def fetch_papers_task(
     """Fetch one source and store its papers. A request standing for several fetches (no
     source: the nightly set; "feed": every configured feed) queues one task per fetch, so
     that each retries, or fails, on its own."""
+    if settings.OFFLINE_DEMO:
+        logger.info("offline demo: the %s fetch is skipped (no network requests)", source or "nightly")
+        return {"skipped": OFFLINE_NOTE}
     day = dt.date.fromisoformat(date) if date else None
     specs = fetch_specs(source=source, categories=categories or (), url=url, date=day)
     if source is None or len(specs) != 1:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.mail import get_connection
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 from alerts.digests import composing
@@ -32,6 +35,13 @@ class Preview:
     period: dt.date
     composition: Composition
     rendered: RenderedDigest
+
+
+def preview_page_url(subscriber: Subscriber) -> str:
+    """Where a preview is seen in the browser: the admin's preview page of this subscriber.
+    A digest not sent yet has no public browser view, and this page needs an admin login."""
+    path = reverse("admin:alerts_digest_preview").removeprefix(get_script_prefix())
+    return f"{settings.SITE_URL}/{path}?{urlencode({'email': subscriber.email})}"
 
 
 def digest_preview(
@@ -82,7 +92,7 @@ def digest_preview(
         links=Links(
             manage_url=manage_url(subscriber),
             unsubscribe_url=unsubscribe_url(subscriber),
-            view_url=manage_url(subscriber),
+            view_url=preview_page_url(subscriber),
         ),
     )
     return Preview(subscriber=subscriber, period=period.start, composition=composition, rendered=rendered)
