@@ -40,7 +40,7 @@ class DailyCounts:
     values: dict[str, list[int]]  # metric key -> one number per day
 
 
-def _start_of(day: dt.date) -> dt.datetime:
+def start_of_day(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
@@ -55,7 +55,7 @@ def _grouped(queryset, field: str, since: dt.datetime, **counts) -> dict[dt.date
     return {row.pop("day"): row for row in rows}
 
 
-def _count_since(since: dt.datetime) -> dict[dt.date, dict[str, int]]:
+def count_since(since: dt.datetime) -> dict[dt.date, dict[str, int]]:
     """Every metric per day from `since` on: one aggregate query per table."""
     by_day: dict[dt.date, dict[str, int]] = {}
     parts = (
@@ -99,7 +99,7 @@ def daily_counts(*, days: int = 30, today: dt.date | None = None) -> DailyCounts
     ):
         kept.setdefault(day, {})[metric] = count
     missing = [day for day in span[:-1] if day not in kept]
-    fresh = _count_since(_start_of(missing[0] if missing else today))
+    fresh = count_since(start_of_day(missing[0] if missing else today))
     DailyCount.objects.bulk_create(
         [
             DailyCount(day=day, metric=key, count=fresh.get(day, {}).get(key, 0))
