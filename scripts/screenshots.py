@@ -69,6 +69,51 @@ def made_up_month() -> None:
             DeliveryEvent.objects.filter(pk=event.pk).update(received_at=moment)
 
 
+def demo_reader_digest() -> str:
+    """A demo subscriber with two filters, and the HTML of their next digest."""
+    from alerts.digests.previews import digest_preview
+    from subscribers.models import Subscriber, TopicFilter
+
+    reader, _ = Subscriber.objects.get_or_create(
+        email="ada@example.org", defaults={"status": Subscriber.Status.ACTIVE, "include_trending": True}
+    )
+    TopicFilter.objects.get_or_create(
+        subscriber=reader, name="LLM agents", query='abs:agent AND (ti:LLM OR abs:"language model")'
+    )
+    TopicFilter.objects.get_or_create(
+        subscriber=reader, name="Serving", query="ti:serving OR ti:inference", defaults={"position": 1}
+    )
+    return digest_preview(subscriber=reader).rendered.html
+
+
+def take_pictures(browser_path: str, site: str, digest_html: str) -> None:
+    """The sign-up page with a filter typed in, the digest, and the admin home."""
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=browser_path, headless=True, args=args)
+        page = browser.new_page(viewport={"width": 900, "height": 1100}, timezone_id="Europe/Berlin")
+        page.goto(site + "/")
+        page.fill("#id_email", "ada@example.org")
+        page.fill("#id_filters-0-name", "LLM agents")
+        page.fill("#id_filters-0-query", 'abs:agent AND (ti:LLM OR abs:"language model")')
+        page.locator("#filters-0-preview .preview-papers li").first.wait_for(timeout=15_000)
+        page.screenshot(path=str(OUT / "sign-up.png"), full_page=False)
+        mail = browser.new_page(viewport={"width": 680, "height": 1300})
+        mail.set_content(digest_html)
+        mail.screenshot(path=str(OUT / "digest.png"), full_page=False)
+        admin = browser.new_page(viewport={"width": 1200, "height": 1000})
+        admin.goto(site + "/admin/login/?next=/admin/")
+        admin.fill("#id_username", ADMIN[0])
+        admin.fill("#id_password", ADMIN[1])
+        admin.click("input[type=submit]")
+        admin.locator("#cockpit-activity").wait_for()
+        admin.screenshot(path=str(OUT / "admin-home.png"), full_page=False)
+        browser.close()
+
+
 def main() -> None:
     browser_path = chromium()
     data = Path(tempfile.mkdtemp(prefix="pa-screens-"))
@@ -91,19 +136,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from alerts.digests.previews import digest_preview
-    from subscribers.models import Subscriber, TopicFilter
-
-    reader, _ = Subscriber.objects.get_or_create(
-        email="ada@example.org", defaults={"status": Subscriber.Status.ACTIVE, "include_trending": True}
-    )
-    TopicFilter.objects.get_or_create(
-        subscriber=reader, name="LLM agents", query='abs:agent AND (ti:LLM OR abs:"language model")'
-    )
-    TopicFilter.objects.get_or_create(
-        subscriber=reader, name="Serving", query="ti:serving OR ti:inference", defaults={"position": 1}
-    )
-    digest_html = digest_preview(subscriber=reader).rendered.html
+    digest_html = demo_reader_digest()
     made_up_month()
 
     server = subprocess.Popen(
@@ -123,30 +156,7 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     sys.exit("the web server did not start")
                 time.sleep(0.2)
-        from playwright.sync_api import sync_playwright
-
-        OUT.mkdir(parents=True, exist_ok=True)
-        args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=browser_path, headless=True, args=args)
-            page = browser.new_page(viewport={"width": 900, "height": 1100}, timezone_id="Europe/Berlin")
-            page.goto(site + "/")
-            page.fill("#id_email", "ada@example.org")
-            page.fill("#id_filters-0-name", "LLM agents")
-            page.fill("#id_filters-0-query", 'abs:agent AND (ti:LLM OR abs:"language model")')
-            page.locator("#filters-0-preview .preview-papers li").first.wait_for(timeout=15_000)
-            page.screenshot(path=str(OUT / "sign-up.png"), full_page=False)
-            mail = browser.new_page(viewport={"width": 680, "height": 1300})
-            mail.set_content(digest_html)
-            mail.screenshot(path=str(OUT / "digest.png"), full_page=False)
-            admin = browser.new_page(viewport={"width": 1200, "height": 1000})
-            admin.goto(site + "/admin/login/?next=/admin/")
-            admin.fill("#id_username", ADMIN[0])
-            admin.fill("#id_password", ADMIN[1])
-            admin.click("input[type=submit]")
-            admin.locator("#cockpit-activity").wait_for()
-            admin.screenshot(path=str(OUT / "admin-home.png"), full_page=False)
-            browser.close()
+        take_pictures(browser_path, site, digest_html)
     finally:
         server.terminate()
         server.wait(10)
