@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run demo test lint format bench load lock clean screenshots
+.PHONY: run demo test lint format bench bench-compare load lock clean screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python 3.11 or newer is needed; found %d.%d. Run: make PYTHON=python3.11 ..." % v[:2])'
@@ -41,6 +41,11 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.render $(BENCH_ARGS)
 	$(BIN)/python -m bench.pipeline $(BENCH_ARGS)
 	$(if $(BENCH_QUICK),,$(BIN)/python -m bench.summary)
+
+# Before and after a change: the quick benchmarks run in BEFORE (another checkout) and here,
+# interleaved, RUNS times each: `make bench-compare BEFORE=../old RUNS=5`.
+bench-compare: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.compare --before $(BEFORE) $(if $(RUNS),--runs $(RUNS))
 
 # Sign-up and live preview under wrk for 60 s (gunicorn, PostgreSQL, Redis started for the
 # run; needs wrk, redis-server and postgresql): bench/results/load.md.
