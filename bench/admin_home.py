@@ -209,7 +209,24 @@ def measure() -> dict:
         new_day.append(page_seconds(client))
     result["first_view_of_a_day_s"] = new_day
     result["usual_view_s"] = [page_seconds(client) for _ in range(REPEATS)]
+    result["usual_view_slowest_queries"] = slowest_queries(client)
     return result
+
+
+def slowest_queries(client, keep: int = 3) -> list[dict]:
+    """The usual view's slowest queries, each with PostgreSQL's plan of it: where the time goes."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        page_seconds(client)
+    queries = sorted(captured.captured_queries, key=lambda q: float(q["time"]), reverse=True)[:keep]
+    out = []
+    with connection.cursor() as cursor:
+        for query in queries:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
+            out.append({"s": float(query["time"]), "sql": query["sql"], "plan": [row[0] for row in cursor]})
+    return out
 
 
 def markdown(report: dict) -> str:
@@ -230,7 +247,8 @@ as a superuser through Django's request stack, production settings; medians of {
 | first view ever (29 closed days to count, once) | {r["first_view_s"]:.3f} |
 | baseline: the 30 days counted from the rows (no kept counts) | {baseline:.3f} |
 
-The usual view {verdict} the {TARGET_S:.0f} s target.
+The usual view {verdict} the {TARGET_S:.0f} s target. Its slowest query took
+{r["usual_view_slowest_queries"][0]["s"]:.3f} s (its plan is in `admin_home.json`).
 Seeding took {report["seed"]["subscribers_and_events_s"] + report["seed"]["digests_s"]:.0f} s.
 """
 
@@ -252,6 +270,8 @@ def main() -> None:
         connections.close_all()
         postgres.stop()
     text = markdown(report)
+    for query in report["result"]["usual_view_slowest_queries"]:
+        print(f"{query['s']:.3f} s: {query['sql'][:300]}", *query["plan"], sep="\n  ")
     print(text)
     if not args.quick:
         common.write("admin_home", report, text)

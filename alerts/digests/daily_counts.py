@@ -67,12 +67,14 @@ def count_since(since: dt.datetime) -> dict[dt.date, dict[str, int]]:
             confirmations=Count("id", filter=Q(kind=Kind.CONFIRMED)),
             unsubscribes=Count("id", filter=Q(kind=Kind.UNSUBSCRIBED)),
         ),
+        # Counting the status, not the id, lets PostgreSQL answer from the (finished_at,
+        # status) index alone: a million digests a day are never read from the table.
         _grouped(
-            Digest.objects,
+            Digest.objects.filter(status__in=(Digest.Status.SENT, Digest.Status.FAILED)),
             "finished_at",
             since,
-            sent=Count("id", filter=Q(status=Digest.Status.SENT)),
-            failed=Count("id", filter=Q(status=Digest.Status.FAILED)),
+            sent=Count("status", filter=Q(status=Digest.Status.SENT)),
+            failed=Count("status", filter=Q(status=Digest.Status.FAILED)),
         ),
         _grouped(
             DeliveryEvent.objects.filter(event_type__in=("bounced", "complained")),

@@ -260,3 +260,12 @@ def test_send_due_digests_now_dispatches_and_links_to_the_digests(
     assert [m.to for m in mailoutbox] == [["ada@example.org"]]
     listed = admin_client.get(link)
     assert [d.pk for d in listed.context["cl"].result_list] == [made.pk]
+
+
+def test_a_scheduled_source_that_never_succeeded_is_late_and_says_why(admin_client):
+    FetchRun.objects.create(source="hf-daily", status="failed", error="HTTP 503")
+
+    html = admin_client.get(reverse(HOME)).content.decode()
+
+    row = re.search(r'<tr class="late" id="source-hf-daily">(.*?)</tr>', html, re.S).group(1)
+    assert "Late</strong>: no successful fetch yet; the last one failed" in row
