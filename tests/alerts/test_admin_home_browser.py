@@ -10,6 +10,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.contrib.auth.models import User
 from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from alerts.models import Digest, FetchRun
 from subscribers.models import SubscriberEvent
@@ -21,9 +22,25 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "a-long-admin-password"
 
 
+def arxiv_schedule() -> None:
+    """Migration 0003's arXiv schedule (a transactional test starts from an emptied database)."""
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        minute="30", hour="0", day_of_week="1-5", timezone="America/New_York"
+    )
+    PeriodicTask.objects.update_or_create(
+        name="Fetch arXiv listings",
+        defaults={
+            "task": "alerts.tasks.fetch_papers_task",
+            "crontab": crontab,
+            "kwargs": '{"source": "arxiv-rss"}',
+        },
+    )
+
+
 @pytest.fixture
 def history():
     """A late arXiv fetch, a fresh Hugging Face one, and a month of sign-ups and digests."""
+    arxiv_schedule()
     now = timezone.now()
     FetchRun.objects.create(source="arxiv-rss", status="ok", started_at=now - dt.timedelta(days=6), fetched=7)
     FetchRun.objects.create(source="hf-daily", status="ok", started_at=now - dt.timedelta(hours=2), fetched=3)
