@@ -11,7 +11,7 @@ from django.utils.decorators import method_decorator
 
 from alerts import admin_schedules
 from alerts.digests.previews import digest_preview
-from alerts.digests.sending import digests_retry
+from alerts.digests.recovery import digests_retry
 from alerts.models import DeliveryEvent, Digest, DigestItem, FetchRun, Paper
 from alerts.tasks import send_test_digest
 from subscribers.admin_links import preview_link
@@ -35,6 +35,23 @@ class PaperAdmin(admin.ModelAdmin):
         return obj.key
 
 
+class LeftOutFilter(admin.SimpleListFilter):
+    """Runs that left categories in use unfetched (ARXIV_MAX_CATEGORIES_PER_RUN)."""
+
+    title = "categories left out"
+    parameter_name = "left_out"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Some left out"), ("no", "None left out")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(left_out=[])
+        if self.value() == "no":
+            return queryset.filter(left_out=[])
+        return queryset
+
+
 @admin.register(FetchRun)
 class FetchRunAdmin(admin.ModelAdmin):
     """Every fetch of every source, failures first to the eye: a read-only log."""
@@ -49,9 +66,10 @@ class FetchRunAdmin(admin.ModelAdmin):
         "skipped",
         "requests",
         "duration",
+        "left_out_short",
         "error_short",
     )
-    list_filter = ("status", "source", "started_at")
+    list_filter = ("status", "source", LeftOutFilter, "started_at")
     search_fields = ("error", "notes")
     date_hierarchy = "started_at"
     list_per_page = 100
@@ -67,6 +85,14 @@ class FetchRunAdmin(admin.ModelAdmin):
         if not obj.finished_at:
             return "-"
         return f"{(obj.finished_at - obj.started_at).total_seconds():.1f}s"
+
+    @admin.display(description="Left out")
+    def left_out_short(self, obj: FetchRun) -> str:
+        """How many categories in use this run did not fetch, and the first of them."""
+        if not obj.left_out:
+            return "-"
+        shown = ", ".join(obj.left_out[:5])
+        return f"{len(obj.left_out)}: {shown}" + (", ..." if len(obj.left_out) > 5 else "")
 
     @admin.display(description="Error or notes")
     def error_short(self, obj: FetchRun) -> str:

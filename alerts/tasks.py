@@ -11,9 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts.digests.dispatch import ENQUEUE_BATCH, digests_dispatch, digests_enqueue, pending_of_run
-from alerts.digests.sending import digests_recover, digests_send
-from alerts.papers.fetch import fetch_specs, papers_fetch
+from alerts.digests.recovery import digests_recover
+from alerts.digests.sending import digests_send
+from alerts.models import Paper
+from alerts.papers.fetch import FetchSpec, fetch_specs, papers_fetch
 from alerts.papers.http import FetchError
+from subscribers.services import category_notices_queue
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +33,9 @@ class TransientFetchError(Exception):
     retry_backoff_max=3600,
     retry_jitter=True,
     max_retries=4,
-    # A source is a handful of requests 3 s apart; the API back-fill pages through at most
-    # ARXIV_API_MAX_RESULTS. Past these limits something hangs.
+    # A source is a handful of requests 3 s apart (arXiv's listings: at most
+    # ARXIV_MAX_CATEGORIES_PER_RUN, 40 by default, each stored as it arrives); the API
+    # back-fill pages through at most ARXIV_API_MAX_RESULTS. Past these limits something hangs.
     soft_time_limit=20 * 60,
     time_limit=25 * 60,
 )
@@ -43,7 +47,9 @@ def fetch_papers_task(
 ) -> dict | None:
     """Fetch one source and store its papers. A request standing for several fetches (no
     source: the nightly set; "feed": every configured feed) queues one task per fetch, so
-    that each retries, or fails, on its own."""
+    that each retries, or fails, on its own. The nightly arXiv listings (no categories
+    given: those in use) also tell subscribers whose filters name arXiv categories that do
+    not exist, once per filter."""
     if settings.OFFLINE_DEMO:
         logger.info("offline demo: the %s fetch is skipped (no network requests)", source or "nightly")
         return {"skipped": OFFLINE_NOTE}
@@ -53,6 +59,8 @@ def fetch_papers_task(
         for spec in specs:
             fetch_papers_task.delay(source=spec.source, **spec.as_params())
         return None
+    if specs[0] == FetchSpec(Paper.Source.ARXIV_RSS):
+        category_notices_queue(now=timezone.now())
     try:
         counts = papers_fetch(spec=specs[0])
     except FetchError as exc:
@@ -64,10 +72,11 @@ def fetch_papers_task(
 
 
 @shared_task(acks_late=True)
-def dispatch_due_digests() -> dict:
-    """Hourly (beat): create the digests whose send hour has come and queue them."""
+def dispatch_due_digests(now: str | None = None) -> dict:
+    """Hourly (beat): create the digests whose send hour has come and queue them. `now`
+    (ISO 8601) runs it as of that moment; beat passes nothing."""
     with transaction.atomic():
-        result = digests_dispatch(now=timezone.now())
+        result = digests_dispatch(now=dt.datetime.fromisoformat(now) if now else timezone.now())
         queued = 0
         for ids in pending_of_run(result.window_end, size=ENQUEUE_BATCH):
             queued += digests_enqueue(ids)
@@ -87,19 +96,31 @@ def send_digest_chunk(self, digest_ids: list[int]) -> dict:
 
 
 @shared_task(acks_late=True)
-def recover_digests() -> dict:
-    """Every few minutes (beat): take over dead workers' claims, requeue orphaned digests."""
+def recover_digests(now: str | None = None) -> dict:
+    """Every few minutes (beat): take over dead workers' claims, settle digests whose
+    outcome is unknown, requeue orphaned digests. `now` (ISO 8601) replays the sweep as of
+    another moment; beat passes nothing."""
+    moment = dt.datetime.fromisoformat(now) if now else timezone.now()
     with transaction.atomic():
-        result = digests_recover(now=timezone.now())
+        result = digests_recover(now=moment)
         chunks = digests_enqueue(result.requeued) if result.requeued else 0
-    if result.recovered_sent or result.released or chunks:
+    counts = (result.recovered_sent, result.released, result.unknown, result.reconciled, result.resent)
+    if any(counts) or chunks:
         logger.warning(
-            "recovery: %d recorded as sent from the journal, %d released, %d chunks requeued",
-            result.recovered_sent,
-            result.released,
+            "recovery: %d recorded as sent from the journal, %d released, %d outcome unknown, "
+            "%d unknown recorded as sent from ESP webhooks, %d unknown sent again after the grace "
+            "period, %d chunks requeued",
+            *counts,
             chunks,
         )
-    return {"recovered_sent": result.recovered_sent, "released": result.released, "chunks": chunks}
+    return {
+        "recovered_sent": result.recovered_sent,
+        "released": result.released,
+        "unknown": result.unknown,
+        "reconciled": result.reconciled,
+        "resent": result.resent,
+        "chunks": chunks,
+    }
 
 
 @shared_task(acks_late=True)

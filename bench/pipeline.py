@@ -715,9 +715,9 @@ def plot(report: dict, path: Path) -> None:
 # (label, (file suffix, function name) of the calls whose time it is), in digests_send.
 PARTS = (
     ("composing: matching and ranking", (("alerts/digests/composing.py", "compose"),)),
-    ("composing: reading filters, windows, sent items", (("alerts/digests/sending.py", "prepare"),)),
-    ("rendering, links signed", (("alerts/digests/sending.py", "render"), ("alerts/digests/sending.py", "digest_links"))),
-    ("building the message", (("alerts/digests/sending.py", "build_message"),)),
+    ("composing: reading filters, windows, sent items", (("alerts/digests/composing.py", "prepare"),)),
+    ("rendering, links signed", (("alerts/digests/messages.py", "render"), ("alerts/digests/messages.py", "digest_links"))),
+    ("building the message", (("alerts/digests/messages.py", "build_message"),)),
     ("ESP backend (anymail)", (("anymail/backends/base.py", "send_messages"),)),
     ("send journal (Redis)", (("alerts/digests/journal.py", "accepted"), ("alerts/digests/journal.py", "begin"))),
     ("claiming and recording (database)", (("alerts/digests/sending.py", "claim"), ("alerts/core/bulk.py", "update"),

@@ -103,8 +103,8 @@ def build(papers: int, digests: int) -> dict:
 
 
 def render_all(pidx, digests, direct: bool = False) -> list:
+    from alerts.digests.messages import digest_links
     from alerts.digests.rendering import render_digest, render_digest_direct
-    from alerts.digests.sending import digest_links
 
     out = []
     for subscriber, digest, names, composition in digests:
@@ -123,10 +123,11 @@ def render_all(pidx, digests, direct: bool = False) -> list:
 def empty_caches(pidx) -> None:
     from alerts.digests import rendering
 
-    pidx.blocks.clear()
-    pidx.highlights.clear()
-    pidx.highlight_terms.clear()
-    rendering._compiled.clear()
+    state = rendering.rendering_of(pidx)
+    state.blocks.clear()
+    state.highlights.clear()
+    state.highlight_terms.clear()
+    rendering._compiled.cache_clear()
 
 
 def timed(function) -> float:
@@ -150,7 +151,9 @@ def run(args) -> dict:
             f"run {n + 1}: ours {len(digests) / cold[-1]:,.0f} digests/s (caches filled: "
             f"{len(digests) / warm[-1]:,.0f}/s), from scratch {len(sample) / direct[-1]:,.0f}/s"
         )
-    blocks, highlights = len(pidx.blocks), len(pidx.highlights)
+    from alerts.digests.rendering import rendering_of
+
+    blocks, highlights = len(rendering_of(pidx).blocks), len(rendering_of(pidx).highlights)
     ours_sample = render_all(pidx, sample)
     scratch_sample = render_all(pidx, sample, direct=True)
     mismatches = sum(

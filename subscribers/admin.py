@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from alerts.search.query import unknown_categories
 from subscribers import selectors, services
 from subscribers.admin_links import preview_link
 from subscribers.models import Subscriber, SubscriberEvent, TopicFilter
@@ -33,9 +34,42 @@ class ReadOnlyInline(admin.TabularInline):
 
 class TopicFilterInline(ReadOnlyInline):
     model = TopicFilter
-    fields = ("position", "name", "query", "is_active", "updated_at")
+    fields = (
+        "position",
+        "name",
+        "query",
+        "is_active",
+        "unknown_categories",
+        "category_notice_sent_at",
+        "updated_at",
+    )
     readonly_fields = fields
     verbose_name_plural = "Topic filters (the subscriber changes them on their preferences page)"
+
+    @admin.display(description="Unknown categories (the filter matches nothing)")
+    def unknown_categories(self, obj: TopicFilter) -> str:
+        return ", ".join(
+            f"cat:{written}" + (f" (did you mean cat:{hint}?)" if hint else "")
+            for written, hint in unknown_categories(obj.query)
+        )
+
+
+class UnknownCategoriesFilter(admin.SimpleListFilter):
+    """Subscribers with a filter saved before `cat:` was checked that names a category arXiv
+    does not have: that filter matches nothing (they are told on their page and by email)."""
+
+    title = "filters with unknown categories"
+    parameter_name = "unknown_categories"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Some filter names an unknown category")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "yes":
+            return queryset
+        return queryset.filter(
+            pk__in={notice.subscriber_id for notice in selectors.filters_with_unknown_categories()}
+        )
 
 
 class SubscriberEventInline(ReadOnlyInline):
@@ -74,7 +108,7 @@ def _run(modeladmin, request, queryset, verb: str, call) -> None:
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
     list_display = ("email", "status", "paused", "frequency", "filter_count", "created_at", "confirmed_at")
-    list_filter = ("status", "frequency", "created_at", "include_trending")
+    list_filter = ("status", "frequency", "created_at", "include_trending", UnknownCategoriesFilter)
     search_fields = ("email",)
     date_hierarchy = "created_at"
     ordering = ("-created_at",)

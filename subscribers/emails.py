@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from subscribers.selectors import filters_with_unknown_categories
+
 _inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
 
@@ -62,3 +64,25 @@ def manage_link_email_send(*, subscriber) -> str:
         "unsubscribe_url": unsubscribe_url(subscriber),
     }
     return send_email(to=subscriber.email, name="manage_link", context=context)
+
+
+def category_notice_email_send(*, subscriber, filter_ids: list[int]) -> str:
+    """To an active subscriber: these filters name arXiv categories that do not exist, so
+    they match nothing until changed (with the nearest real category, when there is one).
+    Nothing is sent when every one of them was changed since."""
+    from subscribers.tokens import manage_url, unsubscribe_url
+
+    notices = [
+        notice
+        for notice in filters_with_unknown_categories(subscriber_ids=[subscriber.pk])
+        if notice.filter_id in filter_ids
+    ]
+    if not notices:
+        return ""
+    context = {
+        "subscriber": subscriber,
+        "notices": notices,
+        "manage_url": manage_url(subscriber),
+        "unsubscribe_url": unsubscribe_url(subscriber),
+    }
+    return send_email(to=subscriber.email, name="category_notice", context=context)

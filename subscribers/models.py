@@ -79,6 +79,9 @@ class TopicFilter(models.Model):
     position = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When the subscriber was emailed that this filter names an arXiv category that does
+    # not exist (it was saved before categories were checked): they are told once.
+    category_notice_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["subscriber_id", "position", "id"]

@@ -10,7 +10,8 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from subscribers.models import Subscriber, SubscriberEvent
+from alerts.search.query import unknown_categories
+from subscribers.models import Subscriber, SubscriberEvent, TopicFilter
 
 Status = Subscriber.Status
 Kind = SubscriberEvent.Kind
@@ -75,3 +76,37 @@ def subscriber_daily_stats(*, days: int = 30) -> list[DayStats]:
         )
         active -= row.get("gained", 0) - row.get("lost", 0)
     return out[::-1]
+
+
+@dataclass(frozen=True)
+class CategoryNotice:
+    """A stored filter that names arXiv categories that do not exist: it matches nothing
+    until it is changed. `unknown` holds (as written, the nearest real one or None)."""
+
+    filter_id: int
+    subscriber_id: int
+    name: str
+    query: str
+    unknown: list[tuple[str, str | None]]
+
+
+def filters_with_unknown_categories(
+    *, subscriber_ids: list[int] | None = None, untold_only: bool = False
+) -> list[CategoryNotice]:
+    """Filters saved before `cat:` was checked against arXiv's taxonomy that name a category
+    it does not have (only a `cat:` can), of the given subscribers or of everyone.
+    `untold_only`: the active filters of active subscribers not yet emailed about it."""
+    filters = TopicFilter.objects.filter(query__icontains="cat:").order_by("subscriber_id", "position", "id")
+    if subscriber_ids is not None:
+        filters = filters.filter(subscriber_id__in=subscriber_ids)
+    if untold_only:
+        filters = filters.filter(
+            is_active=True, subscriber__status=Status.ACTIVE, category_notice_sent_at__isnull=True
+        )
+    notices = []
+    for pk, subscriber_id, name, query in filters.values_list(
+        "pk", "subscriber_id", "name", "query"
+    ).iterator():
+        if unknown := unknown_categories(query):
+            notices.append(CategoryNotice(pk, subscriber_id, name, query, unknown))
+    return notices

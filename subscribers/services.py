@@ -23,11 +23,13 @@ from alerts.core import jobs
 from subscribers import rules
 from subscribers.models import Subscriber, SubscriberEvent, TopicFilter
 from subscribers.rules import FilterInput
+from subscribers.selectors import filters_with_unknown_categories
 
 __all__ = [
     "FilterInput",
     "SignupResult",
     "SubscriptionError",
+    "category_notices_queue",
     "confirmation_resend",
     "subscriber_email_failed",
     "subscriber_erase",
@@ -449,3 +451,41 @@ def subscriber_erase(*, subscriber: Subscriber, actor: str) -> None:
 def subscriber_email_failed(*, subscriber: Subscriber, message: str, reason: str) -> None:
     """Record that an email (MESSAGE names which) could not be sent, where an admin sees it."""
     _record(subscriber, Kind.EMAIL_FAILED, actor=Actor.SYSTEM, message=message, reason=reason[:500])
+
+
+# Emails about a stored filter naming an arXiv category that does not exist, at most:
+# one per filter ever, one per subscriber a day, this many per run (the rest next run).
+CATEGORY_NOTICES_PER_RUN = 500
+CATEGORY_NOTICE_INTERVAL = dt.timedelta(days=1)
+
+
+def category_notices_queue(*, now: dt.datetime) -> int:
+    """Email each active subscriber whose active filters name arXiv categories that do not
+    exist (saved before `cat:` was checked): such a filter matches nothing until changed.
+
+    Each filter is claimed (`category_notice_sent_at`) before its email is queued, so it
+    is told about once, even when two runs overlap. Returns the number of emails queued.
+    """
+    due: dict[int, list[int]] = {}
+    for notice in filters_with_unknown_categories(untold_only=True):
+        due.setdefault(notice.subscriber_id, []).append(notice.filter_id)
+    told_lately = set(
+        TopicFilter.objects.filter(
+            subscriber_id__in=list(due), category_notice_sent_at__gt=now - CATEGORY_NOTICE_INTERVAL
+        ).values_list("subscriber_id", flat=True)
+    )
+    queued = 0
+    for subscriber_id, filter_ids in due.items():
+        if subscriber_id in told_lately or queued >= CATEGORY_NOTICES_PER_RUN:
+            continue
+        with transaction.atomic():
+            unclaimed = TopicFilter.objects.filter(
+                pk__in=filter_ids, is_active=True, category_notice_sent_at__isnull=True
+            )
+            claimed = sorted(unclaimed.select_for_update().values_list("pk", flat=True))
+            if not claimed:
+                continue
+            TopicFilter.objects.filter(pk__in=claimed).update(category_notice_sent_at=now)
+            jobs.enqueue_on_commit("subscribers.tasks.send_category_notice_email", subscriber_id, claimed)
+        queued += 1
+    return queued

@@ -9,11 +9,12 @@ outlasts the retries, is recorded as an `email_failed` event in the audit trail.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from celery import shared_task
 
 from alerts.core.mailerrors import classify
-from subscribers.emails import confirmation_email_send, manage_link_email_send
+from subscribers.emails import category_notice_email_send, confirmation_email_send, manage_link_email_send
 from subscribers.models import Subscriber
 from subscribers.services import CONFIRMABLE, subscriber_email_failed
 
@@ -52,3 +53,10 @@ def send_confirmation_email(self, subscriber_id: int) -> str:
 @shared_task(bind=True, max_retries=MAX_RETRIES, soft_time_limit=60, time_limit=90)
 def send_manage_link_email(self, subscriber_id: int) -> str:
     return _send(self, subscriber_id, "manage_link", {Subscriber.Status.ACTIVE}, manage_link_email_send)
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, soft_time_limit=60, time_limit=90)
+def send_category_notice_email(self, subscriber_id: int, filter_ids: list[int]) -> str:
+    """Queued by subscribers.services.category_notices_queue, once per filter."""
+    send = partial(category_notice_email_send, filter_ids=filter_ids)
+    return _send(self, subscriber_id, "category_notice", {Subscriber.Status.ACTIVE}, send)

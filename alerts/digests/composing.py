@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Count, Max
 
+from alerts.core.caches import BoundedDict
 from alerts.digests.periods import period_length
 from alerts.models import Digest, DigestItem, Paper
 from alerts.search import ranking
 from alerts.search.matcher import Hit, PaperDoc, PaperIndex
 from alerts.search.query import QueryError, categories_of
-from subscribers.models import TopicFilter
+from subscribers.models import Subscriber, TopicFilter
 
 PAPER_FIELDS = (
     "id",
@@ -94,6 +95,7 @@ def paper_row_of(paper: Paper) -> PaperRow:
 # Per-run caches of filter results are emptied when they grow past this many filters, so
 # a worker's memory stays bounded however many distinct filters the subscribers have.
 CACHE_LIMIT = 50_000
+RECENCY_CACHE_LIMIT = 64  # window starts: most digests of a run share one
 
 
 def lookback(window_end: dt.datetime) -> dt.datetime:
@@ -103,7 +105,8 @@ def lookback(window_end: dt.datetime) -> dt.datetime:
 
 
 class PeriodIndex:
-    """The papers of one dispatch run, their matcher index, and per-run caches."""
+    """The papers of one dispatch run, their matcher index, and the per-run caches of
+    composing (rendering keeps its own beside it: alerts.digests.rendering.PeriodRendering)."""
 
     def __init__(self, window_end: dt.datetime, papers: Sequence[PaperRow]):
         self.window_end = window_end
@@ -112,19 +115,14 @@ class PeriodIndex:
         self.position = {p.id: i for i, p in enumerate(self.papers)}
         self.index = PaperIndex([PaperDoc(p.title, p.abstract, p.authors, p.categories) for p in self.papers])
         self.upvotes = {i: p.upvotes for i, p in enumerate(self.papers) if p.upvotes}
-        # Rendered paper blocks, keyed by (paper position, section), and their highlighted
-        # titles and abstracts: see rendering.
-        self.blocks: dict = {}
-        self.highlights: dict = {}
-        self.highlight_terms: dict = {}
         self._categories: dict[str, int] | None = None
         # Per run, not per subscriber: each filter's scored hits and named categories, each
         # paper's trending bonus, the recency bonuses of each window start, the upvoted
         # papers most upvoted first.
-        self._hits: dict[str, tuple[Hit, ...]] = {}
-        self._categories_of: dict[str, frozenset[str]] = {}
+        self._hits: BoundedDict[str, tuple[Hit, ...]] = BoundedDict(CACHE_LIMIT)
+        self._categories_of: BoundedDict[str, frozenset[str]] = BoundedDict(CACHE_LIMIT)
         self.trending_bonus = [ranking.trending_bonus(p.upvotes or 0) for p in self.papers]
-        self._recency: dict[dt.datetime, dict[int, float]] = {}
+        self._recency: BoundedDict[dt.datetime, _RecencyBonus] = BoundedDict(RECENCY_CACHE_LIMIT)
         self.by_upvotes = ranking.trending(self.upvotes, set(), len(self.upvotes))
 
     def __len__(self) -> int:
@@ -149,9 +147,7 @@ class PeriodIndex:
         matches), in no particular order."""
         hits = self._hits.get(query)
         if hits is None:
-            if len(self._hits) >= CACHE_LIMIT:
-                self._hits.clear()
-            hits = self._hits[query] = tuple(self.index.hits(query))
+            hits = self._hits.put(query, tuple(self.index.hits(query)))
         if bits == self.index.match(query):
             return hits
         return [hit for hit in hits if (bits >> hit.doc) & 1]
@@ -160,9 +156,7 @@ class PeriodIndex:
         """The categories a valid `query` names (see alerts.search.query.categories_of)."""
         found = self._categories_of.get(query)
         if found is None:
-            if len(self._categories_of) >= CACHE_LIMIT:
-                self._categories_of.clear()
-            found = self._categories_of[query] = frozenset(categories_of(query))
+            found = self._categories_of.put(query, frozenset(categories_of(query)))
         return found
 
     def recency_bonus(self, window_start: dt.datetime) -> dict[int, float]:
@@ -170,9 +164,7 @@ class PeriodIndex:
         as papers are asked for (most digests of a run share their window start)."""
         found = self._recency.get(window_start)
         if found is None:
-            if len(self._recency) >= 64:
-                self._recency.clear()
-            found = self._recency[window_start] = _RecencyBonus(self, window_start)
+            found = self._recency.put(window_start, _RecencyBonus(self, window_start))
         return found
 
     def category_mask(self, categories: set[str]) -> int:
@@ -288,37 +280,8 @@ def compose(
 ) -> Composition:
     """One subscriber's digest: the best `max_papers` papers their filters match in the
     window, none already sent to them (`excluded`), and optionally what is trending."""
-    index = pidx.index
     candidates_mask = pidx.window_mask(window_start, pidx.window_end) & ~excluded
-    # Paper position -> [best relevance, names of the filters that matched, their hits].
-    found: dict[int, list] = {}
-    categories: set[str] = set()
-    invalid: list[str] = []
-    if candidates_mask:
-        for spec in filters:
-            try:
-                bits = index.match(spec.query) & candidates_mask
-            except QueryError:
-                invalid.append(spec.name)
-                continue
-            if include_trending:
-                categories |= pidx.categories_of(spec.query)
-            if not bits:
-                continue
-            name = spec.name
-            if not found:
-                found = {hit.doc: [hit.score, [name], [hit]] for hit in pidx.hits(spec.query, bits)}
-                continue
-            for hit in pidx.hits(spec.query, bits):
-                entry = found.get(hit.doc)
-                if entry is None:
-                    found[hit.doc] = [hit.score, [name], [hit]]
-                else:
-                    if hit.score > entry[0]:
-                        entry[0] = hit.score
-                    entry[1].append(name)
-                    entry[2].append(hit)
-
+    found, categories, invalid = _matches(pidx, filters, candidates_mask, categories=include_trending)
     chosen = ranking.rank(found, pidx.trending_bonus, pidx.recency_bonus(window_start), max_papers)
     items = []
     for n, (total, doc) in enumerate(chosen, start=1):
@@ -334,30 +297,75 @@ def compose(
                 terms=tuple(sorted({term for hit in hits for term in hit.terms})),
             )
         )
-
     trending_items: list[ComposedItem] = []
     if include_trending and candidates_mask:
-        for paper_item in items:
-            categories.update(paper_item.paper.categories)
-        pool = candidates_mask & (pidx.category_mask(categories) if categories else -1)
-        shown = {item.doc for item in items}
-        limit = settings.DIGEST_TRENDING_SIZE
-        for doc in pidx.by_upvotes:
-            if len(trending_items) >= limit:
-                break
-            if (pool >> doc) & 1 and doc not in shown:
-                trending_items.append(
-                    ComposedItem(
-                        paper=pidx.papers[doc],
-                        doc=doc,
-                        section=DigestItem.Section.TRENDING,
-                        rank=len(trending_items) + 1,
-                        score=float(pidx.upvotes[doc]),
-                    )
-                )
+        trending_items = _trending(pidx, items, categories, candidates_mask)
     return Composition(
         window_start=window_start, items=items, trending=trending_items, invalid_filters=invalid
     )
+
+
+def _matches(
+    pidx: PeriodIndex, filters: Sequence[FilterSpec], candidates_mask: int, *, categories: bool
+) -> tuple[dict[int, list], set[str], list[str]]:
+    """The candidates the filters match: {paper position: [best relevance, names of the
+    filters that matched, their hits]}; the categories the filters name (when `categories`);
+    the names of the filters that could not be read."""
+    found: dict[int, list] = {}
+    named: set[str] = set()
+    invalid: list[str] = []
+    if not candidates_mask:
+        return found, named, invalid
+    for spec in filters:
+        try:
+            bits = pidx.index.match(spec.query) & candidates_mask
+        except QueryError:
+            invalid.append(spec.name)
+            continue
+        if categories:
+            named |= pidx.categories_of(spec.query)
+        if not bits:
+            continue
+        name = spec.name
+        if not found:
+            found = {hit.doc: [hit.score, [name], [hit]] for hit in pidx.hits(spec.query, bits)}
+            continue
+        for hit in pidx.hits(spec.query, bits):
+            entry = found.get(hit.doc)
+            if entry is None:
+                found[hit.doc] = [hit.score, [name], [hit]]
+            else:
+                if hit.score > entry[0]:
+                    entry[0] = hit.score
+                entry[1].append(name)
+                entry[2].append(hit)
+    return found, named, invalid
+
+
+def _trending(
+    pidx: PeriodIndex, items: list[ComposedItem], categories: set[str], candidates_mask: int
+) -> list[ComposedItem]:
+    """The most upvoted candidates in the categories the filters name or the chosen papers
+    are in, besides the papers already chosen."""
+    categories = categories | {cat for item in items for cat in item.paper.categories}
+    pool = candidates_mask & (pidx.category_mask(categories) if categories else -1)
+    shown = {item.doc for item in items}
+    limit = settings.DIGEST_TRENDING_SIZE
+    trending: list[ComposedItem] = []
+    for doc in pidx.by_upvotes:
+        if len(trending) >= limit:
+            break
+        if (pool >> doc) & 1 and doc not in shown:
+            trending.append(
+                ComposedItem(
+                    paper=pidx.papers[doc],
+                    doc=doc,
+                    section=DigestItem.Section.TRENDING,
+                    rank=len(trending) + 1,
+                    score=float(pidx.upvotes[doc]),
+                )
+            )
+    return trending
 
 
 def composition_from_items(
@@ -438,3 +446,80 @@ def first_window_start(window_end: dt.datetime, frequency: str) -> dt.datetime:
 
 def clamp_start(start: dt.datetime, window_end: dt.datetime) -> dt.datetime:
     return max(start, lookback(window_end))
+
+
+# A chunk's claimed digests --------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    digest: Digest
+    subscriber: Subscriber
+    pidx: PeriodIndex
+    composition: Composition
+    filter_names: list[str]
+    new: bool  # composed now (its items are to be written) or read back from an earlier attempt
+
+
+def _stored_items(digests: Sequence[Digest]) -> dict[int, list[DigestItem]]:
+    stored: dict[int, list[DigestItem]] = defaultdict(list)
+    for item in DigestItem.objects.filter(digest__in=[d.pk for d in digests]).order_by("section", "rank"):
+        stored[item.digest_id].append(item)
+    return stored
+
+
+def _in_index(pidx: PeriodIndex, item: DigestItem):
+    pos = pidx.position.get(item.paper_id)
+    return None if pos is None else (pidx.papers[pos], pos)
+
+
+def prepare(digests: Sequence[Digest]) -> list[Prepared]:
+    """Compose every claimed digest of a chunk, with a bounded number of queries: a retried
+    digest is read back from its stored items, so it sends what its first attempt chose."""
+    subscriber_ids = [d.subscriber_id for d in digests]
+    filters = filters_of(subscriber_ids)
+    starts = window_starts(subscriber_ids)
+    retried = [d for d in digests if d.attempts > 0 and d.window_start is not None]
+    stored = _stored_items(retried) if retried else {}
+    by_run: dict[dt.datetime, list[Digest]] = defaultdict(list)
+    for digest in digests:
+        by_run[digest.window_end].append(digest)
+
+    prepared: list[Prepared] = []
+    for window_end, run in by_run.items():
+        pidx = period_index(window_end)
+        fresh = [d.subscriber_id for d in run if d.pk not in stored]
+        sent_before = already_sent(pidx, fresh) if fresh else {}
+        for digest in run:
+            specs = filters.get(digest.subscriber.pk, [])
+            if digest.pk in stored:
+                composition = composition_from_items(
+                    stored[digest.pk], digest.window_start, lambda item, pidx=pidx: _in_index(pidx, item)
+                )
+            else:
+                composition = _compose_new(pidx, digest, specs, starts, sent_before)
+            names = [spec.name for spec in specs]
+            prepared.append(
+                Prepared(digest, digest.subscriber, pidx, composition, names, new=digest.pk not in stored)
+            )
+    return prepared
+
+
+def _compose_new(
+    pidx: PeriodIndex,
+    digest: Digest,
+    specs: Sequence[FilterSpec],
+    starts: dict[int, dt.datetime],
+    sent_before: dict[int, int],
+) -> Composition:
+    subscriber = digest.subscriber
+    previous = starts.get(subscriber.pk)
+    start = previous if previous is not None else first_window_start(pidx.window_end, digest.frequency)
+    return compose(
+        pidx=pidx,
+        filters=specs,
+        window_start=clamp_start(start, pidx.window_end),
+        excluded=sent_before.get(subscriber.pk, 0),
+        max_papers=subscriber.max_papers,
+        include_trending=subscriber.include_trending,
+    )

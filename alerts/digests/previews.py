@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from alerts.digests import composing
 from alerts.digests.composing import Composition, paper_row_of
+from alerts.digests.messages import build_message
 from alerts.digests.periods import WEEKLY, current_period, period_for_date, period_length, zone
 from alerts.digests.rendering import Links, RenderedDigest, render_digest, render_digest_direct
-from alerts.digests.sending import build_message
 from alerts.models import Digest, DigestItem
 from subscribers.models import Subscriber
 from subscribers.tokens import (

@@ -1,4 +1,4 @@
-"""Sending digests: claim, compose, render, hand to the ESP, record. Exactly once.
+"""Sending digests: claim, store, hand off to the ESP, finalise. Exactly once.
 
 The rules that make "exactly once" hold, whichever worker runs a chunk and however often:
 - A digest is claimed (pending -> sending) by one conditional UPDATE with a fresh claim id;
@@ -6,10 +6,15 @@ The rules that make "exactly once" hold, whichever worker runs a chunk and howev
   delivered twice, claims nothing.
 - Each hand-off to the ESP is noted in the send journal at once (alerts.digests.journal); the
   database learns the chunk's outcome in a few bulk statements at the end.
-- A claim older than the lease belongs to a dead worker: `digests_recover` reads the journal
-  (and the ESP's webhook events) to tell sent from unsent, and only the unsent go again.
+- A claim older than the lease belongs to a dead worker: the recovery sweep
+  (alerts.digests.recovery) reads the journal (and the ESP's webhook events) to tell sent
+  from unsent, and only the unsent go again.
 - Transient ESP errors put the digest back to pending with a back-off; permanent ones fail
   it with the ESP's reason, shown in the admin.
+- A failure after which the ESP may hold the message all the same (a read timeout, a
+  connection dropped after the request was sent) is never retried blindly: the digest
+  becomes unknown, and the recovery sweep settles it from the ESP's evidence
+  (alerts.digests.recovery.reconcile_unknown).
 """
 
 from __future__ import annotations
@@ -18,186 +23,39 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from email.utils import make_msgid, parseaddr
-from functools import lru_cache
-from urllib.parse import quote, urlsplit
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import get_connection
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from alerts.core import bulk
-from alerts.core.mailerrors import SendError, backoff, classify
-from alerts.digests import composing
-from alerts.digests.composing import Composition, PeriodIndex
-from alerts.digests.journal import IN_FLIGHT, SendJournal
-from alerts.digests.periods import WEEKLY
-from alerts.digests.rendering import Links, RenderedDigest, render_digest
-from alerts.models import DeliveryEvent, Digest, DigestItem
-from subscribers.models import Subscriber
-from subscribers.tokens import digest_view_url, manage_url, unsubscribe_url
+from alerts.digests.composing import Composition, Prepared, prepare
+from alerts.digests.journal import SendJournal
+from alerts.digests.messages import build_message, digest_links, message_id_of, render
+from alerts.digests.recovery import mark_unknown, retry_in, schedule_retries, send_error_of
+from alerts.models import Digest, DigestItem
 
 log = logging.getLogger(__name__)
 
+Progress = Callable[[int], None] | None
 
-# Messages -----------------------------------------------------------------------------
-
-
-def _site_host() -> str:
-    return _host_of(settings.SITE_URL)
-
-
-@lru_cache(maxsize=8)
-def _host_of(url: str) -> str:
-    return urlsplit(url).hostname or "localhost"
-
-
-@lru_cache(maxsize=8)
-def _mailbox_of(address: str) -> str:
-    return parseaddr(address)[1]
-
-
-def list_unsubscribe(unsubscribe: str) -> str:
-    """RFC 2369's List-Unsubscribe: the one-click https link (RFC 8058) and a mailto whose
-    subject carries the same signed token, for clients that only send mail
-    (alerts.digests.webhooks.inbound_unsubscribe reads it from the ESP's inbound webhook)."""
-    mailto = settings.UNSUBSCRIBE_MAILTO or _mailbox_of(settings.DEFAULT_FROM_EMAIL)
-    token = unsubscribe.rstrip("/").rsplit("/", 1)[-1]
-    return f"<{unsubscribe}>, <mailto:{mailto}?subject={quote('unsubscribe ' + token)}>"
-
-
-def build_message(
-    *, digest: Digest, subscriber: Subscriber, rendered: RenderedDigest, unsubscribe: str, conn
-) -> EmailMultiAlternatives:
-    host = _site_host()
-    message = EmailMultiAlternatives(
-        subject=rendered.subject,
-        body=rendered.text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[subscriber.email],
-        connection=conn,
-        headers={
-            "Message-ID": make_msgid(f"digest-{digest.pk}.{digest.attempts}", domain=host),
-            "List-Unsubscribe": list_unsubscribe(unsubscribe),
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "List-Id": f"{settings.SITE_NAME} digest <digest.{host}>",
-            "Auto-Submitted": "auto-generated",
-            "X-Digest-Id": str(digest.pk),
-        },
-    )
-    message.attach_alternative(rendered.html, "text/html")
-    # anymail: the digest id comes back in the ESP's webhook events; other backends ignore it.
-    message.metadata = {"digest_id": str(digest.pk)}
-    message.tags = ["digest"]
-    message.track_clicks = False
-    if settings.DIGEST_ESP_EXTRA:
-        message.esp_extra = settings.DIGEST_ESP_EXTRA
-    return message
-
-
-def message_id_of(message: EmailMultiAlternatives) -> str:
-    status = getattr(message, "anymail_status", None)
-    if status is not None and status.message_id:
-        return str(status.message_id)
-    return message.extra_headers["Message-ID"].strip("<>")
-
-
-# Composition of a chunk ---------------------------------------------------------------
-
-
-@dataclass
-class Prepared:
-    digest: Digest
-    subscriber: Subscriber
-    pidx: PeriodIndex
-    composition: Composition
-    filter_names: list[str]
-    new: bool  # composed now (its items are to be written) or read back from an earlier attempt
-
-
-def _stored_items(digests: Sequence[Digest]) -> dict[int, list[DigestItem]]:
-    stored: dict[int, list[DigestItem]] = defaultdict(list)
-    for item in DigestItem.objects.filter(digest__in=[d.pk for d in digests]).order_by("section", "rank"):
-        stored[item.digest_id].append(item)
-    return stored
-
-
-def _in_index(pidx: PeriodIndex, item: DigestItem):
-    pos = pidx.position.get(item.paper_id)
-    return None if pos is None else (pidx.papers[pos], pos)
-
-
-def prepare(digests: Sequence[Digest]) -> list[Prepared]:
-    """Compose every claimed digest of a chunk, with a bounded number of queries."""
-    subscriber_ids = [d.subscriber_id for d in digests]
-    filters = composing.filters_of(subscriber_ids)
-    starts = composing.window_starts(subscriber_ids)
-    retried = [d for d in digests if d.attempts > 0 and d.window_start is not None]
-    stored = _stored_items(retried) if retried else {}
-    by_run: dict[dt.datetime, list[Digest]] = defaultdict(list)
-    for digest in digests:
-        by_run[digest.window_end].append(digest)
-
-    prepared: list[Prepared] = []
-    for window_end, run in by_run.items():
-        pidx = composing.period_index(window_end)
-        fresh = [d for d in run if d.pk not in stored]
-        sent_before = composing.already_sent(pidx, [d.subscriber_id for d in fresh]) if fresh else {}
-        for digest in run:
-            subscriber = digest.subscriber
-            specs = filters.get(subscriber.pk, [])
-            names = [spec.name for spec in specs]
-            if digest.pk in stored:
-                composition = composing.composition_from_items(
-                    stored[digest.pk], digest.window_start, lambda item, pidx=pidx: _in_index(pidx, item)
-                )
-                prepared.append(Prepared(digest, subscriber, pidx, composition, names, new=False))
-                continue
-            previous = starts.get(subscriber.pk)
-            start = (
-                previous
-                if previous is not None
-                else composing.first_window_start(window_end, digest.frequency)
-            )
-            composition = composing.compose(
-                pidx=pidx,
-                filters=specs,
-                window_start=composing.clamp_start(start, window_end),
-                excluded=sent_before.get(subscriber.pk, 0),
-                max_papers=subscriber.max_papers,
-                include_trending=subscriber.include_trending,
-            )
-            prepared.append(Prepared(digest, subscriber, pidx, composition, names, new=True))
-    return prepared
-
-
-def digest_links(digest: Digest, subscriber: Subscriber) -> Links:
-    """The signed links of one digest: manage, unsubscribe, view in the browser."""
-    return Links(
-        manage_url=manage_url(subscriber),
-        unsubscribe_url=unsubscribe_url(subscriber),
-        view_url=digest_view_url(digest, subscriber),
-    )
-
-
-def render(p: Prepared, links: Links) -> RenderedDigest:
-    return render_digest(
-        pidx=p.pidx,
-        composition=p.composition,
-        email=p.subscriber.email,
-        filter_names=p.filter_names,
-        period=p.digest.period,
-        weekly=p.digest.frequency == WEEKLY,
-        links=links,
-    )
-
-
-# The chunk ------------------------------------------------------------------------------
+FINAL_FIELDS = [
+    "status",
+    "subject",
+    "attempts",
+    "esp_message_id",
+    "last_error",
+    "sent_at",
+    "finished_at",
+    "claim_id",
+    "next_attempt_at",
+    "queued_at",
+    "unknown_since",
+]
 
 
 @dataclass
@@ -206,6 +64,7 @@ class ChunkResult:
     sent: int = 0
     skipped: int = 0
     failed: int = 0
+    unknown: int = 0  # the ESP may have them: left to the recovery sweep
     released: list[int] = field(default_factory=list)  # back to pending, to retry later
     retry_in: float | None = None  # seconds until the released digests are due
 
@@ -214,9 +73,55 @@ class ChunkResult:
         self.sent += other.sent
         self.skipped += other.skipped
         self.failed += other.failed
+        self.unknown += other.unknown
         self.released += other.released
         if other.retry_in is not None:
             self.retry_in = other.retry_in if self.retry_in is None else min(self.retry_in, other.retry_in)
+
+
+@dataclass
+class HandOff:
+    """What the ESP made of a chunk's digests."""
+
+    sent: list[Digest] = field(default_factory=list)
+    failed: list[Digest] = field(default_factory=list)
+    released: list[Digest] = field(default_factory=list)  # a transient error: retry later
+    unknown: list[Digest] = field(default_factory=list)  # the answer was lost: never blindly again
+    retry_in: float | None = None
+
+    @property
+    def done(self) -> list[Digest]:
+        return self.sent + self.failed + self.released + self.unknown
+
+
+def digests_send(
+    *, digest_ids: Sequence[int], now: dt.datetime | None = None, on_progress: Progress = None
+) -> ChunkResult:
+    """Send the digests `digest_ids` that are pending and due. Safe to run twice, or on two
+    workers at once: each digest goes to the ESP at most once per claim."""
+    now = now or timezone.now()
+    digests = claim(digest_ids, now)
+    if not digests:
+        return ChunkResult()
+    live, gone = _split_receiving(digests)
+    to_send, skipped = store(prepare(live) if live else [], gone, now)
+    if on_progress and skipped:
+        on_progress(len(skipped))
+    journal = SendJournal()
+    outcome = hand_off(to_send, journal, on_progress)
+    finalise(outcome, journal)
+    return ChunkResult(
+        claimed=len(digests),
+        sent=len(outcome.sent),
+        skipped=len(skipped),
+        failed=len(outcome.failed),
+        unknown=len(outcome.unknown),
+        released=[d.pk for d in outcome.released],
+        retry_in=outcome.retry_in,
+    )
+
+
+# Claim --------------------------------------------------------------------------------------
 
 
 def claim(digest_ids: Sequence[int], now: dt.datetime) -> list[Digest]:
@@ -230,6 +135,166 @@ def claim(digest_ids: Sequence[int], now: dt.datetime) -> list[Digest]:
         .select_related("subscriber")
         .order_by("pk")
     )
+
+
+def _split_receiving(digests: list[Digest]) -> tuple[list[Digest], list[Digest]]:
+    """(digests whose subscriber still receives them, the others, to be skipped)."""
+    live: list[Digest] = []
+    gone: list[Digest] = []
+    for digest in digests:
+        if digest.subscriber is None or not digest.subscriber.is_receiving:
+            # Unsubscribed, paused, bounced or erased since the digest was dispatched.
+            digest.last_error = "subscriber no longer receives digests"
+            gone.append(digest)
+        else:
+            live.append(digest)
+    return live, gone
+
+
+# Store --------------------------------------------------------------------------------------
+
+
+def _item_rows(digest: Digest, composition: Composition) -> list[dict]:
+    return [
+        {
+            "digest_id": digest.pk,
+            "paper_id": item.paper.id,
+            "section": item.section,
+            "rank": item.rank,
+            "score": item.score,
+            "filters": item.filters,
+            "terms": list(item.terms),
+        }
+        for item in composition.all_items
+    ]
+
+
+def store(
+    prepared: list[Prepared], skipped: list[Digest], now: dt.datetime
+) -> tuple[list[Prepared], list[Digest]]:
+    """Write what was composed (the items of new compositions) and finish the digests with
+    nothing to send, in one transaction, before anything goes to the ESP: a retry then
+    sends the same digest. Returns (the digests to send, the skipped ones)."""
+    skipped = list(skipped)
+    to_send: list[Prepared] = []
+    new_items: list[dict] = []
+    for p in prepared:
+        digest, comp = p.digest, p.composition
+        if p.new:
+            digest.window_start = comp.window_start
+            digest.paper_count = len(comp.items)
+            new_items += _item_rows(digest, comp)
+        if comp.invalid_filters:
+            digest.last_error = "filters that could not be read were left out: " + ", ".join(
+                comp.invalid_filters
+            )
+        if comp.is_empty and not p.subscriber.send_when_empty:
+            skipped.append(digest)
+        else:
+            to_send.append(p)
+    with transaction.atomic():
+        bulk.insert_ignoring_conflicts(DigestItem, new_items)
+        bulk.update([p.digest for p in prepared if p.new], ["window_start", "paper_count", "last_error"])
+        for d in skipped:
+            d.status, d.finished_at, d.claim_id = Digest.Status.SKIPPED, now, None
+        bulk.update(skipped, ["status", "finished_at", "claim_id", "last_error"])
+    return to_send, skipped
+
+
+# Hand off -----------------------------------------------------------------------------------
+
+
+def hand_off(to_send: list[Prepared], journal: SendJournal, on_progress: Progress = None) -> HandOff:
+    """Render each digest and hand it to the ESP over one connection, noting each hand-off in
+    the journal. After a transient error the rest of the chunk is released, not sent: the
+    ESP is struggling, don't hammer it."""
+    outcome = HandOff()
+    conn = get_connection()
+    try:
+        conn.open()
+        noted = None  # the digest the journal already has in flight
+        for n, p in enumerate(to_send):
+            if outcome.retry_in is not None:
+                outcome.released.append(p.digest)
+                continue
+            try:
+                message = _send_one(p, conn, journal, already_noted=noted == p.digest.pk)
+            except Exception as exc:
+                _on_send_error(p.digest, exc, outcome)
+                continue
+            p.digest.esp_message_id = message_id_of(message)[:255]
+            # Noted at once, with the next digest's start: if the worker dies before that
+            # one is handed over, recovery sends it (in flight counts as not sent).
+            noted = to_send[n + 1].digest.pk if n + 1 < len(to_send) else None
+            journal.accepted(p.digest.pk, p.digest.esp_message_id, next_id=noted)
+            outcome.sent.append(p.digest)
+            if on_progress:
+                on_progress(1)
+    finally:
+        try:
+            conn.close()
+        except Exception as exc:
+            log.info("closing the mail connection failed: %s", exc)
+    return outcome
+
+
+def _send_one(p: Prepared, conn, journal: SendJournal, *, already_noted: bool):
+    """Render, build and send one digest's message; returns the message sent."""
+    digest = p.digest
+    links = digest_links(digest, p.subscriber)
+    rendered = render(p, links)
+    digest.subject = rendered.subject[:255]
+    digest.attempts += 1
+    message = build_message(
+        digest=digest,
+        subscriber=p.subscriber,
+        rendered=rendered,
+        unsubscribe=links.unsubscribe_url,
+        conn=conn,
+    )
+    if not already_noted:
+        journal.begin(digest.pk)
+    conn.send_messages([message])
+    return message
+
+
+def _on_send_error(digest: Digest, exc: Exception, outcome: HandOff) -> None:
+    error = send_error_of(digest, exc)
+    if error is None:
+        outcome.failed.append(digest)
+    elif error.unknown:
+        # The ESP may have taken it: not sent again until the recovery sweep has looked for
+        # the ESP's evidence. The rest of the chunk waits out the back-off, as after any
+        # transient error.
+        outcome.unknown.append(digest)
+        outcome.retry_in = retry_in(digest, error)
+    else:
+        outcome.released.append(digest)
+        outcome.retry_in = retry_in(digest, error)
+
+
+# Finalise -----------------------------------------------------------------------------------
+
+
+def finalise(outcome: HandOff, journal: SendJournal) -> None:
+    """Record the chunk's outcome in a few bulk statements, then clear its journal entries."""
+    if not outcome.done:
+        return
+    done = timezone.now()
+    for digest in outcome.sent:
+        digest.status, digest.sent_at, digest.finished_at = Digest.Status.SENT, done, done
+        digest.claim_id = None
+    for digest in outcome.failed:
+        digest.status, digest.finished_at, digest.claim_id = Digest.Status.FAILED, done, None
+    mark_unknown(outcome.unknown, now=done)
+    schedule_retries(outcome.released, retry_in=outcome.retry_in, now=done)
+
+    def record() -> None:
+        with transaction.atomic():
+            bulk.update(outcome.done, FINAL_FIELDS)
+
+    _with_db_retry(record, "recording sent digests")
+    journal.forget(d.pk for d in outcome.done)
 
 
 def _with_db_retry(work: Callable[[], None], what: str) -> None:
@@ -247,258 +312,3 @@ def _with_db_retry(work: Callable[[], None], what: str) -> None:
             connection.close()
             time.sleep(delays[attempt])
             close_old_connections()
-
-
-def digests_send(
-    *,
-    digest_ids: Sequence[int],
-    now: dt.datetime | None = None,
-    on_progress: Callable[[int], None] | None = None,
-) -> ChunkResult:
-    """Send the digests `digest_ids` that are pending and due. Safe to run twice, or on two
-    workers at once: each digest goes to the ESP at most once per claim."""
-    now = now or timezone.now()
-    result = ChunkResult()
-    digests = claim(digest_ids, now)
-    result.claimed = len(digests)
-    if not digests:
-        return result
-
-    skipped: list[Digest] = []
-    live: list[Digest] = []
-    for digest in digests:
-        if digest.subscriber is None or not digest.subscriber.is_receiving:
-            # Unsubscribed, paused, bounced or erased since the digest was dispatched.
-            digest.last_error = "subscriber no longer receives digests"
-            skipped.append(digest)
-        else:
-            live.append(digest)
-
-    prepared = prepare(live) if live else []
-    to_send: list[Prepared] = []
-    new_items: list[dict] = []
-    for p in prepared:
-        digest, comp = p.digest, p.composition
-        if p.new:
-            digest.window_start = comp.window_start
-            digest.paper_count = len(comp.items)
-            for item in comp.all_items:
-                new_items.append(
-                    {
-                        "digest_id": digest.pk,
-                        "paper_id": item.paper.id,
-                        "section": item.section,
-                        "rank": item.rank,
-                        "score": item.score,
-                        "filters": item.filters,
-                        "terms": list(item.terms),
-                    }
-                )
-        if comp.invalid_filters:
-            digest.last_error = "filters that could not be read were left out: " + ", ".join(
-                comp.invalid_filters
-            )
-        if comp.is_empty and not p.subscriber.send_when_empty:
-            skipped.append(digest)
-        else:
-            to_send.append(p)
-
-    with transaction.atomic():
-        bulk.insert_ignoring_conflicts(DigestItem, new_items)
-        bulk.update([p.digest for p in prepared if p.new], ["window_start", "paper_count", "last_error"])
-        for d in skipped:
-            d.status, d.finished_at, d.claim_id = Digest.Status.SKIPPED, now, None
-        bulk.update(skipped, ["status", "finished_at", "claim_id", "last_error"])
-    result.skipped = len(skipped)
-    if on_progress and skipped:
-        on_progress(len(skipped))
-
-    journal = SendJournal()
-    sent: list[Digest] = []
-    failed: list[Digest] = []
-    released: list[Digest] = []
-    transient: SendError | None = None
-    conn = get_connection()
-    try:
-        conn.open()
-        noted = None  # the digest the journal already has in flight
-        for n, p in enumerate(to_send):
-            digest = p.digest
-            if transient is not None:
-                released.append(digest)  # the ESP is struggling: don't hammer it
-                continue
-            try:
-                links = digest_links(p.digest, p.subscriber)
-                rendered = render(p, links)
-                digest.subject = rendered.subject[:255]
-                digest.attempts += 1
-                message = build_message(
-                    digest=digest,
-                    subscriber=p.subscriber,
-                    rendered=rendered,
-                    unsubscribe=links.unsubscribe_url,
-                    conn=conn,
-                )
-                if noted != digest.pk:
-                    journal.begin(digest.pk)
-                conn.send_messages([message])
-            except Exception as exc:
-                error = classify(exc)
-                digest.last_error = error.reason
-                log.warning("digest %s: %s", digest.pk, error.reason)
-                if not error.transient or digest.attempts >= settings.DIGEST_MAX_ATTEMPTS:
-                    if error.transient:
-                        digest.last_error = f"gave up after {digest.attempts} attempts: {error.reason}"
-                    failed.append(digest)
-                else:
-                    transient = error
-                    released.append(digest)
-                    result.retry_in = backoff(digest.attempts, error.retry_after)
-                continue
-            digest.esp_message_id = message_id_of(message)[:255]
-            # Noted at once, with the next digest's start: if the worker dies before that
-            # one is handed over, recovery sends it (in flight counts as not sent).
-            noted = to_send[n + 1].digest.pk if n + 1 < len(to_send) else None
-            journal.accepted(digest.pk, digest.esp_message_id, next_id=noted)
-            sent.append(digest)
-            if on_progress:
-                on_progress(1)
-    finally:
-        try:
-            conn.close()
-        except Exception as exc:
-            log.info("closing the mail connection failed: %s", exc)
-
-    done = timezone.now()
-    for digest in sent:
-        digest.status, digest.sent_at, digest.finished_at = Digest.Status.SENT, done, done
-        digest.claim_id = None
-    for digest in failed:
-        digest.status, digest.finished_at, digest.claim_id = Digest.Status.FAILED, done, None
-    next_attempt = done + dt.timedelta(seconds=result.retry_in or 0)
-    for digest in released:
-        digest.status, digest.claim_id, digest.next_attempt_at = Digest.Status.PENDING, None, next_attempt
-        digest.queued_at = done
-
-    def finalise() -> None:
-        with transaction.atomic():
-            bulk.update(
-                sent + failed + released,
-                [
-                    "status",
-                    "subject",
-                    "attempts",
-                    "esp_message_id",
-                    "last_error",
-                    "sent_at",
-                    "finished_at",
-                    "claim_id",
-                    "next_attempt_at",
-                    "queued_at",
-                ],
-            )
-
-    if sent or failed or released:
-        _with_db_retry(finalise, "recording sent digests")
-        journal.forget(d.pk for d in sent + failed + released)
-    result.sent, result.failed = len(sent), len(failed)
-    result.released = [d.pk for d in released]
-    return result
-
-
-def digests_retry(*, digest_ids: Sequence[int]) -> int:
-    """Send failed digests again (an admin's decision, e.g. after fixing the ESP settings)."""
-    from alerts.digests.dispatch import digests_enqueue
-
-    with transaction.atomic():
-        ids = list(
-            Digest.objects.filter(pk__in=list(digest_ids), status=Digest.Status.FAILED).values_list(
-                "pk", flat=True
-            )
-        )
-        Digest.objects.filter(pk__in=ids).update(
-            status=Digest.Status.PENDING, attempts=0, next_attempt_at=None, finished_at=None
-        )
-        digests_enqueue(ids)
-    return len(ids)
-
-
-# Recovery -----------------------------------------------------------------------------
-
-
-@dataclass
-class RecoveryResult:
-    recovered_sent: int = 0
-    released: int = 0
-    requeued: list[int] = field(default_factory=list)
-
-
-def digests_recover(*, now: dt.datetime | None = None) -> RecoveryResult:
-    """Take over the claims of dead workers, and find pending digests nobody is working on.
-
-    A digest still `sending` after the lease was claimed by a worker that died (a live one
-    finishes within the task's hard time limit, which the lease exceeds). The journal, or
-    an ESP webhook event naming the digest, says whether the ESP accepted it: then it is
-    recorded as sent. Otherwise it goes back to pending and is sent. (A digest the ESP
-    accepted in the instant before the worker died, before the journal heard of it, is the
-    one case that can reach the subscriber twice.)
-    """
-    now = now or timezone.now()
-    result = RecoveryResult()
-    stale = list(
-        Digest.objects.filter(
-            status=Digest.Status.SENDING,
-            claimed_at__lt=now - dt.timedelta(seconds=settings.DIGEST_SEND_LEASE),
-        ).values_list("pk", flat=True)
-    )
-    if stale:
-        journal = SendJournal()
-        known = journal.lookup(stale)
-        evidence = dict(
-            DeliveryEvent.objects.filter(digest_id__in=stale)
-            .exclude(message_id="")
-            .values_list("digest_id", "message_id")
-        )
-        accepted = {pk: mid for pk, mid in known.items() if mid != IN_FLIGHT}
-        for pk, mid in evidence.items():
-            accepted.setdefault(pk, mid)
-        for pk, message_id in accepted.items():
-            result.recovered_sent += Digest.objects.filter(pk=pk, status=Digest.Status.SENDING).update(
-                status=Digest.Status.SENT,
-                esp_message_id=message_id[:255],
-                sent_at=now,
-                finished_at=now,
-                claim_id=None,
-                attempts=F("attempts") + 1,
-                last_error="recorded by the recovery sweep: the worker stopped before recording it, "
-                "and the send journal (or an ESP webhook) shows the ESP had accepted it",
-            )
-        unsent = [pk for pk in stale if pk not in accepted]
-        interrupted = [pk for pk in unsent if known.get(pk) == IN_FLIGHT]
-        result.released = Digest.objects.filter(pk__in=unsent, status=Digest.Status.SENDING).update(
-            status=Digest.Status.PENDING, claim_id=None, queued_at=None, next_attempt_at=None
-        )
-        if interrupted:
-            Digest.objects.filter(pk__in=interrupted).update(
-                last_error="the worker stopped while handing this digest to the ESP; sent again"
-            )
-        journal.forget(accepted)
-
-    # Pending digests whose task message is gone (a broker restart, a lost retry).
-    requeue_before = now - dt.timedelta(seconds=settings.DIGEST_REQUEUE_AFTER)
-    due = (
-        Digest.objects.filter(status=Digest.Status.PENDING)
-        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=requeue_before))
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-    )
-    result.requeued = list(due.order_by("pk").values_list("pk", flat=True)[: settings.DIGEST_REQUEUE_BATCH])
-    if result.requeued:
-        requeued = Digest.objects.filter(pk__in=result.requeued)
-        # Said where the admin looks, unless an ESP error already explains the delay.
-        requeued.filter(queued_at__isnull=False, last_error="").update(
-            last_error="queued again by the recovery sweep: no worker had taken it "
-            f"{settings.DIGEST_REQUEUE_AFTER} s after it was queued "
-            "(its task message may have been lost, e.g. in a broker restart)"
-        )
-        requeued.update(queued_at=now)
-    return result

@@ -1,9 +1,11 @@
 """Fetching papers from a source and storing them: the service behind `fetch_papers` and its task.
 
 One `FetchSpec` is one fetch of one source (a set of arXiv listings, an API query, one day
-of Hugging Face, one feed). Its HTTP requests all happen first, then its records are
-stored in ONE transaction (alerts.papers.ingest), so a failure anywhere stores nothing. Every
-fetch leaves a `FetchRun` row saying how it went, failures included.
+of Hugging Face, one feed). arXiv's listings are stored one by one as they arrive, each in
+its own transaction, so a listing that fails costs only its own papers. Any other source
+makes all its HTTP requests first, then stores its records in ONE transaction
+(alerts.papers.ingest), so a failure anywhere stores nothing. Every fetch leaves a
+`FetchRun` row saying how it went, failures included.
 """
 
 from __future__ import annotations
@@ -89,6 +91,30 @@ def default_fetcher() -> Fetcher:
     )
 
 
+class _Progress:
+    """What a fetch has done so far, written to its FetchRun as it goes: a run stopped half-way
+    (a time limit, a crash) still says how far it got, and its papers stay stored."""
+
+    def __init__(self, run: FetchRun, fetcher: Fetcher) -> None:
+        self.run_pk = run.pk
+        self.fetcher = fetcher
+        self.requests_before = fetcher.requests_made
+        self.retried_before = len(fetcher.retried)
+        self.notes: list[str] = []
+        self.left_out: list[str] = []
+        self.counts = IngestCounts()
+
+    def save(self, **fields) -> None:
+        retried = [f"retried after: {problem}" for problem in self.fetcher.retried[self.retried_before :]]
+        FetchRun.objects.filter(pk=self.run_pk).update(
+            requests=self.fetcher.requests_made - self.requests_before,
+            notes="\n".join(retried + self.notes),
+            left_out=self.left_out,
+            **{name: getattr(self.counts, name) for name in ("fetched", "created", "updated", "skipped")},
+            **fields,
+        )
+
+
 def papers_fetch(
     *, spec: FetchSpec, file: Path | None = None, fetcher: Fetcher | None = None
 ) -> IngestCounts:
@@ -99,34 +125,25 @@ def papers_fetch(
     fetcher = fetcher or default_fetcher()
     params = spec.as_params() | ({"file": str(file)} if file else {})
     run = FetchRun.objects.create(source=spec.source, params=params)
-    requests_before, retried_before = fetcher.requests_made, len(fetcher.retried)
-    notes: list[str] = []
+    progress = _Progress(run, fetcher)
     try:
-        records = _read_file(spec, file) if file else _download(spec, fetcher, notes)
-        counts = papers_ingest(records=records, source=spec.source)
+        if file:
+            progress.counts = papers_ingest(records=_read_file(spec, file), source=spec.source)
+        elif spec.source == Paper.Source.ARXIV_RSS and not spec.url:
+            _fetch_listings(spec, fetcher, progress)
+        else:
+            records = _download(spec, fetcher)
+            progress.counts = papers_ingest(records=records, source=spec.source)
     except Exception as exc:
-        notes[:0] = [f"retried after: {problem}" for problem in fetcher.retried[retried_before:]]
         if isinstance(exc, FetchError):
             exc.source = spec.source
+        exc.stored = progress.counts  # what was stored before the failure (listings)
         message = str(exc) if isinstance(exc, SourceError | FetchError) else f"{type(exc).__name__}: {exc}"
-        FetchRun.objects.filter(pk=run.pk).update(
-            status=FetchRun.Status.FAILED,
-            finished_at=timezone.now(),
-            requests=fetcher.requests_made - requests_before,
-            error=message,
-            notes="\n".join(notes),
-        )
+        progress.save(status=FetchRun.Status.FAILED, finished_at=timezone.now(), error=message)
         raise
-    notes[:0] = [f"retried after: {problem}" for problem in fetcher.retried[retried_before:]]
-    FetchRun.objects.filter(pk=run.pk).update(
-        status=FetchRun.Status.OK,
-        finished_at=timezone.now(),
-        requests=fetcher.requests_made - requests_before,
-        notes="\n".join(notes),
-        **{name: getattr(counts, name) for name in ("fetched", "created", "updated", "skipped")},
-    )
-    logger.debug("%s %s: %s", spec.source, params, counts.summary())
-    return counts
+    progress.save(status=FetchRun.Status.OK, finished_at=timezone.now())
+    logger.debug("%s %s: %s", spec.source, params, progress.counts.summary())
+    return progress.counts
 
 
 def papers_fetch_request(
@@ -154,6 +171,7 @@ def papers_fetch_request(
             report.counts += papers_fetch(spec=spec, file=file, fetcher=fetcher)
         except (SourceError, FetchError) as exc:
             report.failures.append(str(exc))
+            report.counts += exc.stored
     return report
 
 
@@ -192,9 +210,10 @@ def _parse(source: str, body: bytes, *, origin: str, feed_url: str = "") -> list
         return feed.parse(body, feed_url=feed_url)
 
 
-def _download(spec: FetchSpec, fetcher: Fetcher, notes: list[str]) -> list[PaperRecord]:
-    if spec.source == Paper.Source.ARXIV_RSS:
-        return _download_listings(spec, fetcher, notes)
+def _download(spec: FetchSpec, fetcher: Fetcher) -> list[PaperRecord]:
+    if spec.source == Paper.Source.ARXIV_RSS:  # one listing URL, as given
+        response = fetcher.get(spec.url, min_interval=settings.ARXIV_REQUEST_INTERVAL)
+        return _parse(spec.source, response.body, origin=spec.url)
     if spec.source == Paper.Source.ARXIV_API:
         return _download_api(spec, fetcher)
     if spec.source == Paper.Source.HF_DAILY:
@@ -205,37 +224,79 @@ def _download(spec: FetchSpec, fetcher: Fetcher, notes: list[str]) -> list[Paper
     return _parse(spec.source, response.body, origin=spec.url, feed_url=spec.url)
 
 
-def _download_listings(spec: FetchSpec, fetcher: Fetcher, notes: list[str]) -> list[PaperRecord]:
-    if spec.url:
-        response = fetcher.get(spec.url, min_interval=settings.ARXIV_REQUEST_INTERVAL)
-        return _parse(spec.source, response.body, origin=spec.url)
-    categories = list(spec.categories) or arxiv_categories_in_use()
+def _fetch_listings(spec: FetchSpec, fetcher: Fetcher, progress: _Progress) -> None:
+    """The arXiv listings of `spec.categories` (none: the categories in use, the most wanted
+    first, at most ARXIV_MAX_CATEGORIES_PER_RUN), each stored as it arrives.
+
+    A category arXiv has no listing for is noted and skipped. A listing that fails otherwise
+    is noted, the others are still fetched and stored, and then the fetch fails with it (so
+    the task tries a transient failure again). Two transient failures in a row mean arXiv
+    is down or busy: the fetch stops there.
+    """
+    categories = list(spec.categories) or _categories_capped(progress)
     size = max(1, settings.ARXIV_RSS_CATEGORIES_PER_REQUEST)
-    records: list[PaperRecord] = []
-    missing: list[FetchError] = []
     chunks = [categories[i : i + size] for i in range(0, len(categories), size)]
-    for chunk in chunks:
-        url = arxiv_rss.listing_url(settings.ARXIV_RSS_URL, chunk)
+    failures: list[FetchError | SourceError] = []
+    transient_in_a_row = 0
+    for n, chunk in enumerate(chunks, start=1):
         try:
-            response = fetcher.get(url, min_interval=settings.ARXIV_REQUEST_INTERVAL)
-        except FetchError as exc:
-            # Categories come from what subscribers typed: one arXiv does not have must not
-            # cost everyone else their papers. It is noted on the FetchRun for the admin.
-            if exc.status not in (400, 404, 410):
+            progress.counts += _store_listing(spec, fetcher, chunk, progress.notes)
+            transient_in_a_row = 0
+        except (FetchError, SourceError) as exc:
+            failures.append(exc)
+            progress.notes.append(_listing_failed(chunk, exc))
+            logger.warning(progress.notes[-1])
+            transient = isinstance(exc, FetchError) and exc.transient
+            transient_in_a_row = transient_in_a_row + 1 if transient else 0
+            if transient_in_a_row >= 2 and n < len(chunks):
+                progress.notes.append(f"stopped: arXiv is failing; {len(chunks) - n} listings not tried")
                 raise
-            missing.append(exc)
-            notes.append(f"no arXiv listing for {'+'.join(chunk)} ({exc}); skipped")
-            logger.warning(notes[-1])
-            continue
-        listed = _parse(spec.source, response.body, origin=url)
-        if not listed:
-            # A well-formed listing with no items is arXiv saying "nothing announced" (a
-            # weekend, a holiday, a quiet category): no papers, but said where an admin looks.
-            notes.append(f"the arXiv listing for {'+'.join(chunk)} had no items")
-        records.extend(listed)
-    if missing and len(missing) == len(chunks):
-        raise missing[-1]  # not one listing: the URL is wrong, not a category
-    return records
+        progress.save()  # this listing's papers are committed: the run shows them
+    failed = [exc for exc in failures if not _no_listing(exc)]
+    if failed:
+        raise failed[-1]
+    if failures and len(failures) == len(chunks):
+        raise failures[-1]  # not one listing: the URL is wrong, not a category
+
+
+def _categories_capped(progress: _Progress) -> list[str]:
+    """The categories in use, the most wanted first, cut at ARXIV_MAX_CATEGORIES_PER_RUN;
+    the rest are recorded on the run (`left_out`) and in its notes."""
+    categories = arxiv_categories_in_use()
+    cap = max(1, settings.ARXIV_MAX_CATEGORIES_PER_RUN)
+    categories, progress.left_out = categories[:cap], categories[cap:]
+    if progress.left_out:
+        progress.notes.append(
+            f"{len(progress.left_out)} categories left out (ARXIV_MAX_CATEGORIES_PER_RUN={cap}), "
+            f"those with the fewest subscribers: {', '.join(progress.left_out)}"
+        )
+        logger.warning(progress.notes[-1])
+    return categories
+
+
+def _no_listing(exc: FetchError | SourceError) -> bool:
+    return isinstance(exc, FetchError) and exc.status in (400, 404, 410)
+
+
+def _listing_failed(chunk: list[str], exc: FetchError | SourceError) -> str:
+    joined = "+".join(chunk)
+    if _no_listing(exc):
+        # Categories come from what subscribers typed: one arXiv does not list must not
+        # cost everyone else their papers.
+        return f"no arXiv listing for {joined} ({exc}); skipped"
+    return f"the arXiv listing for {joined} failed ({exc}); the other listings are stored"
+
+
+def _store_listing(spec: FetchSpec, fetcher: Fetcher, chunk: list[str], notes: list[str]) -> IngestCounts:
+    """One listing request, its papers stored in their own transaction."""
+    url = arxiv_rss.listing_url(settings.ARXIV_RSS_URL, chunk)
+    response = fetcher.get(url, min_interval=settings.ARXIV_REQUEST_INTERVAL)
+    listed = _parse(spec.source, response.body, origin=url)
+    if not listed:
+        # A well-formed listing with no items is arXiv saying "nothing announced" (a
+        # weekend, a holiday, a quiet category): no papers, but said where an admin looks.
+        notes.append(f"the arXiv listing for {'+'.join(chunk)} had no items")
+    return papers_ingest(records=listed, source=spec.source)
 
 
 def _download_api(spec: FetchSpec, fetcher: Fetcher) -> list[PaperRecord]:

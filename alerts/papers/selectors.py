@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from alerts.models import Paper
-from alerts.papers.sources.records import is_arxiv_category
+from alerts.search import taxonomy
 from alerts.search.matcher import PaperDoc, PaperIndex
 from alerts.search.query import QueryError, categories_of, parse
 from subscribers.models import Subscriber, TopicFilter
@@ -50,30 +50,52 @@ def papers_search(*, query: str, since: dt.date | None = None, limit: int = 20) 
     return [PaperSearchHit(by_id[ids[hit.doc]], hit.score, hit.terms) for hit in hits]
 
 
-def arxiv_categories_in_use() -> list[str]:
-    """The arXiv categories to fetch listings for: `ARXIV_CATEGORIES`, and every category or
-    archive an active filter of a confirmed subscriber names (`cat:cs.LG`, `cat:math.*`).
+@dataclass(frozen=True, slots=True)
+class CategoryDemand:
+    name: str  # a category (cs.LG) or a whole archive (cs)
+    subscribers: int  # active subscribers whose active filters name it (once per filter)
+    configured: bool  # named in ARXIV_CATEGORIES
+
+
+def arxiv_category_demand() -> list[CategoryDemand]:
+    """The arXiv listings to fetch, the most wanted first: `ARXIV_CATEGORIES` (the operator's
+    choice), then every category or archive an active filter of a confirmed subscriber names
+    (`cat:cs.LG`, `cat:math.*`) by how many subscribers name it, then by name.
 
     A whole archive ("cs") makes its own categories ("cs.LG") redundant: its listing has
-    them. A stored filter that no longer parses is skipped (and logged), never fatal.
+    them, and their subscribers count for it. A stored filter that no longer parses (an
+    unknown category, say) is skipped and logged, never fatal.
     """
-    wanted: set[str] = set()
-    for category in settings.ARXIV_CATEGORIES:
-        if is_arxiv_category(category):
-            wanted.add(category)
+    configured: set[str] = set()
+    for written in settings.ARXIV_CATEGORIES:
+        name = taxonomy.archive(written) or taxonomy.category(written)
+        if name is None:
+            logger.warning("ARXIV_CATEGORIES: %r is not an arXiv category; skipped", written)
         else:
-            logger.warning("ARXIV_CATEGORIES: %r is not an arXiv category; skipped", category)
+            configured.add(name)
+    wanted = dict.fromkeys(configured, 0)
     queries = (
         TopicFilter.objects.filter(is_active=True, subscriber__status=Subscriber.Status.ACTIVE)
         .order_by()
-        .values_list("query", flat=True)
-        .distinct()
+        .values("query")
+        .annotate(subscribers=Count("subscriber", distinct=True))
     )
-    for query in queries.iterator():
+    for row in queries.iterator():
         try:
-            named = categories_of(query)
+            named = categories_of(row["query"])
         except QueryError as exc:
-            logger.warning("topic filter %r does not parse (%s); its categories are not fetched", query, exc)
+            logger.warning(
+                "topic filter %r does not parse (%s); its categories are not fetched", row["query"], exc
+            )
             continue
-        wanted.update(category for category in named if is_arxiv_category(category))
-    return sorted(c for c in wanted if "." not in c or c.split(".", 1)[0] not in wanted)
+        for name in named:
+            wanted[name] = wanted.get(name, 0) + row["subscribers"]
+    for name in [n for n in wanted if "." in n and n.partition(".")[0] in wanted]:
+        wanted[name.partition(".")[0]] += wanted.pop(name)
+    demand = [CategoryDemand(name, count, name in configured) for name, count in wanted.items()]
+    return sorted(demand, key=lambda d: (not d.configured, -d.subscribers, d.name))
+
+
+def arxiv_categories_in_use() -> list[str]:
+    """The names of `arxiv_category_demand()`, the most wanted first."""
+    return [demand.name for demand in arxiv_category_demand()]

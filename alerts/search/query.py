@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from alerts.search import textnorm
+from alerts.search import taxonomy, textnorm
 from alerts.search.textnorm import Word
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "categories_of",
     "iter_leaves",
     "parse",
+    "unknown_categories",
 ]
 
 MAX_QUERY_LENGTH = 1000  # characters; also TopicFilter.query's max_length
@@ -227,67 +228,69 @@ class _Lexeme:
 
 def _lex(text: str) -> list[_Lexeme]:
     out: list[_Lexeme] = []
-    append = out.append
     open_columns: list[int] = []
     terms = 0
     for match in _LEXEME_RE.finditer(text):
         opening, closing, phrase, raw = match.groups()
         column = match.start() + 1
         if raw is not None:
-            # A leading "-" negates what follows it directly; "a - b" leaves it dangling.
-            while raw.startswith("-"):
-                if len(raw) == 1:
-                    following = text[match.end() : match.end() + 1]
-                    if following in ("(", '"'):
-                        append(_Lexeme(_NOT, "-", column))
-                        break
-                    raise QueryError("dangling operator '-': nothing follows it", column)
-                append(_Lexeme(_NOT, "-", column))
-                raw = raw[1:]
-                column += 1
-            else:
-                operator = _OPERATORS.get(raw)
-                if operator == "NOT":
-                    append(_Lexeme(_NOT, raw, column))
-                    continue
-                if operator is not None:
-                    append(_Lexeme(_OP, raw, column))
-                    continue
-                name, colon, rest = raw.partition(":")
-                if colon and name.isalpha() and name.isascii():
-                    field = name.lower()
-                    if field not in FIELDS:
-                        raise QueryError(f"unknown field '{name}:'; the fields are {_FIELD_LIST}", column)
-                    append(_Lexeme(_FIELD, field, column))
-                    if not rest:
-                        continue
-                    raw = rest
-                    column += len(name) + 1
-                terms += 1
-                if terms > MAX_TERMS:
-                    raise QueryError(f"too many terms: at most {MAX_TERMS}", column)
-                append(_Lexeme(_TERM, raw, column))
+            terms = _lex_word(out, raw, column, text[match.end() : match.end() + 1], terms)
         elif phrase is not None:
             if len(phrase) == 1 or not phrase.endswith('"'):
                 raise QueryError("unbalanced quote: '\"' is never closed", column)
             terms += max(1, len(phrase.split()))
             if terms > MAX_TERMS:
                 raise QueryError(f"too many terms: at most {MAX_TERMS}", column)
-            append(_Lexeme(_PHRASE, phrase[1:-1], column))
+            out.append(_Lexeme(_PHRASE, phrase[1:-1], column))
         elif opening is not None:
             open_columns.append(column)
             if len(open_columns) > MAX_NESTING:
                 raise QueryError(f"too deeply nested: at most {MAX_NESTING} levels of parentheses", column)
-            append(_Lexeme(_OPEN, "(", column))
+            out.append(_Lexeme(_OPEN, "(", column))
         elif closing is not None:
             if not open_columns:
                 raise QueryError("unbalanced parenthesis: ')' has no matching '('", column)
             open_columns.pop()
-            append(_Lexeme(_CLOSE, ")", column))
+            out.append(_Lexeme(_CLOSE, ")", column))
     if open_columns:
         raise QueryError("unbalanced parenthesis: '(' is never closed", open_columns[0])
-    append(_Lexeme(_END, "", len(text) + 1))
+    out.append(_Lexeme(_END, "", len(text) + 1))
     return out
+
+
+def _lex_word(out: list[_Lexeme], raw: str, column: int, following: str, terms: int) -> int:
+    """Append the lexemes of the bare word `raw` (an operator, or a term with its leading
+    "-" and field) found at `column`, followed by the character `following`; returns the
+    number of terms so far."""
+    # A leading "-" negates what follows it directly; "a - b" leaves it dangling.
+    while raw.startswith("-"):
+        if len(raw) == 1:
+            if following in ("(", '"'):
+                out.append(_Lexeme(_NOT, "-", column))
+                return terms
+            raise QueryError("dangling operator '-': nothing follows it", column)
+        out.append(_Lexeme(_NOT, "-", column))
+        raw = raw[1:]
+        column += 1
+    operator = _OPERATORS.get(raw)
+    if operator is not None:
+        out.append(_Lexeme(_NOT if operator == "NOT" else _OP, raw, column))
+        return terms
+    name, colon, rest = raw.partition(":")
+    if colon and name.isalpha() and name.isascii():
+        field = name.lower()
+        if field not in FIELDS:
+            raise QueryError(f"unknown field '{name}:'; the fields are {_FIELD_LIST}", column)
+        out.append(_Lexeme(_FIELD, field, column))
+        if not rest:
+            return terms
+        raw = rest
+        column += len(name) + 1
+    terms += 1
+    if terms > MAX_TERMS:
+        raise QueryError(f"too many terms: at most {MAX_TERMS}", column)
+    out.append(_Lexeme(_TERM, raw, column))
+    return terms
 
 
 # Leaves ---------------------------------------------------------------------------------
@@ -337,25 +340,44 @@ def _author_leaf(lexeme: _Lexeme) -> Node:
     return Author(tuple(surname), tuple(given))
 
 
-def _category_leaf(lexeme: _Lexeme, strict: bool = True) -> Category | None:
+def _category_leaf(lexeme: _Lexeme, strict: bool = True, unknown: list | None = None) -> Category | None:
+    """`cs.LG`, `cs`, `cs.*`: a category or archive of arXiv's taxonomy, as arXiv writes it.
+
+    Anything else raises QueryError with the nearest real one (not `strict`: None). With
+    `unknown`, a well-formed name arXiv does not have is collected there instead, as
+    (written, suggestion), and kept as a category no paper has."""
     value = lexeme.text.strip()
     match = _CATEGORY_RE.fullmatch(value.lower())
     if match is None:
         if not strict:
             return None
-        raise QueryError(
-            f"'{value}' is not an arXiv category: write one such as cs.LG, or an archive such as cs.*",
-            lexeme.column,
+        hint = taxonomy.by_title(value)  # cat:"machine learning"
+        advice = (
+            f"did you mean cat:{hint}?" if hint else "write one such as cs.LG, or an archive such as cs.*"
         )
-    archive, subject = match.groups()
-    if subject is None or subject == "*":
-        return Category(archive, "")
-    # arXiv writes two-letter subject classes in capitals (cs.LG, math.PR, astro-ph.CO)
-    # and longer ones in lower case (cond-mat.mes-hall, physics.optics).
-    return Category(archive, subject.upper() if len(subject) == 2 else subject)
+        raise QueryError(f"'{value}' is not an arXiv category: {advice}", lexeme.column)
+    name, subject = match.group(0), match.group(2)
+    found = taxonomy.archive(match.group(1)) if subject in (None, "*") else None
+    found = found or (taxonomy.category(name) if subject != "*" else None)
+    if found is None:
+        if not strict:
+            return None
+        hint = taxonomy.suggest(value, whole_archive=subject == "*")
+        if unknown is None:
+            raise QueryError(_unknown_message(value, hint), lexeme.column)
+        unknown.append((value, hint))
+        found = name
+    archive, _, subject = found.partition(".")
+    return Category(archive, "" if subject == "*" else subject)
 
 
-def _leaf(field: str | None, lexeme: _Lexeme) -> Node:
+def _unknown_message(value: str, hint: str | None) -> str:
+    if hint:
+        return f"'{value}' is not an arXiv category: did you mean cat:{hint}?"
+    return f"'{value}' is not an arXiv category or archive: see {taxonomy.SOURCE_URL} for the list"
+
+
+def _leaf(field: str | None, lexeme: _Lexeme, unknown: list | None = None) -> Node:
     if lexeme.kind == _PHRASE and not lexeme.text.strip():
         raise QueryError("empty phrase", lexeme.column)
     if field is None:
@@ -367,7 +389,7 @@ def _leaf(field: str | None, lexeme: _Lexeme) -> Node:
     if field == "au":
         return _author_leaf(lexeme)
     if field == "cat":
-        return _category_leaf(lexeme)  # type: ignore[return-value]
+        return _category_leaf(lexeme, unknown=unknown)  # type: ignore[return-value]
     # all: title, abstract, authors, and categories when the value is written like one.
     alternatives = [_text_leaf(TITLE_OR_ABSTRACT, lexeme), _author_leaf(lexeme)]
     if "." in lexeme.text:
@@ -383,11 +405,12 @@ def _leaf(field: str | None, lexeme: _Lexeme) -> Node:
 class _Parser:
     """Recursive descent; depth is bounded by MAX_NESTING, checked by the lexer."""
 
-    __slots__ = ("lexemes", "position")
+    __slots__ = ("lexemes", "position", "unknown")
 
-    def __init__(self, lexemes: list[_Lexeme]) -> None:
+    def __init__(self, lexemes: list[_Lexeme], unknown: list | None = None) -> None:
         self.lexemes = lexemes
         self.position = 0
+        self.unknown = unknown  # see _category_leaf
 
     def parse(self) -> Node:
         node = self.disjunction(None, None)
@@ -437,13 +460,13 @@ class _Parser:
         kind = lexeme.kind
         if kind in (_TERM, _PHRASE):
             self.position += 1
-            return _leaf(field, lexeme)
+            return _leaf(field, lexeme, self.unknown)
         if kind == _FIELD:
             self.position += 1
             value = self.lexemes[self.position]
             if value.kind in (_TERM, _PHRASE):
                 self.position += 1
-                return _leaf(lexeme.text, value)
+                return _leaf(lexeme.text, value, self.unknown)
             if value.kind == _OPEN:
                 return self.group(lexeme.text)
             raise QueryError(
@@ -486,6 +509,20 @@ def parse(text: str) -> Node:
     if not text.strip():
         raise QueryError("empty query", 1)
     return _Parser(_lex(text)).parse()
+
+
+def unknown_categories(text: str) -> list[tuple[str, str | None]]:
+    """The categories a filter names that arXiv does not have, as (written, suggestion):
+    how a filter stored before categories were checked is found and explained. A filter
+    wrong in another way names none (its error is another matter)."""
+    if len(text) > MAX_QUERY_LENGTH or not text.strip():
+        return []
+    unknown: list[tuple[str, str | None]] = []
+    try:
+        _Parser(_lex(text), unknown).parse()
+    except QueryError:
+        return []
+    return unknown
 
 
 def categories_of(text: str) -> set[str]:

@@ -218,6 +218,11 @@ ARXIV_RSS_URL = env("ARXIV_RSS_URL", default="https://rss.arxiv.org/rss/")
 # Categories per listing request ("cs.AI+cs.LG"): a listing stops at 2000 items, which a few
 # busy categories together can reach, so the default asks for one category at a time.
 ARXIV_RSS_CATEGORIES_PER_REQUEST = env.int("ARXIV_RSS_CATEGORIES_PER_REQUEST", default=1)
+# Categories fetched per nightly run at most, those with the most subscribers first: 40
+# requests 3 s apart are 2 minutes, well inside the fetch task's 20-minute limit.
+ARXIV_MAX_CATEGORIES_PER_RUN = env.int("ARXIV_MAX_CATEGORIES_PER_RUN", default=40)
+# Where `refresh_arxiv_taxonomy` reads the list of categories `cat:` accepts.
+ARXIV_TAXONOMY_URL = env("ARXIV_TAXONOMY_URL", default="https://arxiv.org/category_taxonomy")
 ARXIV_API_URL = env("ARXIV_API_URL", default="https://export.arxiv.org/api/query")
 # API back-fill pages through results this many at a time (arXiv allows at most 2000) ...
 ARXIV_API_PAGE_SIZE = env.int("ARXIV_API_PAGE_SIZE", default=200)
@@ -262,6 +267,10 @@ DIGEST_SEND_LEASE = env.int("DIGEST_SEND_LEASE", default=CELERY_TASK_TIME_LIMIT 
 # restart) and is queued again by the recovery sweep.
 DIGEST_REQUEUE_AFTER = env.int("DIGEST_REQUEUE_AFTER", default=900)
 DIGEST_REQUEUE_BATCH = env.int("DIGEST_REQUEUE_BATCH", default=20_000)
+# A hand-off whose answer was lost after the ESP may have taken the message waits this long
+# (seconds) for the ESP's evidence (a webhook event naming the digest) before it is sent
+# again, with the same Message-ID: the only window in which a digest can arrive twice.
+DIGEST_UNKNOWN_GRACE = env.int("DIGEST_UNKNOWN_GRACE", default=1800)
 # Waits between reconnections when the database drops while recording sent digests.
 DIGEST_DB_RETRY_DELAYS = [
     float(x) for x in env.list("DIGEST_DB_RETRY_DELAYS", default=["0.5", "1", "2", "4", "8", "15"])

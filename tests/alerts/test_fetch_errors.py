@@ -91,21 +91,24 @@ def test_bad_response_over_http_names_the_url(fetch_papers, arxiv_on, papers_alr
     assert table_snapshot() == papers_already_stored
 
 
-def test_one_bad_page_of_a_source_stores_none_of_its_pages(
-    fetch_papers, arxiv_on, settings, papers_already_stored
-):
-    """The whole fetch of a source is one transaction: a good first listing is not kept
-    when the second one is broken."""
+def test_one_bad_listing_costs_only_its_own_papers(fetch_papers, arxiv_on, settings, papers_already_stored):
+    """arXiv's listings are stored one by one: a broken listing fails the fetch (exit 1, its
+    error recorded) but the listings after it are still fetched, and theirs are kept."""
     settings.ARXIV_RSS_CATEGORIES_PER_REQUEST = 1
-    arxiv_on.route("/rss/math.CO", Reply(body=saved("arxiv_atom_cs.DC+math.CO_2026-03-05.xml").read_bytes()))
     arxiv_on.route("/rss/math.PR", Reply(body=saved("broken_malformed_rss.xml").read_bytes()))
+    arxiv_on.route("/rss/math.CO", Reply(body=saved("arxiv_atom_cs.DC+math.CO_2026-03-05.xml").read_bytes()))
 
-    result = fetch_papers("--source", "arxiv-rss", "--category", "math.CO", "--category", "math.PR")
+    result = fetch_papers("--source", "arxiv-rss", "--category", "math.PR", "--category", "math.CO")
 
     assert result.status == 1
-    assert [r.path for r in arxiv_on.requests()] == ["/rss/math.CO", "/rss/math.PR"]
-    assert "malformed XML" in result.err
-    assert table_snapshot() == papers_already_stored
+    assert [r.path for r in arxiv_on.requests()] == ["/rss/math.PR", "/rss/math.CO"]
+    error = f"arxiv-rss ({arxiv_on.url}/rss/math.PR): malformed XML at line 45, column 66: mismatched tag"
+    assert result.err == error + "\n"
+    assert result.summary == "fetched 4, created 2, updated 2, skipped 0"  # math.CO's listing
+    assert table_snapshot() != papers_already_stored
+    run = FetchRun.objects.get(status=FetchRun.Status.FAILED)
+    assert (run.error, run.requests, run.fetched, run.created) == (error, 2, 4, 2)
+    assert run.notes == f"the arXiv listing for math.PR failed ({error}); the other listings are stored"
 
 
 def test_http_error_exits_1_and_is_recorded(fetch_papers, arxiv_on, papers_already_stored):

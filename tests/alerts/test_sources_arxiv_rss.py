@@ -212,9 +212,10 @@ def test_nightly_listings_fetch_each_category_in_use_once(fetch_papers, arxiv_on
     result = fetch_papers("--source", "arxiv-rss")
 
     assert result.status == 0, result.err
-    assert sorted(r.path for r in arxiv_on.requests()) == ["/rss/cs", "/rss/math.CO"]
-    # One transaction for the whole source: 7 + 4 announcements of 10 distinct papers.
-    assert result.summary == "fetched 10, created 10, updated 0, skipped 0"
+    assert [r.path for r in arxiv_on.requests()] == ["/rss/cs", "/rss/math.CO"]
+    # Each listing stored as it arrives: 7 + 4 announcements of 10 distinct papers, the one
+    # in both listings created by the first and updated by the second.
+    assert result.summary == "fetched 11, created 10, updated 1, skipped 0"
     assert Paper.objects.get(arxiv_id="2603.02636").version == 2
     assert Paper.objects.get(arxiv_id="2603.02636").announced_on == dt.date(2026, 3, 4)
 
@@ -255,9 +256,9 @@ def test_one_string_author_lists_split_into_names(creator, names):
 
 
 def test_a_category_arxiv_has_no_listing_for_is_skipped_and_noted(fetch_papers, arxiv_on, settings):
-    settings.ARXIV_CATEGORIES = ["cs.DC", "node.JS"]  # as a filter could name it
+    settings.ARXIV_CATEGORIES = ["cs.DC", "cs.GL"]  # a real category whose listing has gone
     arxiv_on.route("/rss/cs.DC", Reply(body=saved(DAY1).read_bytes()))
-    arxiv_on.route("/rss/node.JS", Reply(404, body="not found"))
+    arxiv_on.route("/rss/cs.GL", Reply(404, body="not found"))
 
     result = fetch_papers("--source", "arxiv-rss")
 
@@ -266,9 +267,21 @@ def test_a_category_arxiv_has_no_listing_for_is_skipped_and_noted(fetch_papers, 
     run = FetchRun.objects.get()
     assert run.status == FetchRun.Status.OK
     assert (
-        run.notes
-        == f"no arXiv listing for node.JS (HTTP 404 Not Found from {arxiv_on.url}/rss/node.JS); skipped"
+        run.notes == f"no arXiv listing for cs.GL (HTTP 404 Not Found from {arxiv_on.url}/rss/cs.GL); skipped"
     )
+
+
+def test_a_configured_category_arxiv_does_not_have_is_never_asked_for(
+    fetch_papers, arxiv_on, settings, caplog
+):
+    settings.ARXIV_CATEGORIES = ["cs.DC", "node.JS"]
+    arxiv_on.route("/rss/cs.DC", Reply(body=saved(DAY1).read_bytes()))
+
+    result = fetch_papers("--source", "arxiv-rss")
+
+    assert (result.status, result.err) == (0, "")
+    assert [r.path for r in arxiv_on.requests()] == ["/rss/cs.DC"]
+    assert "ARXIV_CATEGORIES: 'node.JS' is not an arXiv category; skipped" in caplog.text
 
 
 def test_no_listing_at_all_is_a_failure(fetch_papers, arxiv_on, settings):

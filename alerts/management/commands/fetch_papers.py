@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from alerts.papers.fetch import SOURCES, papers_fetch_request
-from alerts.papers.sources.records import is_arxiv_category
+from alerts.search import taxonomy
 
 
 def _date(value: str) -> dt.date:
@@ -13,6 +13,15 @@ def _date(value: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise CommandError(f"--date must be YYYY-MM-DD, not {value!r}") from None
+
+
+def _category(value: str) -> str:
+    """A category or archive of arXiv's taxonomy, as arXiv writes it (`cs.lg` -> `cs.LG`)."""
+    name = taxonomy.archive(value) or taxonomy.category(value)
+    if name is None:
+        hint = taxonomy.suggest(value)
+        raise CommandError(f"not an arXiv category: {value}" + (f" (did you mean {hint}?)" if hint else ""))
+    return name
 
 
 class Command(BaseCommand):
@@ -40,9 +49,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, source, category, url, file, date, **options):
-        bad = [c for c in category if not is_arxiv_category(c)]
-        if bad:
-            raise CommandError(f"not an arXiv category: {', '.join(bad)}")
+        category = [_category(c) for c in category]
         if file and not source:
             raise CommandError("--file needs --source, to know how to read the file")
         if url and not source:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from alerts.digests import composing
 from alerts.digests.composing import FilterSpec
-from alerts.digests.rendering import Links, render_digest, render_digest_direct
+from alerts.digests.rendering import Links, render_digest, render_digest_direct, rendering_of
 from tests.factories import PaperFactory
 
 from .conftest import make_papers
@@ -111,7 +111,7 @@ def test_a_paper_block_is_rendered_once_per_run_and_reused():
             links=LINKS,
         )
     # Three digests with the same papers: one block per paper, not three.
-    assert len(pidx.blocks) == len(comps[0].items)
+    assert len(rendering_of(pidx).blocks) == len(comps[0].items)
 
 
 def test_shared_blocks_mark_each_subscribers_own_terms_exactly_as_the_templates_do():
@@ -135,4 +135,4 @@ def test_shared_blocks_mark_each_subscribers_own_terms_exactly_as_the_templates_
     assert set(marked[2]) == {"attention"}  # the cs.LG papers without it are shown unmarked
     assert set(marked[3]) == {"diffusion", "attention"}
     # One block per paper and section shown, whoever reads it: only the marks differ.
-    assert set(pidx.blocks) == shown
+    assert set(rendering_of(pidx).blocks) == shown
