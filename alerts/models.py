@@ -63,12 +63,6 @@ class Paper(models.Model):
     def key(self) -> str:
         return self.arxiv_id or self.external_key or ""
 
-    @property
-    def hf_url(self) -> str:
-        if self.arxiv_id and self.upvotes is not None:
-            return f"https://huggingface.co/papers/{self.arxiv_id}"
-        return ""
-
 
 class Digest(models.Model):
     """One subscriber's digest for one period (their local day, or week). Unique per period.
@@ -131,6 +125,11 @@ class Digest(models.Model):
             models.Index(fields=["subscriber", "status", "window_end"]),
             # The admin home counts today's sent and failed digests from this index alone.
             models.Index(fields=["finished_at", "status"], name="digest_finished_status"),
+        ]
+        # Pages of the admin beyond the model's own list: being staff is not enough for them.
+        permissions = [
+            ("preview_digest", "Can preview any subscriber's next digest and send a test copy"),
+            ("view_outbox", "Can read the local outbox (every email sent, with its links)"),
         ]
 
     def __str__(self) -> str:

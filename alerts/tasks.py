@@ -71,10 +71,10 @@ def fetch_papers_task(
     return {"fetched": counts.fetched, "created": counts.created, "updated": counts.updated}
 
 
-@shared_task(acks_late=True)
+@shared_task
 def dispatch_due_digests(now: str | None = None) -> dict:
-    """Hourly (beat): create the digests whose send hour has come and queue them. `now`
-    (ISO 8601) runs it as of that moment; beat passes nothing."""
+    """Every 15 minutes (beat): create the digests whose send hour has come and queue them.
+    `now` (ISO 8601) runs it as of that moment; beat passes nothing."""
     with transaction.atomic():
         result = digests_dispatch(now=dt.datetime.fromisoformat(now) if now else timezone.now())
         queued = 0
@@ -84,7 +84,7 @@ def dispatch_due_digests(now: str | None = None) -> dict:
     return {"created": result.created, "chunks": queued}
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
+@shared_task(bind=True, max_retries=None)
 def send_digest_chunk(self, digest_ids: list[int]) -> dict:
     """Send a chunk of digests. Safe to run twice: only pending digests are claimed."""
     result = digests_send(digest_ids=digest_ids)
@@ -95,7 +95,7 @@ def send_digest_chunk(self, digest_ids: list[int]) -> dict:
     return {"sent": result.sent, "skipped": result.skipped, "failed": result.failed}
 
 
-@shared_task(acks_late=True)
+@shared_task
 def recover_digests(now: str | None = None) -> dict:
     """Every few minutes (beat): take over dead workers' claims, settle digests whose
     outcome is unknown, requeue orphaned digests. `now` (ISO 8601) replays the sweep as of
@@ -123,7 +123,7 @@ def recover_digests(now: str | None = None) -> dict:
     }
 
 
-@shared_task(acks_late=True)
+@shared_task
 def send_test_digest(subscriber_id: int, to_email: str) -> str:
     """Admin's "send a test digest to me": the subscriber's next digest, to the admin."""
     from alerts.digests.previews import digest_preview_send

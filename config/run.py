@@ -36,7 +36,8 @@ DEFAULT_PORT = 8000
 STOPPED_BY_SIGNAL = {130, 143}
 
 NO_REDIS_NOTICE = (
-    "redis-server not found: tasks run in-process, without a worker "
+    "redis-server not found: tasks run in-process, without a worker, and rate limits are "
+    "counted in the web process's own memory, not shared with any other process "
     "(install it for the full set-up: sudo apt-get install redis-server, or brew install redis)"
 )
 
@@ -180,6 +181,7 @@ def banner(*, port: int, env: dict[str, str], broker: Broker, notes: list[str]) 
     base = f"http://127.0.0.1:{port}"
     admin = base + admin_url_path(env)
     tasks = "worker and beat on Redis" if broker.url else "in-process (beat runs the periodic jobs)"
+    limits = "shared in Redis" if broker.url else "in this one web process only (no Redis)"
     lines = [
         "",
         "Paper alerts is running:",
@@ -187,6 +189,7 @@ def banner(*, port: int, env: dict[str, str], broker: Broker, notes: list[str]) 
         f"  admin          {admin}",
         f"  local outbox   {admin}outbox/   (every email the service sends)",
         f"  tasks          {tasks}",
+        f"  rate limits    {limits}",
         *(f"  {note}" for note in notes),
         "Press Ctrl-C to stop.",
         "",

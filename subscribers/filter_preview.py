@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from alerts.core.display import safe_url
 from alerts.models import Paper
 from alerts.search.matcher import PaperDoc, PaperIndex, iter_bits
 from alerts.search.textnorm import highlight_spans
@@ -70,11 +71,6 @@ _lock = threading.Lock()
 _current: WeekIndex | None = None
 
 
-def _safe_url(url: str) -> str:
-    # Paper links come from feeds: only web links become an href.
-    return url if url.startswith(("https://", "http://")) else ""
-
-
 def week_index() -> WeekIndex:
     """The index of the papers first seen in the last PREVIEW_DAYS days, built once per change."""
     global _current
@@ -100,7 +96,7 @@ def week_index() -> WeekIndex:
         for title, abstract, authors, categories, url, announced_on, first_seen_at in rows:
             docs.append(PaperDoc(title, abstract, tuple(authors or ()), tuple(categories or ())))
             titles.append(title)
-            urls.append(_safe_url(url))
+            urls.append(safe_url(url))  # paper links come from feeds
             days.append(
                 announced_on if announced_on in window_days else first_seen_at.astimezone(dt.UTC).date()
             )

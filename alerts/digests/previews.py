@@ -19,14 +19,16 @@ from alerts.digests.periods import WEEKLY, current_period, period_for_date, peri
 from alerts.digests.rendering import Links, RenderedDigest, render_digest, render_digest_direct
 from alerts.models import Digest, DigestItem
 from subscribers.models import Subscriber
-from subscribers.tokens import (
-    DIGEST,
-    TokenInvalid,
-    manage_url,
-    object_id_of,
-    object_token_check,
-    unsubscribe_url,
-)
+from subscribers.tokens import DIGEST, TokenInvalid, object_id_of, object_token_check
+
+
+def _links_for_others(*, view_url: str) -> Links:
+    """Links for a digest shown to someone who is not the subscriber (an admin's preview
+    or test copy): none of them acts for the subscriber; manage and unsubscribe lead to the
+    page where the owner of an address gets their own links by email, and "view in your
+    browser" to the admin's preview page (`view_url`, behind the admin's login)."""
+    resend = f"{settings.SITE_URL}/resend/"
+    return Links(manage_url=resend, unsubscribe_url=resend, view_url=view_url)
 
 
 @dataclass
@@ -89,11 +91,7 @@ def digest_preview(
         filter_names=[s.name for s in specs],
         period=period.start,
         weekly=subscriber.frequency == WEEKLY,
-        links=Links(
-            manage_url=manage_url(subscriber),
-            unsubscribe_url=unsubscribe_url(subscriber),
-            view_url=preview_page_url(subscriber),
-        ),
+        links=_links_for_others(view_url=preview_page_url(subscriber)),
     )
     return Preview(subscriber=subscriber, period=period.start, composition=composition, rendered=rendered)
 
@@ -109,15 +107,16 @@ def digest_for_view(digest: Digest, view_url: str) -> RenderedDigest:
     )
     subscriber = digest.subscriber
     names = list(subscriber.filters.filter(is_active=True).values_list("name", flat=True))
+    # Read-only: a browser-view link may be shared or leak (a feed reader, a forwarded
+    # email); it shows the papers, never the address or a link that acts for its owner.
     return render_digest_direct(
         composition=composition,
-        email=subscriber.email,
+        email="",
         filter_names=names,
         period=digest.period,
         weekly=digest.frequency == WEEKLY,
-        links=Links(
-            manage_url=manage_url(subscriber), unsubscribe_url=unsubscribe_url(subscriber), view_url=view_url
-        ),
+        links=Links(manage_url="", unsubscribe_url="", view_url=view_url),
+        read_only=True,
     )
 
 
@@ -131,9 +130,12 @@ def digest_preview_send(*, subscriber: Subscriber, to_email: str) -> str:
         digest=probe,
         subscriber=subscriber,
         rendered=preview.rendered,
-        unsubscribe=unsubscribe_url(subscriber),
+        unsubscribe=_links_for_others(view_url="").unsubscribe_url,
         conn=conn,
     )
+    # The admin's mail provider must not offer a one-click unsubscribe: it would unsubscribe
+    # the admin's address from nothing, or (were the link real) the subscriber.
+    del message.extra_headers["List-Unsubscribe"], message.extra_headers["List-Unsubscribe-Post"]
     message.subject = f"[Test] {preview.rendered.subject}"
     message.to = [to_email]
     message.metadata = {"test_digest_for": str(subscriber.pk)}

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from alerts.search import textnorm
@@ -48,7 +48,7 @@ from alerts.search.query import (
 )
 from alerts.search.textnorm import Word
 
-__all__ = ["CompiledQuery", "Hit", "MatchResult", "PaperDoc", "PaperIndex", "iter_bits"]
+__all__ = ["CompiledQuery", "Hit", "PaperDoc", "PaperIndex", "iter_bits"]
 
 # Relevance weights: a matched term in the title counts twice one in the abstract; an
 # author or category term counts like an abstract term.
@@ -74,18 +74,6 @@ class Hit:
     doc: int
     score: float
     terms: tuple[str, ...]  # normalised (see textnorm.highlight_spans)
-
-
-@dataclass(frozen=True, slots=True)
-class MatchResult:
-    """The outcome of `PaperIndex.match_many`, one entry per distinct query text.
-
-    `matches` maps every valid query to its bitset; `errors` maps every invalid one to its
-    `QueryError`. A text is in exactly one of the two.
-    """
-
-    matches: dict[str, int]
-    errors: dict[str, QueryError]
 
 
 class CompiledQuery:
@@ -477,24 +465,6 @@ class PaperIndex:
         if expect or stack:
             return None
         return (union | conjunction) & everything
-
-    def match_many(self, queries: Iterable[str]) -> MatchResult:
-        """Evaluate every distinct query once; an invalid one is reported, never raised."""
-        matches: dict[str, int] = {}
-        errors: dict[str, QueryError] = {}
-        by_text = self._by_text
-        for query in queries:
-            if query in matches:
-                continue
-            bits = by_text.get(query)
-            if bits is None:
-                try:
-                    bits = self.match(query)
-                except QueryError as exc:
-                    errors[query] = exc
-                    continue
-            matches[query] = bits
-        return MatchResult(matches, errors)
 
     def compile(self, query: str) -> CompiledQuery:
         """The compiled filter, memoised per text and per canonical form. Raises `QueryError`."""

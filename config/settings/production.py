@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import REDIS_URL, env
 
 DEBUG = False
 # No defaults: production refuses to start without a real key and its host names.
@@ -15,6 +15,15 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # HTTPS terminates at the proxy in front of gunicorn, which sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# That proxy appends the client's address to X-Forwarded-For (subscribers/clientip.py).
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=1)
+# Several gunicorn workers (and hosts) must share the rate-limit counts, and tasks need a
+# broker: without Redis both would silently run per process.
+if not REDIS_URL:
+    raise ImproperlyConfigured(
+        "REDIS_URL is required in production: the web processes share their rate limits and "
+        "the workers their queue through it."
+    )
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 # /healthz is probed over plain HTTP from inside the compose network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from alerts.search.matcher import Hit, MatchResult, PaperDoc, PaperIndex, iter_bits
+from alerts.search.matcher import Hit, PaperDoc, PaperIndex, iter_bits
 from alerts.search.query import QueryError
 from alerts.search.textnorm import highlight_spans
 
@@ -36,14 +36,19 @@ def test_match_is_a_bitset_over_the_docs(index):
     assert index.match("nothing-like-this") == 0
 
 
-def test_match_many_reports_invalid_filters_without_breaking_the_batch(index):
+def test_an_invalid_filter_raises_its_error_and_the_others_still_match(index):
     queries = ["diffusion", "(diffusion", "Diffusion", "diffusion", "au:lecun", "title:x", "(diffusion"]
-    result = index.match_many(iter(queries))
-    assert isinstance(result, MatchResult)
-    assert result.matches == {"diffusion": 0b0011, "Diffusion": 0b0011, "au:lecun": 0b0001}
-    assert set(result.errors) == {"(diffusion", "title:x"}
-    assert str(result.errors["(diffusion"]) == "unbalanced parenthesis: '(' is never closed (column 1)"
-    assert result.errors["title:x"].column == 1
+    matches: dict[str, int] = {}
+    errors: dict[str, QueryError] = {}
+    for query in queries:
+        try:
+            matches[query] = index.match(query)
+        except QueryError as exc:
+            errors[query] = exc
+    assert matches == {"diffusion": 0b0011, "Diffusion": 0b0011, "au:lecun": 0b0001}
+    assert set(errors) == {"(diffusion", "title:x"}
+    assert str(errors["(diffusion"]) == "unbalanced parenthesis: '(' is never closed (column 1)"
+    assert errors["title:x"].column == 1
 
 
 def test_compile_is_memoised_by_text_and_by_meaning(index):

@@ -135,6 +135,9 @@ def test_without_redis_server_tasks_run_in_process_and_the_site_still_works(make
     assert "sudo apt-get install redis-server" in NO_REDIS_NOTICE
     assert "brew install redis" in NO_REDIS_NOTICE
     assert "tasks          in-process (beat runs the periodic jobs)" in output
+    # Said plainly, not silenced: without Redis no other process shares the counts.
+    assert "rate limits are counted in the web process's own memory" in NO_REDIS_NOTICE
+    assert "rate limits    in this one web process only (no Redis)" in output
     assert "web started (pid=" in output
     assert "beat started (pid=" in output
     assert "worker started" not in output

@@ -5,7 +5,9 @@ boundary falls inside a test.
 """
 
 import pytest
+from django.core import checks
 
+from subscribers.models import SubscriberEvent
 from tests.subscribers.helpers import signup_data
 
 pytestmark = pytest.mark.django_db
@@ -48,3 +50,74 @@ def test_preview_is_limited_per_client_ip_with_a_fragment(client, settings):
     assert response.status_code == 429
     assert response.text.startswith('<p class="rate-limited" role="alert">')
     assert "Retry-After" in response
+
+
+# Behind the proxy ---------------------------------------------------------------------
+# Every request reaches the service from the proxy (REMOTE_ADDR 127.0.0.1), which appends
+# the address it got the request from to X-Forwarded-For.
+PROXY = "127.0.0.1"
+
+
+def through_proxy(client, email: str, client_address: str, sent_by_client: str = ""):
+    forwarded = f"{sent_by_client}, {client_address}" if sent_by_client else client_address
+    return client.post("/", signup_data(email), REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=forwarded)
+
+
+def test_behind_the_proxy_each_client_has_its_own_limit_whatever_it_forges(client, settings):
+    settings.TRUSTED_PROXIES = 1
+    settings.RATE_LIMIT_SIGNUP = "2/d"
+    statuses = [through_proxy(client, f"a{i}@example.org", "198.51.100.7").status_code for i in range(2)]
+    assert statuses == [200, 200]
+    assert through_proxy(client, "a2@example.org", "198.51.100.7").status_code == 429
+    # Entries the client writes before the proxy's own change nothing.
+    for forged in ("203.0.113.99", "10.0.0.1, 203.0.113.98", "not-an-address"):
+        assert through_proxy(client, "a3@example.org", "198.51.100.7", forged).status_code == 429
+    # Another client behind the same proxy is not limited by the first one.
+    assert through_proxy(client, "b@example.org", "198.51.100.8").status_code == 200
+    # The audit trail records the client, not the proxy.
+    event = SubscriberEvent.objects.get(subscriber__email="b@example.org", kind="created")
+    assert event.detail["ip"] == "198.51.100.8"
+
+
+def test_without_a_proxy_a_forged_forwarded_header_is_ignored(client, settings):
+    settings.TRUSTED_PROXIES = 0
+    settings.RATE_LIMIT_SIGNUP = "2/d"
+    statuses = [
+        client.post(
+            "/",
+            signup_data(f"c{i}@example.org"),
+            REMOTE_ADDR="203.0.113.5",
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{i}",
+        ).status_code
+        for i in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+    event = SubscriberEvent.objects.filter(kind="created").first()
+    assert event.detail["ip"] == "203.0.113.5"
+
+
+def test_behind_two_proxies_the_client_is_the_entry_the_outer_one_wrote(client, settings):
+    settings.TRUSTED_PROXIES = 2
+    settings.RATE_LIMIT_SIGNUP = "1/d"
+    cdn = "192.0.2.10"
+    first = client.post(
+        "/", signup_data("d@example.org"), REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"198.51.100.9, {cdn}"
+    )
+    forged = client.post(
+        "/",
+        signup_data("e@example.org"),
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=f"203.0.113.1, 198.51.100.9, {cdn}",
+    )
+    other = client.post(
+        "/", signup_data("f@example.org"), REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"198.51.100.10, {cdn}"
+    )
+    assert (first.status_code, forged.status_code, other.status_code) == (200, 429, 200)
+
+
+def test_a_process_local_cache_is_reported_by_a_system_check(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    (warning,) = [m for m in checks.run_checks() if m.id == "subscribers.W001"]
+    assert "each process's own memory" in warning.msg
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "x"}}
+    assert [m for m in checks.run_checks() if m.id == "subscribers.W001"] == []

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0007_digest_unknown_outcome'),
+        ('alerts', '0009_digest_preview_and_outbox_permissions'),
         ('subscribers', '0002_event_kinds_signup_blocked_email_failed'),
     ]
 
