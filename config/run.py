@@ -15,6 +15,7 @@ Ctrl-C (or SIGTERM) stops them all, then the private Redis.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -32,6 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = ROOT / "Procfile"
 DEFAULT_PORT = 8000
+# Where `make run` records the SITE_URL it chose, for every process started without it
+# (manage.py send_digests in another terminal): read by config/settings/local.py.
+SITE_FILE_NAME = "site.json"
 # honcho's exit status after SIGINT or SIGTERM
 STOPPED_BY_SIGNAL = {130, 143}
 
@@ -127,6 +131,16 @@ def start_broker(env: dict[str, str], data_dir: Path) -> Broker:
     return Broker(url=f"redis://127.0.0.1:{port}/0", proc=proc)
 
 
+def record_site_url(data_dir: Path, site_url: str) -> Path:
+    """Write the SITE_URL this run uses to data/site.json (atomically: a command starting at
+    the same moment reads the old file or the new one, never half of one)."""
+    path = data_dir / SITE_FILE_NAME
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps({"SITE_URL": site_url}) + "\n")
+    partial.replace(path)
+    return path
+
+
 def admin_url_path(env: dict[str, str]) -> str:
     # Mirrors ADMIN_URL in config/settings/base.py.
     return "/" + env.get("DJANGO_ADMIN_URL", "admin/").strip("/") + "/"
@@ -188,6 +202,7 @@ def banner(*, port: int, env: dict[str, str], broker: Broker, notes: list[str]) 
         f"  sign-up page   {base}/",
         f"  admin          {admin}",
         f"  local outbox   {admin}outbox/   (every email the service sends)",
+        f"  links in mail  {env['SITE_URL']}   (SITE_URL; manage.py commands use it too)",
         f"  tasks          {tasks}",
         f"  rate limits    {limits}",
         *(f"  {note}" for note in notes),
@@ -257,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     # The Procfile's `python` is this interpreter (the virtualenv's), activated or not.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("SITE_URL", f"http://127.0.0.1:{args.port}")
+    record_site_url(data_dir, env["SITE_URL"])
     env["RUN_WEB_PORT"] = str(args.port)
     if args.demo:
         # The demo's papers come from files: the scheduled fetches of arXiv and Hugging Face

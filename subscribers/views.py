@@ -32,11 +32,20 @@ Status = Subscriber.Status
 
 
 def _rate_limited(
-    request: HttpRequest, group: str, setting: str, template: str = "subscribers/rate_limited.html"
+    request: HttpRequest,
+    group: str,
+    setting: str,
+    template: str = "subscribers/rate_limited.html",
+    *,
+    cost: int = 1,
 ) -> HttpResponse | None:
-    """Count this request against the client IP's limit; the 429 page once it is over.
+    """Count this request `cost` times against the client IP's limit (a request doing the
+    work of several, such as ten previews, counts as several); the 429 page once it is over.
     The address is subscribers.clientip.client_ip's (RATELIMIT_IP_META_KEY names it)."""
-    usage = get_usage(request, group=group, key="ip", rate=getattr(settings, setting), increment=True)
+    for _ in range(max(1, cost)):
+        usage = get_usage(request, group=group, key="ip", rate=getattr(settings, setting), increment=True)
+        if usage is not None and usage["should_limit"]:
+            break
     if usage is None or not usage["should_limit"]:
         return None
     wait = max(1, usage["time_left"])
@@ -64,6 +73,13 @@ def _posted_filters(request: HttpRequest, rows: int) -> list[dict]:
         }
         for i in range(rows)
     ]
+
+
+def _preview_cost(request: HttpRequest) -> int:
+    """What "add a filter" or "preview" counts against the preview limit: one per preview."""
+    if request.POST.get("action") != "preview":
+        return 1
+    return sum(1 for row in _posted_filters(request, _rows_requested(request)) if row["query"])
 
 
 def _redisplay(request: HttpRequest, form_class, template: str, context: dict) -> HttpResponse:
@@ -98,9 +114,8 @@ def signup(request: HttpRequest) -> HttpResponse:
         return render(request, "subscribers/signup.html", context)
     action = request.POST.get("action", "subscribe")
     if action in ("add_filter", "preview"):
-        return _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW") or _redisplay(
-            request, SignupForm, "subscribers/signup.html", {}
-        )
+        limited = _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW", cost=_preview_cost(request))
+        return limited or _redisplay(request, SignupForm, "subscribers/signup.html", {})
     if limited := _rate_limited(request, "signup", "RATE_LIMIT_SIGNUP"):
         return limited
     with _answer_no_sooner_than(settings.SIGNUP_ANSWER_SECONDS):
@@ -264,9 +279,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         )
         return render(request, "subscribers/manage.html", context)
     if action in ("add_filter", "preview"):
-        return _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW") or _redisplay(
-            request, PreferencesForm, "subscribers/manage.html", context
-        )
+        limited = _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW", cost=_preview_cost(request))
+        return limited or _redisplay(request, PreferencesForm, "subscribers/manage.html", context)
     if action == "save":
         return _save_preferences(request, subscriber, context)
     return _manage_action(request, subscriber, action)

@@ -303,6 +303,9 @@ RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default="subscribers.client
 SIGNUP_ANSWER_SECONDS = env.float("SIGNUP_ANSWER_SECONDS", default=0.2)
 # The live preview matches filters against the papers first seen in this many days.
 PREVIEW_DAYS = env.int("PREVIEW_DAYS", default=7)
+# What the preview index's caches may hold in each web process, in bytes: any query costs
+# the same bounded memory (alerts/search/matcher.py, bench/preview.py).
+PREVIEW_CACHE_BYTES = env.int("PREVIEW_CACHE_BYTES", default=8 * 1024 * 1024)
 
 # LOGGING
 # ------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Production: every secret from the environment, HTTPS behind a proxy, an ESP for email."""
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
@@ -12,6 +14,15 @@ if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure"):
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a random string of 50+ characters.")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Every link in every email is built from SITE_URL: without it a digest's unsubscribe links
+# would point at base.py's development default, so production does not start.
+SITE_URL = env("SITE_URL", default="").rstrip("/")
+if urlsplit(SITE_URL).scheme not in ("https", "http") or not urlsplit(SITE_URL).hostname:
+    raise ImproperlyConfigured(
+        "SITE_URL must be set to the public address of the site, e.g. https://alerts.example.org: "
+        "every link in the emails is built from it."
+    )
+FETCH_USER_AGENT = env("FETCH_USER_AGENT", default=f"paper-alerts/1.0 (+{SITE_URL})")
 
 # HTTPS terminates at the proxy in front of gunicorn, which sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

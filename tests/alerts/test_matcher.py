@@ -105,17 +105,40 @@ def test_an_empty_day_matches_nothing():
     assert index.hits("diffusion") == []
 
 
-def test_a_long_lived_index_forgets_old_queries_and_still_answers_the_same(index):
+def all_caches(index: PaperIndex) -> list:
+    fields = (index._title, index._abstract)
+    return [
+        *(index._bits, index._by_text, index._chunks, index._errors, index._compiled),
+        *(index._compiled_by_key, index._leaf_scores, index._terms),
+        *(cache for field in fields for cache in (field._phrases, field._prefixes)),
+    ]
+
+
+def test_a_long_lived_index_keeps_its_caches_within_their_bytes_and_still_answers_the_same():
     words = ("diffusion", "attention", "graph*", "grasping", "models", "sparse", "self-supervised")
     queries = [
         *(q for w in words for q in (w, f"ti:{w}", f"{w} -cat:cs.CV", f"({w} OR robot) cat:cs.*")),
         *('"diffusion models"', '"sparse attention"', '"message passing"', 'abs:"self-supervised policy"'),
+        "graph* AND NOT (",
+        "au:",  # invalid: their errors are cached too
     ]
-    fresh = PaperIndex(DOCS)
-    expected = [(fresh.match(q), fresh.hits(q)) for q in queries]
-    index.cache_limit = 4
+
+    def answers(index: PaperIndex) -> list:
+        found = []
+        for q in queries:
+            try:
+                found.append((index.match(q), index.hits(q), index.top_hits(q, 2)))
+            except QueryError as exc:
+                found.append(str(exc))
+        return found
+
+    expected = answers(PaperIndex(DOCS))
+    index = PaperIndex(DOCS, cache_bytes=40_000)
     for _ in range(2):  # the second round finds most of its queries forgotten
-        assert [(index.match(q), index.hits(q)) for q in queries] == expected
-    for cache in (index._by_text, index._compiled, index._compiled_by_key, index._chunks, index._terms):
-        assert len(cache) <= 4
-    assert len(index._bits) <= 16
+        assert answers(index) == expected
+    caches = all_caches(index)
+    for cache in caches:
+        assert 0 <= cache.used <= cache.budget
+        assert cache.used == sum(cache.size_of(key, value) for key, value in cache.items())
+    assert sum(cache.budget for cache in caches) <= 40_000
+    assert len(index._by_text) < len(queries) - 2  # some were dropped

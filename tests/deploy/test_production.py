@@ -76,6 +76,19 @@ def test_production_refuses_to_start_without_redis(tmp_path):
     assert "REDIS_URL is required in production" in result.stderr
 
 
+@pytest.mark.parametrize("site_url", [None, "", "alerts.example.org", "https://"])
+def test_production_refuses_to_start_without_the_sites_address(tmp_path, site_url):
+    # Without it every link in the emails would point at the development default.
+    env = clean_env(tmp_path)
+    del env["SITE_URL"]
+    if site_url is not None:
+        env["SITE_URL"] = site_url
+    result = manage(env, "check")
+    assert result.returncode != 0
+    message = "SITE_URL must be set to the public address of the site, e.g. https://alerts.example.org"
+    assert message in result.stderr
+
+
 @pytest.fixture(scope="module")
 def collected(tmp_path_factory):
     """A data directory with the static files collected as the Dockerfile's build step does:

@@ -7,8 +7,10 @@ boundary falls inside a test.
 import pytest
 from django.core import checks
 
+from subscribers import tokens
 from subscribers.models import SubscriberEvent
-from tests.subscribers.helpers import signup_data
+from tests.factories import SubscriberFactory
+from tests.subscribers.helpers import preferences_data, signup_data
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +123,32 @@ def test_a_process_local_cache_is_reported_by_a_system_check(settings):
     assert "each process's own memory" in warning.msg
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "x"}}
     assert [m for m in checks.run_checks() if m.id == "subscribers.W001"] == []
+
+
+def test_each_filter_previewed_counts_against_the_preview_limit(client, settings):
+    # Ten previews in one press of the button cost ten live previews, not one.
+    settings.RATE_LIMIT_PREVIEW = "12/d"
+    filters = [(f"Filter {i}", f"ti:graph{i}") for i in range(10)]
+    first = client.post("/", signup_data(filters=filters, action="preview"), REMOTE_ADDR="203.0.113.7")
+    assert first.status_code == 200
+    assert first.text.count("papers matched") + first.text.count("No paper matched") >= 1
+    # Two left: two live previews, then the limit.
+    statuses = [
+        client.get("/preview/", {"q": "ti:graph"}, REMOTE_ADDR="203.0.113.7").status_code for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+    # Empty rows cost nothing; "add another filter" costs one.
+    again = client.post("/", signup_data(filters=filters, action="preview"), REMOTE_ADDR="203.0.113.8")
+    assert again.status_code == 200
+    more = signup_data(filters=[("One", "ti:graph"), ("", "")], action="add_filter")
+    assert client.post("/", more, REMOTE_ADDR="203.0.113.8").status_code == 200
+    assert client.post("/", more, REMOTE_ADDR="203.0.113.8").status_code == 200
+    assert client.post("/", more, REMOTE_ADDR="203.0.113.8").status_code == 429
+
+
+def test_previews_on_the_manage_page_count_each_filter_too(client, settings, site_url):
+    settings.RATE_LIMIT_PREVIEW = "5/d"
+    path = tokens.manage_url(SubscriberFactory()).removeprefix(site_url)
+    data = {**preferences_data([(f"F{i}", f"ti:graph{i}") for i in range(5)]), "action": "preview"}
+    assert client.post(path, data).status_code == 200
+    assert client.post(path, data).status_code == 429
