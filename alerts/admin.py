@@ -9,10 +9,12 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.decorators import method_decorator
 
+from alerts import admin_schedules
 from alerts.digests.previews import digest_preview
 from alerts.digests.recovery import digests_retry
 from alerts.models import DeliveryEvent, Digest, DigestItem, FetchRun, Paper
 from alerts.tasks import send_test_digest
+from subscribers.admin_links import preview_link
 from subscribers.models import Subscriber
 
 
@@ -132,7 +134,11 @@ class DigestAdmin(admin.ModelAdmin):
     inlines = [DigestItemInline]
     actions = ["retry_digests"]
     show_full_result_count = False
-    readonly_fields = [f.name for f in Digest._meta.fields]
+    readonly_fields = [f.name for f in Digest._meta.fields] + ["next_digest"]
+
+    @admin.display(description="Subscriber's next digest")
+    def next_digest(self, obj: Digest) -> str:
+        return preview_link(obj.subscriber)
 
     @admin.display(description="Last error")
     def error_short(self, obj: Digest) -> str:
@@ -200,3 +206,7 @@ class DeliveryEventAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+# Periodic tasks: schedules in plain words, Celery's housekeeping out of the list.
+admin_schedules.register(admin.site)

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,6 +19,8 @@ from alerts.papers.http import FetchError
 from subscribers.services import category_notices_queue
 
 logger = logging.getLogger(__name__)
+
+OFFLINE_NOTE = "offline demo: fetches are skipped, nothing is requested from arXiv or Hugging Face"
 
 
 class TransientFetchError(Exception):
@@ -47,6 +50,9 @@ def fetch_papers_task(
     that each retries, or fails, on its own. The nightly arXiv listings (no categories
     given: those in use) also tell subscribers whose filters name arXiv categories that do
     not exist, once per filter."""
+    if settings.OFFLINE_DEMO:
+        logger.info("offline demo: the %s fetch is skipped (no network requests)", source or "nightly")
+        return {"skipped": OFFLINE_NOTE}
     day = dt.date.fromisoformat(date) if date else None
     specs = fetch_specs(source=source, categories=categories or (), url=url, date=day)
     if source is None or len(specs) != 1:

@@ -116,7 +116,8 @@ class TopicFilter(models.Model):
         indexes = [models.Index(fields=["is_active", "subscriber"])]
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.query}"
+        # An unnamed filter is named after its query: say it once.
+        return self.query if self.name in ("", self.query) else f"{self.name}: {self.query}"
 
 
 class SubscriberEvent(models.Model):

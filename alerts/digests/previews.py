@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.mail import get_connection
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 from alerts.digests import composing
@@ -20,12 +22,13 @@ from subscribers.models import Subscriber
 from subscribers.tokens import DIGEST, TokenInvalid, object_id_of, object_token_check
 
 
-def _links_for_others() -> Links:
+def _links_for_others(*, view_url: str) -> Links:
     """Links for a digest shown to someone who is not the subscriber (an admin's preview
-    or test copy): none of them acts for the subscriber; each leads to the page where the
-    owner of an address gets their own links by email."""
+    or test copy): none of them acts for the subscriber; manage and unsubscribe lead to the
+    page where the owner of an address gets their own links by email, and "view in your
+    browser" to the admin's preview page (`view_url`, behind the admin's login)."""
     resend = f"{settings.SITE_URL}/resend/"
-    return Links(manage_url=resend, unsubscribe_url=resend, view_url=resend)
+    return Links(manage_url=resend, unsubscribe_url=resend, view_url=view_url)
 
 
 @dataclass
@@ -34,6 +37,13 @@ class Preview:
     period: dt.date
     composition: Composition
     rendered: RenderedDigest
+
+
+def preview_page_url(subscriber: Subscriber) -> str:
+    """Where a preview is seen in the browser: the admin's preview page of this subscriber.
+    A digest not sent yet has no public browser view, and this page needs an admin login."""
+    path = reverse("admin:alerts_digest_preview").removeprefix(get_script_prefix())
+    return f"{settings.SITE_URL}/{path}?{urlencode({'email': subscriber.email})}"
 
 
 def digest_preview(
@@ -81,7 +91,7 @@ def digest_preview(
         filter_names=[s.name for s in specs],
         period=period.start,
         weekly=subscriber.frequency == WEEKLY,
-        links=_links_for_others(),
+        links=_links_for_others(view_url=preview_page_url(subscriber)),
     )
     return Preview(subscriber=subscriber, period=period.start, composition=composition, rendered=rendered)
 
@@ -120,7 +130,7 @@ def digest_preview_send(*, subscriber: Subscriber, to_email: str) -> str:
         digest=probe,
         subscriber=subscriber,
         rendered=preview.rendered,
-        unsubscribe=_links_for_others().unsubscribe_url,
+        unsubscribe=_links_for_others(view_url="").unsubscribe_url,
         conn=conn,
     )
     # The admin's mail provider must not offer a one-click unsubscribe: it would unsubscribe

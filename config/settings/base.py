@@ -47,7 +47,7 @@ else:
 # APPS
 # ------------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "alerts.apps.AlertsAdminConfig",  # django.contrib.admin, with the cockpit on its home
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -212,6 +212,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # PAPER SOURCES
 # ------------------------------------------------------------------------------
+# An offline demo (`make demo`): the scheduled fetches are skipped, with a note in the log
+# and on the admin home, so a machine without network shows no failed fetches.
+OFFLINE_DEMO = env.bool("OFFLINE_DEMO", default=False)
 # arXiv categories fetched every night, besides those that active topic filters name.
 ARXIV_CATEGORIES = env.list("ARXIV_CATEGORIES", default=["cs.AI", "cs.CL", "cs.CV", "cs.LG", "stat.ML"])
 # Extra RSS/Atom feeds fetched every night (bioRxiv, journals, blogs).

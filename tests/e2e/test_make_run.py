@@ -10,7 +10,7 @@ import requests
 
 from config.run import NO_REDIS_NOTICE
 
-from .conftest import ADMIN_USER, path_without, plain_text
+from .conftest import ADMIN_USER, DISPATCH_NOW, path_without, plain_text
 
 
 def listening(port: int) -> bool:
@@ -21,6 +21,35 @@ def listening(port: int) -> bool:
 def private_redis_port(output: str) -> int:
     line = next(line for line in output.splitlines() if "started a private redis-server on port" in line)
     return int(line.split("on port ")[1].split()[0])
+
+
+REFRESH_HF_NOW = DISPATCH_NOW.replace(
+    'task="alerts.tasks.dispatch_due_digests"', 'name="Refresh Hugging Face daily papers"'
+)
+FAILED_FETCHES = "from alerts.models import FetchRun; print(FetchRun.objects.filter(status='failed').count())"
+
+
+def check_stopped(run, redis_port: int) -> None:
+    """Ctrl-C stops every process and the private Redis; the data stays."""
+    run.stop()
+    output = run.output()
+    for process in ("web", "worker", "beat"):
+        assert f"{process} stopped" in output
+    assert "Traceback" not in output
+    assert not listening(run.port)
+    assert not listening(redis_port)  # the private Redis went with it
+    assert (run.data_dir / "redis" / "dump.rdb").is_file()
+    assert (run.data_dir / "db.sqlite3").is_file()
+
+
+def check_offline(run, admin, output: str) -> None:
+    """The demo is offline: the Hugging Face refresh, made due every 2 seconds as an admin
+    would on the Periodic tasks page, is skipped and leaves no failed run."""
+    assert "offline demo: the scheduled fetches of arXiv and Hugging Face are skipped" in output
+    run.manage("shell", "-c", REFRESH_HF_NOW)
+    run.wait_for("offline demo: the hf-daily fetch is skipped")
+    assert run.manage("shell", "-c", FAILED_FETCHES).splitlines()[-1] == "0"
+    assert "<strong>Offline demo:</strong>" in admin.get(f"{run.url}/admin/", timeout=30).text
 
 
 def test_make_demo_serves_preview_sign_up_confirm_and_the_admin_with_worker_and_beat_on_a_private_redis(
@@ -73,16 +102,9 @@ def test_make_demo_serves_preview_sign_up_confirm_and_the_admin_with_worker_and_
     outbox = admin.get(f"{run.url}/admin/outbox/", timeout=30)
     assert outbox.text.count("ada@example.org") == 2
     assert "2 messages" in outbox.text
+    check_offline(run, admin, output)
 
-    run.stop()
-    output = run.output()
-    for process in ("web", "worker", "beat"):
-        assert f"{process} stopped" in output
-    assert "Traceback" not in output
-    assert not listening(run.port)
-    assert not listening(redis_port)  # the private Redis went with it
-    assert (run.data_dir / "redis" / "dump.rdb").is_file()
-    assert (run.data_dir / "db.sqlite3").is_file()
+    check_stopped(run, redis_port)
 
 
 def test_a_second_start_keeps_the_data_and_the_admin_password(make_run):
