@@ -2,7 +2,8 @@
 
     python -m bench.compare --before ../old-checkout [--runs 5] [--only match,render,pipeline]
 
-Each benchmark runs in its `--quick` form (full sizes take most of an hour a run), first in
+Each benchmark runs in its `--quick` form (full sizes take most of an hour a run; the
+pipeline runs its 10,000-subscriber, 1,000-paper configuration alone), first in
 the `--before` checkout, then in this one, `--runs` times (A B A B ...), so a change in the
 machine's load falls on both sides alike. The figures each benchmark prints (CPU seconds,
 digests per second) are read from its output; the table gives each side's median and its
@@ -47,8 +48,24 @@ FIGURES = {
 }
 
 
+# The pipeline's quick plan also runs SMTP and a 3,000-paper day (minutes a run); the
+# comparison needs one configuration, chosen the same way in both checkouts.
+PIPELINE_10K = """
+import sys
+import bench.pipeline as pipeline
+pipeline.plan_of = lambda args: {
+    "sizes": [(10_000, [(1000, pipeline.TEST_BACKEND, 1, None)])],
+    "ceiling_messages": 0, "ceiling_runs": 0, "profile_at": None,
+}
+sys.argv = ["bench.pipeline", "--quick"]
+pipeline.main()
+"""
+
+
 def run_once(checkout: Path, bench: str) -> str:
     command = [sys.executable, "-m", f"bench.{bench}", "--quick"]
+    if bench == "pipeline":
+        command = [sys.executable, "-c", PIPELINE_10K]
     done = subprocess.run(command, cwd=checkout, capture_output=True, text=True, timeout=1800, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{bench} failed in {checkout}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
