@@ -188,8 +188,8 @@ def seed_subscribers(have: int, total: int, vocabulary) -> dict:
     with raw.cursor() as cursor, tempfile.TemporaryFile("w+") as pending_filters:
         with cursor.copy(
             "COPY subscribers_subscriber (id, email, status, timezone, send_hour, frequency, max_papers,"
-            " include_trending, send_when_empty, token_secret, created_at, updated_at, confirmed_at,"
-            " status_changed_at) FROM STDIN"
+            " include_trending, send_when_empty, token_secret, unsubscribe_secret, created_at, updated_at,"
+            " confirmed_at, status_changed_at) FROM STDIN"
         ) as subscriber_copy:
             for index, queries in subscribers:
                 pk = index + 1
@@ -204,6 +204,7 @@ def seed_subscribers(have: int, total: int, vocabulary) -> dict:
                         20,
                         workload.wants_trending(index),
                         False,
+                        secrets.token_hex(16),
                         secrets.token_hex(16),
                         now,
                         now,
