@@ -33,7 +33,10 @@ PURPOSES = (CONFIRM, MANAGE, UNSUBSCRIBE)
 # Links to something a subscriber owns (a digest's browser view, their Atom feed): the id
 # is the object's, the signature is keyed by the owner's token_secret.
 DIGEST, FEED = "digest", "feed"
-OBJECT_PURPOSES = (DIGEST, FEED)
+# A digest's feedback links (more/less like this, save): one signature per digest, the
+# paper and the action ride in the path (subscribers.feedback checks them).
+FEEDBACK = "feedback"
+OBJECT_PURPOSES = (DIGEST, FEED, FEEDBACK)
 # A confirmation link works for a week; manage and unsubscribe links as long as the
 # subscriber exists (an unsubscribe link in a year-old digest must still work).
 CONFIRM_MAX_AGE = 7 * 24 * 3600
@@ -238,3 +241,17 @@ def subscriber_from_feed_token(token: str) -> Subscriber | None:
     except TokenInvalid:
         return None
     return subscriber
+
+
+def feedback_url(digest, subscriber: Subscriber) -> str:
+    """The base of one digest's feedback links, without the trailing slash: a paper's link
+    is `<base>/<paper id>/<action>/`. One HMAC per digest, however many papers it shows."""
+    return _absolute("feedback-digest", object_token(subscriber, FEEDBACK, digest.pk)).removesuffix("/")
+
+
+PREVIEW = "preview"
+
+
+def preview_feedback_url() -> str:
+    """The feedback link base of a preview (no digest yet): its links say so when opened."""
+    return _absolute("feedback-digest", PREVIEW).removesuffix("/")

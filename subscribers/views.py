@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import get_usage
 
-from subscribers import filter_preview, services, tokens
+from subscribers import feedback, filter_preview, services, tokens
 from subscribers.forms import FILTERS_PREFIX, PreferencesForm, SignupForm, filter_formset
 from subscribers.models import MAX_FILTERS, Subscriber, SubscriberEvent
 from subscribers.selectors import filters_with_unknown_categories
@@ -206,6 +206,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         "token": token,
         "feed_url": feed_url(subscriber),
         "category_notices": filters_with_unknown_categories(subscriber_ids=[subscriber.pk]),
+        "votes": feedback.votes_of(subscriber=subscriber),
     }
     if subscriber.status == Status.COMPLAINED:
         return render(request, "subscribers/manage_closed.html", context)

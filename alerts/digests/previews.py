@@ -19,9 +19,11 @@ from subscribers.models import Subscriber
 from subscribers.tokens import (
     DIGEST,
     TokenInvalid,
+    feedback_url,
     manage_url,
     object_id_of,
     object_token_check,
+    preview_feedback_url,
     unsubscribe_url,
 )
 
@@ -83,6 +85,8 @@ def digest_preview(
             manage_url=manage_url(subscriber),
             unsubscribe_url=unsubscribe_url(subscriber),
             view_url=manage_url(subscriber),
+            # A preview is no digest: its feedback links open a page that says so.
+            feedback_url=preview_feedback_url(),
         ),
     )
     return Preview(subscriber=subscriber, period=period.start, composition=composition, rendered=rendered)
@@ -106,7 +110,10 @@ def digest_for_view(digest: Digest, view_url: str) -> RenderedDigest:
         period=digest.period,
         weekly=digest.frequency == WEEKLY,
         links=Links(
-            manage_url=manage_url(subscriber), unsubscribe_url=unsubscribe_url(subscriber), view_url=view_url
+            manage_url=manage_url(subscriber),
+            unsubscribe_url=unsubscribe_url(subscriber),
+            view_url=view_url,
+            feedback_url=feedback_url(digest, subscriber),
         ),
     )
 

@@ -124,26 +124,33 @@ class Compiled:
         self._prepare()
         return tag
 
-    def fill_around(self, values: dict[str, str], name: str) -> tuple[tuple[str, ...], str]:
-        """The parts before slot `name`, the last slot, filled with `values`; and the text
-        after it (parts, not joined: a digest joins every part of its blocks once)."""
-        if not self.names or self.names[-1] != name:
-            return (self.fill(values),), ""
+    def fill_until(self, values: dict[str, str], stop: frozenset[str]) -> tuple[tuple[str, ...], int]:
+        """The parts before the first slot named in `stop`, the slots before it filled with
+        `values`, and that slot's index (parts, not joined: a digest joins every part of
+        its blocks once)."""
+        at = self.first_of(stop)
         parts = [self.literals[0]]
-        for slot, escape, literal in self._steps[:-1]:
+        for slot, escape, literal in self._steps[:at]:
             value = values[slot]
             parts.append(escape(value) if escape else value)
             parts.append(literal)
-        return tuple(parts), self.literals[-1]
+        return tuple(parts), at
 
-    def around(self, name: str) -> tuple[str, str]:
-        """The text before and after slot `name`, the only slot left (the whole text and ""
-        when there is none)."""
-        if not self.names:
-            return self.literals[0], ""
-        if self.names != [name]:
-            raise ValueError(f"slots {self.names} are open, not only {name!r}")
-        return self.literals[0], self.literals[1]
+    def first_of(self, names: frozenset[str]) -> int:
+        """The index of the first slot named in `names` (the number of slots if none is)."""
+        return next((i for i, name in enumerate(self.names) if name in names), len(self.names))
+
+    def tail(self, at: int, first: str, repeated: str) -> tuple[str, ...]:
+        """The literals after slot `at`, split at the slots that follow it, all `repeated`.
+        Slot `at` is `first` (its literal comes first) or already `repeated` (an empty
+        first literal stands in for the missing `first`)."""
+        rest = self.names[at + 1 :]
+        if any(name != repeated for name in rest):
+            raise ValueError(f"slots {rest} follow {first!r}, not only {repeated!r}")
+        literals = tuple(self.literals[at + 1 :])
+        if at == len(self.names) or self.names[at] == repeated:
+            return ("", *literals)
+        return literals
 
     def fill(self, values: dict[str, str | list[str]]) -> str:
         """The template with `values` in its slots; a raw slot may take a list of parts."""
@@ -278,12 +285,29 @@ def highlighted_html(text: str, spans: list[tuple[int, int]], mark: str) -> str:
     return "".join(out)
 
 
+# The slots of a paper block that every digest fills: the matched filters' names, then
+# the base of the digest's feedback links (more / less like this, save), several times.
+PER_DIGEST = frozenset({"matched", "feedback"})
+
+
 class Block:
     """A paper's block, rendered once per run, as the text before and after what changes
-    per digest: the matched filters' names, and in HTML the highlighted title and abstract
-    (`highlighted`)."""
+    per digest: the matched filters' names, the digest's feedback links, and in HTML the
+    highlighted title and abstract (`highlighted`). A digest writes the parts before, its
+    names, then `tail` joined by its feedback link base."""
 
-    __slots__ = ("_snippet_words", "_title_words", "escape", "html", "marks", "snippet", "text", "title")
+    __slots__ = (
+        "_snippet_words",
+        "_title_words",
+        "escape",
+        "html",
+        "html_tail",
+        "marks",
+        "snippet",
+        "text",
+        "text_tail",
+        "title",
+    )
 
     def __init__(self, paper: PaperRow, *, matched: bool) -> None:
         context = {"slots": Slots(), **site_context(), **paper_context(paper, (), show_matched=matched)}
@@ -299,7 +323,10 @@ class Block:
         self.marks = {name: self.html.unwrap(name) for name in HIGHLIGHTED if name in self.html.names}
         names = self.html.names
         self.escape = self.html.escapers[names.index("matched")] if "matched" in names else None
-        self.text = Compiled(render_to_string("emails/_digest_paper.txt", context)).around("matched")
+        self.html_tail = self.html.tail(self.html.first_of(PER_DIGEST), "matched", "feedback")
+        text = Compiled(render_to_string("emails/_digest_paper.txt", context))
+        self.text, at = text.fill_until({}, PER_DIGEST)
+        self.text_tail = text.tail(at, "matched", "feedback")
         self._title_words: Highlighter | None = None
         self._snippet_words: Highlighter | None = None
 
@@ -317,12 +344,10 @@ class Block:
             self._snippet_words = Highlighter(self.snippet)
         return self._snippet_words
 
-    def highlighted(
-        self, state: PeriodRendering, key: tuple, terms: tuple[str, ...]
-    ) -> tuple[tuple[str, ...], str]:
+    def highlighted(self, state: PeriodRendering, key: tuple, terms: tuple[str, ...]) -> tuple[str, ...]:
         """The HTML block with `terms` marked in the title and abstract, as the parts before
-        the matched filters' names and the text after them; shared by every digest whose
-        terms mark the same words here. `key` names the block in the run's caches."""
+        the matched filters' names (then `html_tail`); shared by every digest whose terms
+        mark the same words here. `key` names the block in the run's caches."""
         in_title = self.title_words.relevant(terms) if terms else ()
         in_snippet = self.snippet_words.relevant(terms) if terms else ()
         found = state.highlights.get((key, in_title, in_snippet))
@@ -339,7 +364,7 @@ class Block:
                     self.marks["abstract_html"],
                 )
             found = state.highlights.put(
-                (key, in_title, in_snippet), self.html.fill_around(values, "matched")
+                (key, in_title, in_snippet), self.html.fill_until(values, PER_DIGEST)[0]
             )
         return state.highlight_terms.put((key, terms), found)
 
@@ -387,6 +412,8 @@ class Links:
     manage_url: str
     unsubscribe_url: str
     view_url: str
+    # The base of the digest's feedback links (subscribers.tokens.feedback_url).
+    feedback_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -452,13 +479,24 @@ def _values(
     }
 
 
+def _joined(out: list[str], name: str, tail: tuple[str, ...], feedback: str) -> None:
+    """Append a block's per-digest parts: the matched filters' names, then its tail with
+    the digest's feedback link base in each gap."""
+    out.append(name)
+    out.append(tail[0])
+    for literal in tail[1:]:
+        out.append(feedback)
+        out.append(literal)
+
+
 def _blocks(
-    state: PeriodRendering, items: list[ComposedItem], *, matched: bool
+    state: PeriodRendering, items: list[ComposedItem], *, matched: bool, feedback: str
 ) -> tuple[list[str], list[str]]:
     """The items' paper blocks as parts to join: (HTML, text)."""
     html: list[str] = []
     text: list[str] = []
     names: dict[tuple[str, ...], tuple[str, str]] = {}  # items often share their filters
+    feedback_html = escape_attribute(feedback)
     for item in items:
         key = (item.doc, matched)
         block = state.blocks.get(key) or paper_block(state, item)
@@ -467,13 +505,10 @@ def _blocks(
         if name is None:
             joined = ", ".join(filters)
             name = names[filters] = (block.escape(joined) if block.escape else joined, joined)
-        before, after = state.highlight_terms.get((key, item.terms)) or block.highlighted(
-            state, key, item.terms
-        )
-        html += before
-        html += (name[0], after)
-        before, after = block.text
-        text += (before, name[1], after)
+        html += state.highlight_terms.get((key, item.terms)) or block.highlighted(state, key, item.terms)
+        _joined(html, name[0], block.html_tail, feedback_html)
+        text += block.text
+        _joined(text, name[1], block.text_tail, feedback)
     return html, text
 
 
@@ -490,10 +525,11 @@ def render_digest(
     """One digest, from the compiled templates and the run's paper blocks."""
     plain = _values(composition, email, filter_names, period, weekly, links)
     state = rendering_of(pidx)
-    papers_html, papers_text = _blocks(state, composition.items, matched=True)
+    feedback = links.feedback_url
+    papers_html, papers_text = _blocks(state, composition.items, matched=True, feedback=feedback)
     trend_html = trend_text = ""
     if composition.trending:
-        blocks_html, blocks_text = _blocks(state, composition.trending, matched=False)
+        blocks_html, blocks_text = _blocks(state, composition.trending, matched=False, feedback=feedback)
         trend_html = compiled("emails/_digest_trending.html", "fragment").fill({"papers": blocks_html})
         trend_text = compiled("emails/_digest_trending.txt").fill({"papers": blocks_text})
     return RenderedDigest(
@@ -521,15 +557,18 @@ def render_digest_direct(
     compare the two) and the baseline the rendering benchmark measures it against."""
     plain = _values(composition, email, filter_names, period, weekly, links)
     site = site_context()
-    trend_html, trend_text = _direct_trending(site, composition.trending)
+    feedback = links.feedback_url
+    trend_html, trend_text = _direct_trending(site, composition.trending, feedback)
     html_slots = {
         **plain,
-        "papers": mark_safe(_direct_blocks(site, composition.items, "emails/_digest_paper.html", True)),  # noqa: S308
+        "papers": mark_safe(  # noqa: S308 - rendered (escaped) by the template
+            _direct_blocks(site, composition.items, "emails/_digest_paper.html", True, feedback)
+        ),
         "trending": mark_safe(trend_html),  # noqa: S308 - rendered (escaped) by the template above
     }
     text_slots = {
         **plain,
-        "papers": _direct_blocks(site, composition.items, "emails/_digest_paper.txt", True),
+        "papers": _direct_blocks(site, composition.items, "emails/_digest_paper.txt", True, feedback),
         "trending": trend_text,
     }
     return RenderedDigest(
@@ -541,7 +580,7 @@ def render_digest_direct(
     )
 
 
-def _direct_blocks(site: dict, items: list[ComposedItem], template: str, matched: bool) -> str:
+def _direct_blocks(site: dict, items: list[ComposedItem], template: str, matched: bool, feedback: str) -> str:
     """The items' paper blocks rendered from scratch by `template`."""
     return "".join(
         render_to_string(
@@ -549,24 +588,27 @@ def _direct_blocks(site: dict, items: list[ComposedItem], template: str, matched
             {
                 **site,
                 **paper_context(item.paper, item.terms, show_matched=matched),
-                "slots": {"matched": ", ".join(item.filters) if matched else ""},
+                "slots": {"matched": ", ".join(item.filters) if matched else "", "feedback": feedback},
             },
         )
         for item in items
     )
 
 
-def _direct_trending(site: dict, trending: list[ComposedItem]) -> tuple[str, str]:
+def _direct_trending(site: dict, trending: list[ComposedItem], feedback: str) -> tuple[str, str]:
     """The trending section rendered from scratch: (HTML, text), empty without papers."""
     if not trending:
         return "", ""
-    blocks_html = _direct_blocks(site, trending, "emails/_digest_paper.html", False)
+    blocks_html = _direct_blocks(site, trending, "emails/_digest_paper.html", False, feedback)
     html = render_to_string(
         "emails/_digest_trending.html",
         {**site, "slots": {"papers": mark_safe(blocks_html)}},  # noqa: S308 - rendered (escaped) by their template
     )
     text = render_to_string(
         "emails/_digest_trending.txt",
-        {**site, "slots": {"papers": _direct_blocks(site, trending, "emails/_digest_paper.txt", False)}},
+        {
+            **site,
+            "slots": {"papers": _direct_blocks(site, trending, "emails/_digest_paper.txt", False, feedback)},
+        },
     )
     return html, text

@@ -278,6 +278,9 @@ SUBSCRIBER_EMAILS_PER_DAY = env.int("SUBSCRIBER_EMAILS_PER_DAY", default=3)
 RATE_LIMIT_SIGNUP = env("RATE_LIMIT_SIGNUP", default="20/h")
 RATE_LIMIT_PREVIEW = env("RATE_LIMIT_PREVIEW", default="120/m")
 RATE_LIMIT_RESEND = env("RATE_LIMIT_RESEND", default="10/h")
+# Feedback links and the saved-papers pages (opening and pressing): a reader clicks a few,
+# a script hammering forged tokens or votes gets a 429.
+RATE_LIMIT_FEEDBACK = env("RATE_LIMIT_FEEDBACK", default="60/m")
 # Behind a proxy REMOTE_ADDR is the proxy: name the header that carries the client's
 # address (e.g. HTTP_X_REAL_IP, set by the proxy) or every client shares one limit.
 RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default=None)
