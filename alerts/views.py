@@ -8,7 +8,7 @@ from django.views.decorators.cache import never_cache
 from alerts.digests.previews import digest_for_view, digest_from_token
 from alerts.health import health_check
 from alerts.models import Digest
-from subscribers.tokens import digest_view_url, subscriber_from_feed_token
+from subscribers.tokens import digest_view_url, feedback_url, subscriber_from_feed_token
 
 
 @never_cache
@@ -63,12 +63,13 @@ class DigestFeed(Feed):
         return item.subject or f"Digest of {item.period:%d %b %Y}"
 
     def item_description(self, item):
-        titles = (
-            item.items.select_related("paper")
-            .order_by("section", "rank")
-            .values_list("paper__title", flat=True)
+        papers = item.items.order_by("section", "rank").values_list("paper_id", "paper__title")
+        base = feedback_url(item, item.subscriber)
+        return "\n".join(
+            f"- {title}\n  More like this: {base}/{pk}/more/ | Less like this: {base}/{pk}/less/"
+            f" | Save: {base}/{pk}/save/"
+            for pk, title in papers
         )
-        return "\n".join(f"- {t}" for t in titles)
 
     def item_link(self, item):
         return digest_view_url(item, item.subscriber)

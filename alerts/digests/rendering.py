@@ -476,6 +476,7 @@ def _values(
         "manage_url": links.manage_url,
         "unsubscribe_url": links.unsubscribe_url,
         "view_url": links.view_url,
+        "saved_url": f"{links.feedback_url}/saved/",
     }
 
 

@@ -12,7 +12,7 @@ from alerts.digests.runner import digests_run
 from alerts.models import Digest, DigestItem, Paper
 from subscribers import services
 from subscribers.models import Subscriber, SubscriberEvent, Vote
-from subscribers.tokens import MANAGE, make_token
+from subscribers.tokens import MANAGE, feed_url, make_token
 from tests.alerts.digests.conftest import make_papers, subscribe
 from tests.subscribers.conftest import html_part
 
@@ -222,3 +222,13 @@ def test_votes_are_listed_in_the_admin(admin_client, client, sent):
     assert page.status_code == 200
     assert "ada@example.org" in page.text
     assert "Save" in page.text
+
+
+def test_the_digest_links_to_the_saved_papers_and_the_feed_carries_feedback_links(client, sent):
+    ada, message, links = sent
+    saved = re.search(r"Your saved papers: https://alerts\.example\.org(\S+)", message.body).group(1)
+    assert saved == links[0][0].rsplit("/", 3)[0] + "/saved/"
+    assert client.get(saved).status_code == 200
+    feed = client.get(feed_url(ada).removeprefix(SITE))
+    assert feed.status_code == 200
+    assert {m.group(1) for m in FEEDBACK.finditer(feed.text)} == {path for path, *_ in links}
