@@ -212,7 +212,7 @@ def subscription_create(
     Emails to one address are limited to SUBSCRIBER_EMAILS_PER_DAY a day.
     """
     email = rules.check_email(email)
-    filters = rules.check_filters(filters)
+    filters = rules.check_filters(filters, trending=include_trending)
     preferences = _check_preferences(
         timezone=timezone,
         send_hour=send_hour,
@@ -339,7 +339,8 @@ def subscription_update(
         include_trending=include_trending,
         send_when_empty=send_when_empty,
     )
-    cleaned_filters = rules.check_filters(filters) if filters is not None else None
+    trending = subscriber.include_trending if include_trending is None else include_trending
+    cleaned_filters = rules.check_filters(filters, trending=trending) if filters is not None else None
     subscriber = _locked(subscriber)
     if subscriber.status == Status.COMPLAINED:
         raise SubscriptionError("This subscription is closed. Please contact us.")

@@ -299,7 +299,9 @@ def compose(
         )
     trending_items: list[ComposedItem] = []
     if include_trending and candidates_mask:
-        trending_items = _trending(pidx, items, categories, candidates_mask)
+        # A trending-only subscription (no filters) gets a whole digest of trending papers.
+        limit = settings.DIGEST_TRENDING_SIZE if filters else max_papers
+        trending_items = _trending(pidx, items, categories, candidates_mask, limit)
     return Composition(
         window_start=window_start, items=items, trending=trending_items, invalid_filters=invalid
     )
@@ -343,14 +345,13 @@ def _matches(
 
 
 def _trending(
-    pidx: PeriodIndex, items: list[ComposedItem], categories: set[str], candidates_mask: int
+    pidx: PeriodIndex, items: list[ComposedItem], categories: set[str], candidates_mask: int, limit: int
 ) -> list[ComposedItem]:
     """The most upvoted candidates in the categories the filters name or the chosen papers
     are in, besides the papers already chosen."""
     categories = categories | {cat for item in items for cat in item.paper.categories}
     pool = candidates_mask & (pidx.category_mask(categories) if categories else -1)
     shown = {item.doc for item in items}
-    limit = settings.DIGEST_TRENDING_SIZE
     trending: list[ComposedItem] = []
     for doc in pidx.by_upvotes:
         if len(trending) >= limit:

@@ -435,6 +435,8 @@ def subject_parts(
             if len(names) > 1:
                 rest = len(names) - 1
                 summary += f" and {rest} more filter{'s' if rest != 1 else ''}"
+    elif composition.trending and not filter_names:  # a trending-only subscription
+        summary = f"{len(composition.trending)} trending paper{'s' if len(composition.trending) != 1 else ''}"
     elif composition.trending:
         summary = f"No new matches; {len(composition.trending)} trending papers"
     else:
@@ -472,7 +474,11 @@ def _values(
         "summary": parts["summary"],
         "when": parts["when"],
         "email": email,
-        "filters": ", ".join(f"'{n}'" for n in filter_names),
+        "filters": (
+            "with the filters " + ", ".join(f"'{n}'" for n in filter_names)
+            if filter_names
+            else "for the day's trending papers"
+        ),
         "manage_url": links.manage_url,
         "unsubscribe_url": links.unsubscribe_url,
         "view_url": links.view_url,

@@ -69,7 +69,7 @@ def test_sign_up_confirm_manage_digest_unsubscribe(
         page.fill("#id_filters-1-query", "ti:serving OR ti:inference")
         page.locator("#filters-1-preview .preview-papers li").first.wait_for(timeout=15_000)
         snap("sign-up")
-        page.click("button.primary:has-text('Subscribe')")
+        page.click("button.primary[value=subscribe]")
         page.locator("h1:has-text('Check your inbox')").wait_for()
         snap("check-your-inbox")
 
