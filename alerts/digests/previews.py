@@ -115,6 +115,7 @@ def digest_for_view(digest: Digest, view_url: str) -> RenderedDigest:
             view_url=view_url,
             feedback_url=feedback_url(digest, subscriber),
         ),
+        list_more=True,
     )
 
 

@@ -39,7 +39,7 @@ from alerts.search.textnorm import Highlighter, highlight_spans
 SLOT_NONCE = secrets.token_hex(8)
 SLOT_RE = re.compile(rf"@@slot{SLOT_NONCE}:([a-z_]+)@@")
 # Slots that take HTML rendered by a template (paper blocks); every other slot is text.
-RAW_SLOTS = frozenset({"papers", "trending"})
+RAW_SLOTS = frozenset({"papers", "trending", "more"})
 ABSTRACT_CHARS = 320
 AUTHORS_SHOWN = 3
 
@@ -539,15 +539,24 @@ def render_digest(
         blocks_html, blocks_text = _blocks(state, composition.trending, matched=False, feedback=feedback)
         trend_html = compiled("emails/_digest_trending.html", "fragment").fill({"papers": blocks_html})
         trend_text = compiled("emails/_digest_trending.txt").fill({"papers": blocks_text})
+    more_html = more_text = ""
+    if composition.more_count:
+        values = {"count": more_label(composition.more_count), "view_url": links.view_url}
+        more_html = compiled("emails/_digest_more.html", "fragment").fill(values)
+        more_text = compiled("emails/_digest_more.txt").fill(values)
     return RenderedDigest(
         subject=_header_safe(compiled("emails/digest_subject.txt").fill(plain).strip()),
         text=compiled("emails/digest_body.txt").fill(
-            {**plain, "papers": papers_text, "trending": trend_text}
+            {**plain, "papers": papers_text, "more": more_text, "trending": trend_text}
         ),
         html=compiled("emails/digest_body.html", "document").fill(
-            {**plain, "papers": papers_html, "trending": trend_html}
+            {**plain, "papers": papers_html, "more": more_html, "trending": trend_html}
         ),
     )
+
+
+def more_label(count: int) -> str:
+    return f"{count} more match{'es' if count != 1 else ''}"
 
 
 def render_digest_direct(
@@ -558,25 +567,30 @@ def render_digest_direct(
     period: dt.date,
     weekly: bool,
     links: Links,
+    list_more: bool = False,
 ) -> RenderedDigest:
     """The same digest rendered from scratch: every template rendered with its real values
     and the CSS inlined into the whole document. The reference for `render_digest` (tests
-    compare the two) and the baseline the rendering benchmark measures it against."""
+    compare the two) and the baseline the rendering benchmark measures it against. With
+    `list_more` (the browser view) the matches past max_papers are listed, not counted."""
     plain = _values(composition, email, filter_names, period, weekly, links)
     site = site_context()
     feedback = links.feedback_url
     trend_html, trend_text = _direct_trending(site, composition.trending, feedback)
+    more_html, more_text = _direct_more(site, composition, links, list_more)
     html_slots = {
         **plain,
         "papers": mark_safe(  # noqa: S308 - rendered (escaped) by the template
             _direct_blocks(site, composition.items, "emails/_digest_paper.html", True, feedback)
         ),
         "trending": mark_safe(trend_html),  # noqa: S308 - rendered (escaped) by the template above
+        "more": mark_safe(more_html),  # noqa: S308 - rendered (escaped) by its template
     }
     text_slots = {
         **plain,
         "papers": _direct_blocks(site, composition.items, "emails/_digest_paper.txt", True, feedback),
         "trending": trend_text,
+        "more": more_text,
     }
     return RenderedDigest(
         subject=_header_safe(render_to_string("emails/digest_subject.txt", {**site, "slots": plain}).strip()),
@@ -617,5 +631,30 @@ def _direct_trending(site: dict, trending: list[ComposedItem], feedback: str) ->
             **site,
             "slots": {"papers": _direct_blocks(site, trending, "emails/_digest_paper.txt", False, feedback)},
         },
+    )
+    return html, text
+
+
+def _direct_more(site: dict, composition: Composition, links: Links, list_more: bool) -> tuple[str, str]:
+    """The matches past max_papers rendered from scratch: counted with a link to the
+    browser view, or (`list_more`) listed; (HTML, text), empty when there are none."""
+    count = composition.more_count
+    if not count:
+        return "", ""
+    if not list_more:
+        slots = {"count": more_label(count), "view_url": links.view_url}
+        html = render_to_string("emails/_digest_more.html", {**site, "slots": slots})
+        return html, render_to_string("emails/_digest_more.txt", {**site, "slots": slots})
+    blocks = {
+        kind: _direct_blocks(site, composition.more, f"emails/_digest_paper.{kind}", True, links.feedback_url)
+        for kind in ("html", "txt")
+    }
+    label = more_label(len(composition.more))
+    html = render_to_string(
+        "emails/_digest_more_list.html",
+        {**site, "slots": {"count": label, "papers": mark_safe(blocks["html"])}},  # noqa: S308 - rendered (escaped) by their template
+    )
+    text = render_to_string(
+        "emails/_digest_more_list.txt", {**site, "slots": {"count": label, "papers": blocks["txt"]}}
     )
     return html, text
