@@ -75,7 +75,10 @@ class Digest(models.Model):
 
     Life: pending (dispatched) -> sending (claimed by one worker) -> sent | failed, or
     skipped (nothing to send). A transient ESP error puts a sending digest back to pending
-    for a later attempt; `attempts` counts hand-offs to the ESP.
+    for a later attempt; `attempts` counts hand-offs to the ESP. A hand-off whose answer was
+    lost after the ESP may have taken the message (a read timeout, a dropped connection)
+    makes it unknown: the recovery sweep records it as sent on the ESP's evidence, or puts it
+    back to pending when none came within DIGEST_UNKNOWN_GRACE.
     """
 
     class Status(models.TextChoices):
@@ -84,6 +87,7 @@ class Digest(models.Model):
         SENT = "sent", "Sent"
         SKIPPED = "skipped", "Skipped"
         FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Outcome unknown"
 
     subscriber = models.ForeignKey(
         "subscribers.Subscriber", on_delete=models.SET_NULL, null=True, blank=True, related_name="digests"
@@ -106,6 +110,9 @@ class Digest(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
+    # Since when the outcome of the last hand-off is unknown (status unknown): the grace
+    # period for the ESP's evidence runs from here.
+    unknown_since = models.DateTimeField(null=True, blank=True)
     esp_message_id = models.CharField(max_length=255, blank=True, db_index=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

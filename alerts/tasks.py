@@ -66,10 +66,11 @@ def fetch_papers_task(
 
 
 @shared_task(acks_late=True)
-def dispatch_due_digests() -> dict:
-    """Hourly (beat): create the digests whose send hour has come and queue them."""
+def dispatch_due_digests(now: str | None = None) -> dict:
+    """Hourly (beat): create the digests whose send hour has come and queue them. `now`
+    (ISO 8601) runs it as of that moment; beat passes nothing."""
     with transaction.atomic():
-        result = digests_dispatch(now=timezone.now())
+        result = digests_dispatch(now=dt.datetime.fromisoformat(now) if now else timezone.now())
         queued = 0
         for ids in pending_of_run(result.window_end, size=ENQUEUE_BATCH):
             queued += digests_enqueue(ids)
@@ -89,19 +90,31 @@ def send_digest_chunk(self, digest_ids: list[int]) -> dict:
 
 
 @shared_task(acks_late=True)
-def recover_digests() -> dict:
-    """Every few minutes (beat): take over dead workers' claims, requeue orphaned digests."""
+def recover_digests(now: str | None = None) -> dict:
+    """Every few minutes (beat): take over dead workers' claims, settle digests whose
+    outcome is unknown, requeue orphaned digests. `now` (ISO 8601) replays the sweep as of
+    another moment; beat passes nothing."""
+    moment = dt.datetime.fromisoformat(now) if now else timezone.now()
     with transaction.atomic():
-        result = digests_recover(now=timezone.now())
+        result = digests_recover(now=moment)
         chunks = digests_enqueue(result.requeued) if result.requeued else 0
-    if result.recovered_sent or result.released or chunks:
+    counts = (result.recovered_sent, result.released, result.unknown, result.reconciled, result.resent)
+    if any(counts) or chunks:
         logger.warning(
-            "recovery: %d recorded as sent from the journal, %d released, %d chunks requeued",
-            result.recovered_sent,
-            result.released,
+            "recovery: %d recorded as sent from the journal, %d released, %d outcome unknown, "
+            "%d unknown recorded as sent from ESP webhooks, %d unknown sent again after the grace "
+            "period, %d chunks requeued",
+            *counts,
             chunks,
         )
-    return {"recovered_sent": result.recovered_sent, "released": result.released, "chunks": chunks}
+    return {
+        "recovered_sent": result.recovered_sent,
+        "released": result.released,
+        "unknown": result.unknown,
+        "reconciled": result.reconciled,
+        "resent": result.resent,
+        "chunks": chunks,
+    }
 
 
 @shared_task(acks_late=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -181,6 +182,67 @@ def celery_workers(subprocess_env, celery_on_redis):
         worker.log.unlink(missing_ok=True)
 
 
+def broker_busy(redis_url: str) -> int:
+    """Task messages on the broker: queued, or taken by a worker and not yet acknowledged
+    (tasks run with acks_late, so a running task, or one waiting for its retry countdown,
+    stays in kombu's `unacked` hash until it finishes)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        queued = sum(client.llen(key) for key in client.scan_iter("celery*") if client.type(key) == b"list")
+        return queued + client.hlen("unacked")
+    finally:
+        client.close()
+
+
+def redeliver_abandoned(redis_url: str, visibility_timeout: float) -> int:
+    """Do now what the broker does within a couple of minutes: put task messages taken by a
+    worker that died (unacknowledged for longer than `visibility_timeout`) back on their
+    queue, through kombu's own restore. Returns how many are still waiting to be restored."""
+    from kombu import Connection
+
+    with Connection(redis_url, transport_options={"visibility_timeout": visibility_timeout}) as conn:
+        qos = conn.default_channel.qos
+        qos.restore_visible(num=1000, interval=1)
+        client = conn.default_channel.client
+        return client.zcount(qos.unacked_index_key, 0, time.time() - visibility_timeout)
+
+
+@pytest.fixture
+def drained(redis_server):
+    """`drained(esp=None, rows_final=True, timeout=60)`: wait until the work has drained: no
+    task message queued or running, no digest pending or sending (with `rows_final`), and
+    the fake ESP idle. Duplicate checks count only after this, never after a fixed sleep.
+
+    Each condition is read in one poll and must hold in three polls in a row, so that a
+    message moving from the queue to a worker between two reads is never missed."""
+    from alerts.models import Digest
+
+    def busy(esp, rows_final: bool) -> str:
+        if (messages := broker_busy(redis_server.url)) > 0:
+            return f"{messages} task messages on the broker"
+        if rows_final:
+            working = Digest.objects.filter(status__in=[Digest.Status.PENDING, Digest.Status.SENDING])
+            if (rows := working.count()) > 0:
+                return f"{rows} digests pending or sending"
+        if esp is not None and not esp.idle:
+            return "the ESP is still busy"
+        return ""
+
+    def wait(esp=None, *, rows_final: bool = True, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while quiet < 3:
+            why = busy(esp, rows_final)
+            quiet = 0 if why else quiet + 1
+            if why and time.monotonic() > deadline:
+                raise TimeoutError(f"work not drained in {timeout}s: {why}")
+            time.sleep(0.1)
+
+    return wait
+
+
 # Browser ------------------------------------------------------------------------------
 
 
@@ -280,3 +342,15 @@ def esp():
     server = FakeESP().start()
     yield server
     server.stop()
+
+
+ESP_WEBHOOK_SECRET = "hook:fake-esp-webhook-password"
+
+
+@pytest.fixture
+def esp_webhooks(esp, live_server, settings):
+    """The fake ESP reports each message it accepted to our anymail tracking webhook (a live
+    server in this process), as Postmark does: the ESP's evidence that it took a message."""
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": ESP_WEBHOOK_SECRET}
+    esp.send_webhooks_to(f"{live_server.url}/anymail/postmark/tracking/", ESP_WEBHOOK_SECRET)
+    return esp

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 import requests
+import urllib3
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.utils import timezone
@@ -23,6 +24,9 @@ class SendError:
     transient: bool
     reason: str
     retry_after: float | None = None
+    # The request may have reached the ESP in full and been accepted, but its answer was
+    # lost: sending again blindly could deliver the message twice.
+    unknown: bool = False
 
 
 def _retry_after(response) -> float | None:
@@ -41,7 +45,11 @@ def _retry_after(response) -> float | None:
 def classify(exc: BaseException) -> SendError:
     """Is this failure worth another attempt (the ESP or the network is having a bad
     moment) or final (the ESP refuses this message)? Unknown failures count as transient:
-    they are retried until the attempt limit, then recorded as failed with their reason."""
+    they are retried until the attempt limit, then recorded as failed with their reason.
+
+    `unknown` marks the failures after which the ESP may hold the message all the same
+    (its answer was lost on the way back): those are not retried blindly
+    (alerts.digests.recovery reconciles them)."""
     text = f"{exc.__class__.__name__}: {exc}".strip()[:1000]
     if isinstance(exc, AnymailRecipientsRefused):
         response = getattr(exc, "response", None)
@@ -51,7 +59,12 @@ def classify(exc: BaseException) -> SendError:
         response = getattr(exc, "response", None)
         status = getattr(response, "status_code", None) or getattr(exc, "status_code", None)
         if status is None:  # no answer at all: timeout, refused connection
-            return SendError(True, f"{_no_answer(exc)}: {text}"[:1000])
+            sent = _maybe_sent(exc)
+            return SendError(True, f"{_no_answer(exc, sent)}: {text}"[:1000], unknown=sent)
+        if status >= 500 and not _is_answer(response):
+            # A gateway between us and the ESP's API (502, 504) lost the API's answer.
+            reason = f"ESP answered {status} with no answer of its own: {text}"[:1000]
+            return SendError(True, reason, unknown=True)
         if status == 429 or status >= 500:
             return SendError(True, f"ESP answered {status}: {text}"[:1000], _retry_after(response))
         return SendError(False, f"ESP answered {status}: {text}"[:1000])
@@ -60,6 +73,9 @@ def classify(exc: BaseException) -> SendError:
         return SendError(all(400 <= c < 500 for c in codes), f"SMTP refused the recipient: {exc.recipients}")
     if isinstance(exc, smtplib.SMTPResponseException):
         return SendError(400 <= exc.smtp_code < 500, f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"[:1000])
+    if isinstance(exc, smtplib.SMTPServerDisconnected | TimeoutError | ConnectionResetError):
+        # The server went silent or away mid-conversation, perhaps after taking the message.
+        return SendError(True, text, unknown=True)
     if isinstance(exc, smtplib.SMTPException | socket.timeout | ConnectionError | TimeoutError | OSError):
         return SendError(True, text)
     if isinstance(exc, AnymailError | ValueError):
@@ -67,13 +83,58 @@ def classify(exc: BaseException) -> SendError:
     return SendError(True, text)
 
 
-def _no_answer(exc: BaseException) -> str:
+# Failures that happen before a request leaves this machine: nothing reached the ESP.
+_NOT_SENT = (
+    requests.ConnectTimeout,
+    urllib3.exceptions.NewConnectionError,
+    urllib3.exceptions.ConnectTimeoutError,
+    urllib3.exceptions.NameResolutionError,
+    ConnectionRefusedError,
+)
+
+
+def _maybe_sent(exc: BaseException) -> bool:
+    """Could the ESP have received this request in full? Yes after a read timeout or a
+    connection dropped while waiting for the answer; no when the connection never opened."""
+    if not isinstance(exc, requests.Timeout | requests.ConnectionError):
+        return False
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, _NOT_SENT):
+            return False
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__ or _wrapped_reason(cause)
+    return True
+
+
+def _wrapped_reason(exc: BaseException) -> BaseException | None:
+    # requests and urllib3 carry the underlying error in args or `.reason`, not as __cause__.
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, BaseException):
+        return reason
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+    return inner
+
+
+def _is_answer(response) -> bool:
+    """Did the ESP's API itself answer (a JSON body), rather than a proxy in front of it?"""
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
+
+
+def _no_answer(exc: BaseException, maybe_sent: bool) -> str:
     # anymail's exception is also the requests exception it wraps. Said first, because the
     # admin's digest list shows only the start of the reason.
     if isinstance(exc, requests.Timeout):
         return "the ESP did not answer in time"
     if isinstance(exc, requests.ConnectionError):
-        return "could not connect to the ESP"
+        return (
+            "the connection dropped before the ESP answered" if maybe_sent else "could not connect to the ESP"
+        )
     return "no answer from the ESP"
 
 

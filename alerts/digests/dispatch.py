@@ -64,6 +64,10 @@ def digests_dispatch(
     week_start = settings.DIGEST_WEEK_START
     receiving = receiving_subscribers(emails)
     groups = receiving.order_by().values_list("timezone", "frequency").distinct()
+    # On the clock, a digest for this period or a later one rules the subscriber out: one
+    # who moved west across the date line after today's digest must not get yesterday's.
+    # An explicit `day` (an operator catching up on a missed day) needs only its own.
+    lookup = "period" if day is not None else "period__gte"
     for tz_name, frequency in groups:
         if day is not None:
             start, max_hour = period_start(day, frequency, week_start), 23
@@ -76,7 +80,7 @@ def digests_dispatch(
         result.periods.add((frequency, start))
         due = (
             receiving.filter(timezone=tz_name, frequency=frequency, send_hour__lte=max_hour)
-            .exclude(Exists(Digest.objects.filter(subscriber=OuterRef("pk"), period=start)))
+            .exclude(Exists(Digest.objects.filter(subscriber=OuterRef("pk"), **{lookup: start})))
             .order_by("pk")
             .values_list("pk", flat=True)
         )
@@ -94,17 +98,18 @@ def digests_dispatch(
     return result
 
 
-def pending_of_periods(periods: set[tuple[str, dt.date]], emails: list[str] | None = None) -> list[int]:
-    """Pending digests of these periods for subscribers still receiving, oldest first."""
+def pending_of_periods(
+    periods: set[tuple[str, dt.date]], emails: list[str] | None = None, status: str = Digest.Status.PENDING
+) -> list[int]:
+    """Pending digests (or those in `status`) of these periods for subscribers still
+    receiving, oldest first."""
     if not periods:
         return []
     match = Q()
     for frequency, start in periods:
         match |= Q(frequency=frequency, period=start)
     return list(
-        Digest.objects.filter(
-            match, status=Digest.Status.PENDING, subscriber__in=receiving_subscribers(emails)
-        )
+        Digest.objects.filter(match, status=status, subscriber__in=receiving_subscribers(emails))
         .order_by("pk")
         .values_list("pk", flat=True)
     )

@@ -45,7 +45,8 @@ class SendJournal:
 
     def begin(self, digest_id: int) -> None:
         """About to hand digest `digest_id` to the ESP."""
-        self._try(lambda: self._redis.hset(KEY, str(digest_id), IN_FLIGHT))
+        if not self._try(lambda: self._redis.hset(KEY, str(digest_id), IN_FLIGHT)):
+            self._note_in_database(digest_id, IN_FLIGHT)
 
     def accepted(self, digest_id: int, message_id: str, next_id: int | None = None) -> None:
         """The ESP accepted it as `message_id`; and, in the same write, digest `next_id` is
@@ -54,7 +55,15 @@ class SendJournal:
         if next_id is not None:
             fields[str(next_id)] = IN_FLIGHT
         if not self._try(lambda: self._redis.hset(KEY, mapping=fields)):
-            Digest.objects.filter(pk=digest_id).update(esp_message_id=message_id)
+            self._note_in_database(digest_id, message_id)
+            if next_id is not None:
+                self._note_in_database(next_id, IN_FLIGHT)
+
+    @staticmethod
+    def _note_in_database(digest_id: int, value: str) -> None:
+        # Without Redis the row keeps the note (the chunk's final write replaces it), so
+        # that recovery still tells "in flight" (outcome unknown) from "never handed over".
+        Digest.objects.filter(pk=digest_id).update(esp_message_id=value)
 
     def lookup(self, digest_ids: Iterable[int]) -> dict[int, str]:
         """{digest id: ESP message id, or IN_FLIGHT} for the digests the journal knows."""

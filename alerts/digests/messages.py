@@ -1,5 +1,5 @@
 """A digest as an email: its signed links, its rendering and the message with its headers
-(List-Unsubscribe with RFC 8058 one-click, List-Id, a Message-ID per attempt)."""
+(List-Unsubscribe with RFC 8058 one-click, List-Id, one Message-ID per digest)."""
 
 from __future__ import annotations
 
@@ -64,6 +64,16 @@ def list_unsubscribe(unsubscribe: str) -> str:
     return f"<{unsubscribe}>, <mailto:{mailto}?subject={quote('unsubscribe ' + token)}>"
 
 
+def digest_message_id(digest: Digest) -> str:
+    """The digest's Message-ID, the same for every attempt: a message sent again after its
+    first hand-off had an unknown outcome is the same message, and a reader's mail client
+    that got both may show one. Unique per digest row (its id and creation instant)."""
+    if digest.created_at is None:  # not a stored digest (an admin's preview): a fresh id
+        return make_msgid("digest-preview", domain=_site_host())
+    stamp = int(digest.created_at.timestamp() * 1_000_000)
+    return f"<digest-{digest.pk}.{stamp}@{_site_host()}>"
+
+
 def build_message(
     *, digest: Digest, subscriber: Subscriber, rendered: RenderedDigest, unsubscribe: str, conn
 ) -> EmailMultiAlternatives:
@@ -75,7 +85,7 @@ def build_message(
         to=[subscriber.email],
         connection=conn,
         headers={
-            "Message-ID": make_msgid(f"digest-{digest.pk}.{digest.attempts}", domain=host),
+            "Message-ID": digest_message_id(digest),
             "List-Unsubscribe": list_unsubscribe(unsubscribe),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "List-Id": f"{settings.SITE_NAME} digest <digest.{host}>",

@@ -12,6 +12,7 @@ from django.utils import timezone
 from alerts.digests import composing
 from alerts.digests.dispatch import chunked, digests_dispatch, pending_of_periods, receiving_subscribers
 from alerts.digests.sending import ChunkResult, digests_send
+from alerts.models import Digest
 
 # In-process retries wait for a struggling ESP this long at most; what is still pending
 # after that is left to the workers' retries and the recovery sweep.
@@ -26,6 +27,7 @@ class DeliveryRun:
     sent: int = 0
     skipped: int = 0
     failed: int = 0
+    unknown: int = 0  # the period's digests whose ESP answer was lost: left to the recovery sweep
     pending: int = 0
     would_send: int = 0
     would_skip: int = 0
@@ -101,4 +103,5 @@ def digests_run(
         ids = released
     run.sent, run.skipped, run.failed = total.sent, total.skipped, total.failed
     run.pending = len(pending_of_periods(dispatched.periods, emails))
+    run.unknown = len(pending_of_periods(dispatched.periods, emails, status=Digest.Status.UNKNOWN))
     return run

@@ -11,6 +11,10 @@ The rules that make "exactly once" hold, whichever worker runs a chunk and howev
   from unsent, and only the unsent go again.
 - Transient ESP errors put the digest back to pending with a back-off; permanent ones fail
   it with the ESP's reason, shown in the admin.
+- A failure after which the ESP may hold the message all the same (a read timeout, a
+  connection dropped after the request was sent) is never retried blindly: the digest
+  becomes unknown, and the recovery sweep settles it from the ESP's evidence
+  (alerts.digests.recovery.reconcile_unknown).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from alerts.core import bulk
 from alerts.digests.composing import Composition, Prepared, prepare
 from alerts.digests.journal import SendJournal
 from alerts.digests.messages import build_message, digest_links, message_id_of, render
-from alerts.digests.recovery import retry_in, schedule_retries, send_error_of
+from alerts.digests.recovery import mark_unknown, retry_in, schedule_retries, send_error_of
 from alerts.models import Digest, DigestItem
 
 log = logging.getLogger(__name__)
@@ -50,6 +54,7 @@ FINAL_FIELDS = [
     "claim_id",
     "next_attempt_at",
     "queued_at",
+    "unknown_since",
 ]
 
 
@@ -59,6 +64,7 @@ class ChunkResult:
     sent: int = 0
     skipped: int = 0
     failed: int = 0
+    unknown: int = 0  # the ESP may have them: left to the recovery sweep
     released: list[int] = field(default_factory=list)  # back to pending, to retry later
     retry_in: float | None = None  # seconds until the released digests are due
 
@@ -67,6 +73,7 @@ class ChunkResult:
         self.sent += other.sent
         self.skipped += other.skipped
         self.failed += other.failed
+        self.unknown += other.unknown
         self.released += other.released
         if other.retry_in is not None:
             self.retry_in = other.retry_in if self.retry_in is None else min(self.retry_in, other.retry_in)
@@ -79,11 +86,12 @@ class HandOff:
     sent: list[Digest] = field(default_factory=list)
     failed: list[Digest] = field(default_factory=list)
     released: list[Digest] = field(default_factory=list)  # a transient error: retry later
+    unknown: list[Digest] = field(default_factory=list)  # the answer was lost: never blindly again
     retry_in: float | None = None
 
     @property
     def done(self) -> list[Digest]:
-        return self.sent + self.failed + self.released
+        return self.sent + self.failed + self.released + self.unknown
 
 
 def digests_send(
@@ -107,6 +115,7 @@ def digests_send(
         sent=len(outcome.sent),
         skipped=len(skipped),
         failed=len(outcome.failed),
+        unknown=len(outcome.unknown),
         released=[d.pk for d in outcome.released],
         retry_in=outcome.retry_in,
     )
@@ -253,6 +262,12 @@ def _on_send_error(digest: Digest, exc: Exception, outcome: HandOff) -> None:
     error = send_error_of(digest, exc)
     if error is None:
         outcome.failed.append(digest)
+    elif error.unknown:
+        # The ESP may have taken it: not sent again until the recovery sweep has looked for
+        # the ESP's evidence. The rest of the chunk waits out the back-off, as after any
+        # transient error.
+        outcome.unknown.append(digest)
+        outcome.retry_in = retry_in(digest, error)
     else:
         outcome.released.append(digest)
         outcome.retry_in = retry_in(digest, error)
@@ -271,6 +286,7 @@ def finalise(outcome: HandOff, journal: SendJournal) -> None:
         digest.claim_id = None
     for digest in outcome.failed:
         digest.status, digest.finished_at, digest.claim_id = Digest.Status.FAILED, done, None
+    mark_unknown(outcome.unknown, now=done)
     schedule_retries(outcome.released, retry_in=outcome.retry_in, now=done)
 
     def record() -> None:

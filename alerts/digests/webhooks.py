@@ -14,6 +14,7 @@ import re
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
+from alerts.digests.messages import digest_message_id
 from alerts.models import DeliveryEvent, Digest
 from subscribers.models import Subscriber, SubscriberEvent
 from subscribers.services import subscriber_suppress, subscription_unsubscribe
@@ -43,10 +44,26 @@ def _digest_of(event) -> Digest | None:
         if found:
             return found
     if event.message_id:
-        return (
+        found = (
             Digest.objects.filter(esp_message_id=str(event.message_id)).select_related("subscriber").first()
         )
+        return found or _digest_of_message_id(str(event.message_id))
     return None
+
+
+OUR_MESSAGE_ID = re.compile(r"<?digest-(\d+)\.\d+@[^>]+>?")
+
+
+def _digest_of_message_id(message_id: str) -> Digest | None:
+    """ESPs that report our own Message-ID header (rather than metadata, or an id of their
+    own that we never heard because the answer was lost) still name the digest."""
+    found = OUR_MESSAGE_ID.fullmatch(message_id.strip())
+    if not found:
+        return None
+    digest = Digest.objects.filter(pk=int(found.group(1))).select_related("subscriber").first()
+    if digest is None or digest_message_id(digest).strip("<>") != message_id.strip().strip("<>"):
+        return None
+    return digest
 
 
 # Bounces some ESPs report as "bounced" although the mailbox may accept mail later

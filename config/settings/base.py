@@ -264,6 +264,10 @@ DIGEST_SEND_LEASE = env.int("DIGEST_SEND_LEASE", default=CELERY_TASK_TIME_LIMIT 
 # restart) and is queued again by the recovery sweep.
 DIGEST_REQUEUE_AFTER = env.int("DIGEST_REQUEUE_AFTER", default=900)
 DIGEST_REQUEUE_BATCH = env.int("DIGEST_REQUEUE_BATCH", default=20_000)
+# A hand-off whose answer was lost after the ESP may have taken the message waits this long
+# (seconds) for the ESP's evidence (a webhook event naming the digest) before it is sent
+# again, with the same Message-ID: the only window in which a digest can arrive twice.
+DIGEST_UNKNOWN_GRACE = env.int("DIGEST_UNKNOWN_GRACE", default=1800)
 # Waits between reconnections when the database drops while recording sent digests.
 DIGEST_DB_RETRY_DELAYS = [
     float(x) for x in env.list("DIGEST_DB_RETRY_DELAYS", default=["0.5", "1", "2", "4", "8", "15"])

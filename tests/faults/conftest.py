@@ -70,3 +70,12 @@ def assert_sent_exactly_once(esp, digest_ids: list[int]) -> None:
     accepted = {m.digest_id: m.message_id for m in esp.accepted}
     recorded = dict(Digest.objects.values_list("pk", "esp_message_id"))
     assert {str(pk): mid for pk, mid in recorded.items()} == accepted
+
+
+def sweep(now=None) -> None:
+    """Beat's recovery sweep (alerts.tasks.recover_digests), run here with a fixed `now`
+    (a moment after the grace period, say) instead of waiting for the clock; what it
+    requeues goes to the workers."""
+    from alerts.tasks import recover_digests
+
+    recover_digests.apply(kwargs={"now": now.isoformat()} if now else {})

@@ -64,3 +64,9 @@ class Command(BaseCommand):
             self.stderr.write(
                 "failed digests and their reasons are listed in the admin (Digests, status failed)"
             )
+        if run.unknown:
+            self.stderr.write(
+                f"{run.unknown} digest(s) with an unknown outcome (the ESP's answer was lost): not sent "
+                "again until the recovery sweep has looked for the ESP's evidence (admin: Digests, "
+                "status outcome unknown)"
+            )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
+from django.urls import reverse
 
 from alerts.digests.runner import digests_run
 from alerts.models import Digest
 from tests.fakeesp import Step
+from tests.servers import free_port
 
 from .conftest import subscribe
 
@@ -55,12 +60,56 @@ def test_429_with_retry_after_is_honoured_then_the_digest_goes(papers, fake_esp,
     assert second - first >= 0.95  # waited as asked, not the 0.05 s back-off
 
 
-def test_a_timeout_is_retried_and_the_message_goes_once(papers, fake_esp):
+def test_an_answer_lost_after_the_esp_took_the_message_leaves_it_unknown_never_sent_again(
+    papers, fake_esp, admin_client
+):
     subscriber = subscribe("ada@example.org", ("Diffusion", "diffusion"))
-    fake_esp.script(Step(delay=3))  # longer than the 1 s read timeout: the client gives up
+    fake_esp.script(Step(delay=3))  # accepted; the answer comes after the 1 s read timeout
     run = digests_run()
-    assert run.sent == 1
-    assert fake_esp.by_digest() == {str(Digest.objects.get(subscriber=subscriber).pk): 1}
+    assert (run.sent, run.unknown) == (0, 1)
+    digest = Digest.objects.get(subscriber=subscriber)
+    assert digest.status == Digest.Status.UNKNOWN
+    assert digest.unknown_since is not None
+    assert digest.last_error.startswith("the ESP did not answer in time")
+    assert "may have accepted it" in digest.last_error
+
+    err = StringIO()
+    call_command("send_digests", stdout=StringIO(), stderr=err)  # run again: nothing goes
+    assert "1 digest(s) with an unknown outcome" in err.getvalue()
+    assert fake_esp.by_digest() == {str(digest.pk): 1}
+
+    # The admin finds it by its status, with the reason.
+    page = admin_client.get(reverse("admin:alerts_digest_changelist"), {"status__exact": "unknown"}).text
+    assert "Outcome unknown" in page
+    assert "the ESP did not answer in time" in page
+
+
+@pytest.mark.parametrize(
+    ("step", "reason"),
+    [
+        (Step(drop=True), "the connection dropped before the ESP answered"),
+        (Step(gateway=502), "ESP answered 502 with no answer of its own"),
+    ],
+)
+def test_a_connection_dropped_or_a_gateway_error_after_the_body_is_unknown(papers, fake_esp, step, reason):
+    subscribe("ada@example.org", ("Diffusion", "diffusion"))
+    fake_esp.script(step)
+    run = digests_run()
+    assert run.unknown == 1
+    digest = Digest.objects.get()
+    assert digest.status == Digest.Status.UNKNOWN
+    assert digest.last_error.startswith(reason)
+    assert len(fake_esp.accepted) == 1
+
+
+def test_an_esp_that_cannot_be_reached_is_retried_not_left_unknown(papers, fake_esp, settings):
+    settings.DIGEST_MAX_ATTEMPTS = 2
+    settings.ANYMAIL = {**settings.ANYMAIL, "POSTMARK_API_URL": f"http://127.0.0.1:{free_port()}/"}
+    subscribe("ada@example.org", ("Diffusion", "diffusion"))
+    run = digests_run()
+    assert (run.unknown, run.failed) == (0, 1)  # refused before anything was sent: safe to retry
+    digest = Digest.objects.get()
+    assert digest.last_error.startswith("gave up after 2 attempts: could not connect to the ESP")
 
 
 def test_an_esp_down_for_good_leaves_the_digest_failed_with_the_reason(papers, fake_esp, settings):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import re
 from urllib.parse import unquote
 
 import pytest
 
+from alerts.digests.messages import digest_message_id
+from alerts.digests.recovery import digests_recover
 from alerts.digests.runner import digests_run
 from alerts.digests.webhooks import inbound_unsubscribe
 from alerts.models import DeliveryEvent, Digest
@@ -209,3 +212,42 @@ def test_a_token_whose_signature_ends_in_a_dash_unsubscribes_by_mail_too(db):
     assert inbound_unsubscribe(subject=f"Re: unsubscribe {token}") == subscriber
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
+
+
+def test_an_event_that_names_only_our_message_id_settles_a_digest_whose_outcome_was_unknown(
+    client, sent_digest
+):
+    # The ESP's answer (and with it its own message id) was lost; its event carries the
+    # Message-ID header we set, and no metadata.
+    lost_at = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
+    Digest.objects.filter(pk=sent_digest.pk).update(
+        status=Digest.Status.UNKNOWN, esp_message_id="", unknown_since=lost_at
+    )
+    our_id = digest_message_id(sent_digest).strip("<>")
+    payload = {
+        "RecordType": "Delivery",
+        "MessageID": our_id,
+        "Recipient": "ada@example.org",
+        "DeliveredAt": "2026-11-25T10:00:05Z",
+        "Details": "Test delivery webhook details",
+        "MessageStream": "outbound",
+    }
+    assert post(client, payload).status_code == 200
+    assert DeliveryEvent.objects.get().digest_id == sent_digest.pk
+
+    result = digests_recover(now=lost_at + dt.timedelta(minutes=1))
+    assert result.reconciled == 1
+    sent_digest.refresh_from_db()
+    assert (sent_digest.status, sent_digest.esp_message_id) == (Digest.Status.SENT, our_id)
+
+
+def test_an_event_with_a_message_id_that_only_looks_like_ours_names_no_digest(client, sent_digest):
+    payload = {
+        "RecordType": "Delivery",
+        "MessageID": f"digest-{sent_digest.pk}.123@alerts.example.org",  # not its creation instant
+        "Recipient": "nobody@example.net",
+        "DeliveredAt": "2026-11-25T10:00:05Z",
+        "MessageStream": "outbound",
+    }
+    assert post(client, payload).status_code == 200
+    assert DeliveryEvent.objects.get().digest_id is None

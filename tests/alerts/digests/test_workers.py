@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from io import StringIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,6 +16,7 @@ from alerts.models import Digest, Paper
 from alerts.outbox import outbox_messages
 from alerts.search.matcher import PaperDoc, PaperIndex, iter_bits
 from alerts.tasks import dispatch_due_digests, recover_digests, send_digest_chunk
+from tests.conftest import broker_busy, redeliver_abandoned
 from tests.fakeesp import Step
 from tests.servers import wait_until
 
@@ -31,17 +31,17 @@ def sent_count() -> int:
     return Digest.objects.filter(status=Digest.Status.SENT).count()
 
 
-def not_yet_due() -> tuple[str, int]:
-    """A time zone and a send hour that has not come there yet today."""
+def not_yet_due(now: dt.datetime) -> tuple[str, int]:
+    """A time zone and a send hour that has not come there yet on the day of `now`."""
     for name in ("Pacific/Honolulu", "America/Los_Angeles", "UTC", "Asia/Tokyo", "Pacific/Kiritimati"):
-        hour = timezone.now().astimezone(ZoneInfo(name)).hour
+        hour = now.astimezone(ZoneInfo(name)).hour
         if hour <= 21:
             return name, hour + 1
     raise AssertionError("every candidate time zone is past 21:00")
 
 
 def test_beat_dispatch_through_a_worker_sends_each_subscriber_what_the_matcher_says(
-    celery_workers, outbox_dir
+    celery_workers, outbox_dir, drained
 ):
     call_command("fetch_papers", "--source", "arxiv-rss", "--file", str(FEED), stdout=StringIO())
     subscribers = [
@@ -60,13 +60,14 @@ def test_beat_dispatch_through_a_worker_sends_each_subscriber_what_the_matcher_s
             send_hour=0,
         ),
     ]
-    tz_name, hour = not_yet_due()
+    now = timezone.now()  # one instant for the whole test: the dispatch runs as of it too
+    tz_name, hour = not_yet_due(now)
     later = subscribe("later@example.org", ("GPUs", "gpu"), timezone=tz_name, send_hour=hour)
     celery_workers("pipeline", SITE_URL=SITE)
 
-    dispatch_due_digests.delay()  # what beat queues every 15 minutes
-    wait_until(lambda: sent_count() == 3, what="three digests sent")
-    time.sleep(0.5)
+    dispatch_due_digests.delay(now=now.isoformat())  # what beat queues every 15 minutes
+    drained()
+    assert sent_count() == 3
     messages = {m["To"]: m for _, m in outbox_messages()}
     assert set(messages) == {"gpu@example.org", "numerics@example.org", "atoms@example.org"}
     assert not Digest.objects.filter(subscriber=later).exists()
@@ -93,7 +94,9 @@ def test_beat_dispatch_through_a_worker_sends_each_subscriber_what_the_matcher_s
         assert digest.esp_message_id == str(message["Message-ID"]).strip().strip("<>")
 
 
-def test_two_workers_and_every_chunk_delivered_twice_still_send_each_digest_once(celery_workers, esp):
+def test_two_workers_and_every_chunk_delivered_twice_still_send_each_digest_once(
+    celery_workers, esp, drained
+):
     make_papers()
     for n in range(40):
         subscribe(f"reader{n}@example.org", ("Diffusion", "diffusion"), ("Attention", "attention"))
@@ -106,16 +109,17 @@ def test_two_workers_and_every_chunk_delivered_twice_still_send_each_digest_once
         send_digest_chunk.delay(chunk)
         send_digest_chunk.delay(chunk)  # as if the broker delivered it twice
     dispatch_due_digests.delay()  # and beat's dispatch ran again meanwhile
-    wait_until(lambda: sent_count() == 40, what="40 digests sent")
-    time.sleep(1.0)  # let any duplicate task finish before counting
+    drained(esp)  # every task, the duplicates too, has finished
+    assert sent_count() == 40
     assert len(esp.accepted) == 40
     assert set(esp.by_digest().values()) == {1}
     assert Digest.objects.count() == 40
 
 
 def test_a_worker_killed_mid_chunk_and_restarted_sends_every_digest_exactly_once(
-    celery_workers, esp, settings
+    celery_workers, esp_webhooks, settings, drained, redis_server
 ):
+    esp = esp_webhooks
     settings.DIGEST_CHUNK_SIZE = 10
     make_papers()
     for n in range(30):
@@ -126,8 +130,8 @@ def test_a_worker_killed_mid_chunk_and_restarted_sends_every_digest_exactly_once
         "DIGEST_SEND_LEASE": "2",  # a claim older than 2 s belongs to a dead worker
         "CELERY_VISIBILITY_TIMEOUT": "5",  # Redis hands an unacknowledged task out again after 5 s
     }
-    # The ESP accepts three messages, then holds the fourth open: the worker is waiting on
-    # it, in the middle of its first chunk, when it is killed.
+    # The ESP accepts four messages but holds its answer to the fourth: the worker is
+    # waiting on it, in the middle of its first chunk, when it is killed.
     esp.script(Step(), Step(), Step(), Step(hold=True))
     first = celery_workers("doomed", **env)
     result = digests_dispatch(due_only=False)
@@ -136,28 +140,40 @@ def test_a_worker_killed_mid_chunk_and_restarted_sends_every_digest_exactly_once
     assert esp.holding.wait(60), "the worker never reached the ESP"
     first.kill()  # SIGKILL: no clean-up, no acknowledgement
     esp.release()
-    wait_until(lambda: esp.dropped == 1, 10, "the held request dropped")
-    assert len(esp.accepted) == 3
-    assert Digest.objects.filter(status=Digest.Status.SENDING).count() == 10  # the dead worker's claim
+    wait_until(lambda: esp.unanswered == 1, 10, "the held answer found nobody to take it")
+    assert len(esp.accepted) == 4  # the fourth too: the ESP had it in full
+    claimed = Digest.objects.filter(status=Digest.Status.SENDING)
+    assert claimed.count() == 10  # the dead worker's claim
 
     celery_workers("restarted", **env)
-    time.sleep(2.5)  # the lease runs out
-    recover_digests.delay()  # what beat runs every 2 minutes
-    wait_until(lambda: sent_count() == 30, what="30 digests sent")
-    time.sleep(1.0)
+    lease_over = max(claimed.values_list("claimed_at", flat=True)) + dt.timedelta(seconds=3)
+    recover_digests.delay(now=lease_over.isoformat())  # what beat runs every 2 minutes
+    # The dead worker's task message comes back after the visibility timeout (5 s): the
+    # chunk runs again on the restarted worker, and claims nothing.
+    wait_until(lambda: redeliver_abandoned(redis_server.url, 5) == 0 and broker_busy(redis_server.url) == 0)
+    drained(esp)
+    assert sent_count() == 30
     assert len(esp.accepted) == 30
     assert set(esp.by_digest().values()) == {1}
-    interrupted = Digest.objects.filter(last_error__contains="stopped while handing")
-    assert interrupted.count() == 1  # the held one: recorded, then sent
+    # The three the journal knew, and the fourth (in flight when the worker died, so the
+    # journal could not tell) on the ESP's webhook event, were recorded as sent, not sent
+    # again; the other six went for the first time.
+    recorded = Digest.objects.filter(last_error__startswith="recorded by the recovery sweep")
+    assert recorded.count() == 4
+    held = Digest.objects.get(pk=esp.accepted[3].digest_id)
+    assert held.status == Digest.Status.SENT
+    assert held.esp_message_id == esp.accepted[3].message_id  # only the webhook knew it
 
 
-def test_a_pending_digest_whose_task_was_lost_is_requeued_by_recovery(celery_workers, esp, settings):
+def test_a_pending_digest_whose_task_was_lost_is_requeued_by_recovery(celery_workers, esp, settings, drained):
     make_papers()
     subscriber = subscribe("ada@example.org", ("Diffusion", "diffusion"))
     celery_workers("w", **esp.settings(), DIGEST_REQUEUE_AFTER="1")
     settings.DIGEST_REQUEUE_AFTER = 1
-    digests_dispatch(due_only=False)  # rows made, but no task queued (as after a broker restart)
-    Digest.objects.update(queued_at=timezone.now() - dt.timedelta(seconds=5))
-    recover_digests.delay()
-    wait_until(lambda: sent_count() == 1, what="the digest sent")
+    now = timezone.now()
+    digests_dispatch(now=now, due_only=False)  # rows made, but no task queued (a broker restart)
+    Digest.objects.update(queued_at=now - dt.timedelta(seconds=5))
+    recover_digests.delay(now=now.isoformat())
+    drained(esp)
+    assert sent_count() == 1
     assert esp.by_digest() == {str(Digest.objects.get(subscriber=subscriber).pk): 1}
