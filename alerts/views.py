@@ -1,14 +1,18 @@
 from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.cache import get_conditional_response
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.http import http_date
 from django.views.decorators.cache import never_cache
 
+from alerts.digests.feeds import entry_content, entry_id, entry_links, feed_id, feed_items, feed_version
 from alerts.digests.previews import digest_for_view, digest_from_token
 from alerts.health import health_check
-from alerts.models import Digest
-from subscribers.tokens import digest_view_url, feedback_url, subscriber_from_feed_token
+from alerts.models import Digest, DigestItem
+from subscribers.tokens import digest_view_url, subscriber_from_feed_token
 
 
 @never_cache
@@ -36,10 +40,46 @@ def digest_view(request, token: str):
     return response
 
 
-class DigestFeed(Feed):
-    """A subscriber's own Atom feed of their digests, for feed readers."""
+class PaperAtomFeed(Atom1Feed):
+    """Atom with what Django's writer leaves out: every author of a paper, its PDF, the
+    abstract as plain text and the entry's HTML as content."""
 
-    feed_type = Atom1Feed
+    def add_item_elements(self, handler, item):
+        super().add_item_elements(handler, item)
+        for name in item["authors"]:
+            handler.startElement("author", {})
+            handler.addQuickElement("name", name)
+            handler.endElement("author")
+        if item["pdf_url"]:
+            pdf = {"rel": "related", "type": "application/pdf", "title": "PDF", "href": item["pdf_url"]}
+            handler.addQuickElement("link", "", pdf)
+        if item["abstract"]:
+            handler.addQuickElement("summary", item["abstract"], {"type": "text"})
+        handler.addQuickElement("content", item["content"], {"type": "html"})
+
+
+class DigestFeed(Feed):
+    """A subscriber's own Atom feed: one entry per paper they were sent. Read-only (the
+    link may sit in a shared reader), and answered with 304 while nothing was sent since
+    the reader's last poll (ETag / Last-Modified)."""
+
+    feed_type = PaperAtomFeed
+
+    def __call__(self, request, *args, **kwargs):
+        subscriber = self.get_object(request, *args, **kwargs)
+        version = feed_version(subscriber=subscriber)
+        stamp = int(version.last_modified.timestamp()) if version.last_modified else None
+        response = get_conditional_response(request, etag=version.etag, last_modified=stamp)
+        if response is None:
+            response = super().__call__(request, *args, **kwargs)
+        response.headers["ETag"] = version.etag
+        if stamp is not None:
+            response.headers["Last-Modified"] = http_date(stamp)
+        else:  # nothing sent yet: Django's "now" would claim a change at every poll
+            response.headers.pop("Last-Modified", None)
+        # Personal: no shared cache keeps it; a reader revalidates, and mostly gets a 304.
+        response.headers["Cache-Control"] = "private, no-cache"
+        return response
 
     def get_object(self, request, token: str):
         subscriber = subscriber_from_feed_token(token)
@@ -48,34 +88,48 @@ class DigestFeed(Feed):
         return subscriber
 
     def title(self, obj):
-        return "Your paper digests"
+        return f"{settings.SITE_NAME}: your papers"
 
     def subtitle(self, obj):
-        return "The digests sent to you, newest first."
+        return "Every paper your digests brought you, newest first."
 
     def link(self, obj):
-        return "/"
+        return settings.SITE_URL + "/"
+
+    def feed_guid(self, obj):
+        return feed_id(obj)
+
+    def author_name(self, obj):
+        return settings.SITE_NAME
 
     def items(self, obj):
-        return Digest.objects.filter(subscriber=obj, status=Digest.Status.SENT).order_by("-sent_at")[:30]
+        return feed_items(subscriber=obj)
 
     def item_title(self, item):
-        return item.subject or f"Digest of {item.period:%d %b %Y}"
+        return " ".join(item.paper.title.split())
 
     def item_description(self, item):
-        papers = item.items.order_by("section", "rank").values_list("paper_id", "paper__title")
-        base = feedback_url(item, item.subscriber)
-        return "\n".join(
-            f"- {title}\n  More like this: {base}/{pk}/more/ | Less like this: {base}/{pk}/less/"
-            f" | Save: {base}/{pk}/save/"
-            for pk, title in papers
-        )
+        return None  # the summary is written as text by PaperAtomFeed (Django's is HTML)
 
     def item_link(self, item):
-        return digest_view_url(item, item.subscriber)
+        return entry_links(item)[0]
+
+    def item_guid(self, item):
+        return entry_id(item)
 
     def item_pubdate(self, item):
-        return item.sent_at
+        return item.paper.published or item.digest.sent_at
 
     def item_updateddate(self, item):
-        return item.sent_at
+        return item.digest.sent_at
+
+    def item_categories(self, item):
+        return item.filters if item.section == DigestItem.Section.MATCHED else ["Trending"]
+
+    def item_extra_kwargs(self, item):
+        return {
+            "authors": item.paper.authors,
+            "pdf_url": entry_links(item)[1],
+            "abstract": " ".join(item.paper.abstract.split()),
+            "content": entry_content(item),
+        }

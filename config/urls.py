@@ -33,3 +33,5 @@ urlpatterns = [
 
 # A request too big or too broken to read gets a page that says what to do next.
 handler400 = "subscribers.views.bad_request"
+# An error of ours gets the site's page too (with a heading and landmarks), not a bare line.
+handler500 = "subscribers.views.server_error"

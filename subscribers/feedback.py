@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from alerts.models import Digest, DigestItem, Paper
 from subscribers.models import Subscriber, Vote
-from subscribers.tokens import FEEDBACK, PREVIEW, TokenInvalid, object_id_of, object_token_check
+from subscribers.tokens import PREVIEW, TokenInvalid, feedback_digest_id, feedback_token_check
 
 Action = Vote.Action
 # More and less exclude each other: pressing one takes the other back.
@@ -49,8 +49,8 @@ def digest_of_feedback_token(token: str) -> Digest:
     if token == PREVIEW:
         raise FeedbackInvalid("This link comes from a preview: votes count from digests that were sent.")
     try:
-        digest = Digest.objects.select_related("subscriber").filter(pk=object_id_of(token)).first()
-        object_token_check(token, FEEDBACK, digest.subscriber if digest else None)
+        digest = Digest.objects.select_related("subscriber").filter(pk=feedback_digest_id(token)).first()
+        feedback_token_check(token, digest.subscriber if digest else None)
     except TokenInvalid:
         raise FeedbackInvalid(INVALID_LINK) from None
     return digest

@@ -36,7 +36,7 @@ DIGEST, FEED = "digest", "feed"
 # A digest's feedback links (more/less like this, save): one signature per digest, the
 # paper and the action ride in the path (subscribers.feedback checks them).
 FEEDBACK = "feedback"
-OBJECT_PURPOSES = (DIGEST, FEED, FEEDBACK)
+OBJECT_PURPOSES = (DIGEST, FEED)
 # A confirmation link works for a week; manage and unsubscribe links as long as the
 # subscriber exists (an unsubscribe link in a year-old digest must still work).
 CONFIRM_MAX_AGE = 7 * 24 * 3600
@@ -243,10 +243,50 @@ def subscriber_from_feed_token(token: str) -> Subscriber | None:
     return subscriber
 
 
+# A feedback token appears three times under every paper of a digest (up to 150 times in
+# one email, which must stay under Gmail's clipping size), so its signature is shorter:
+# 96 bits, still far beyond guessing online against a rate-limited endpoint.
+FEEDBACK_SIGNATURE_LENGTH = 16
+
+
+def feedback_token(digest, subscriber: Subscriber) -> str:
+    """The token of one digest's feedback links, keyed by its owner's token_secret."""
+    ident = signing.b62_encode(digest.pk)
+    return f"{ident}.{_sign(FEEDBACK, f'{ident}.{subscriber.token_secret}')[:FEEDBACK_SIGNATURE_LENGTH]}"
+
+
+def feedback_digest_id(token: str) -> int:
+    """The digest id a feedback token names; not verified yet (`feedback_token_check`)."""
+    parts = token.split(".")
+    if len(parts) != 2 or len(parts[1]) != FEEDBACK_SIGNATURE_LENGTH:
+        raise TokenInvalid("malformed token")
+    try:
+        pk = signing.b62_decode(parts[0])
+    except ValueError:
+        raise TokenInvalid("malformed token") from None
+    if pk <= 0 or pk >= 2**63:
+        raise TokenInvalid("malformed token")
+    return pk
+
+
+def feedback_token_check(token: str, owner: Subscriber | None) -> None:
+    """Raise TokenInvalid unless `token` was made for its digest and this owner (checked in
+    constant time against SECRET_KEY and each fallback key)."""
+    feedback_digest_id(token)
+    ident, signature = token.split(".")
+    message = f"{ident}.{owner.token_secret if owner else '-'}"
+    signer = _signer(FEEDBACK)
+    valid = False
+    for key in [signer.key, *signer.fallback_keys]:
+        valid |= constant_time_compare(_sign(FEEDBACK, message, key)[:FEEDBACK_SIGNATURE_LENGTH], signature)
+    if not valid or owner is None:
+        raise TokenInvalid("bad signature")
+
+
 def feedback_url(digest, subscriber: Subscriber) -> str:
     """The base of one digest's feedback links, without the trailing slash: a paper's link
     is `<base>/<paper id>/<action>/`. One HMAC per digest, however many papers it shows."""
-    return _absolute("feedback-digest", object_token(subscriber, FEEDBACK, digest.pk)).removesuffix("/")
+    return _absolute("feedback-digest", feedback_token(digest, subscriber)).removesuffix("/")
 
 
 PREVIEW = "preview"

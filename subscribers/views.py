@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -341,3 +342,10 @@ def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
     as a crafted sign-up with a thousand filters sends, or a suspicious one): a page that says
     so, in the site's own look, instead of a bare "Bad Request"."""
     return render(request, "400.html", status=400)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """An error of ours: the site's own page, rendered without the request's context (no
+    session, no database), so it shows even when what failed was the database."""
+    page = render_to_string("500.html", {"site_name": settings.SITE_NAME})
+    return HttpResponse(page, status=500)

@@ -57,7 +57,19 @@
     return form.querySelector('[data-preview-for="' + input.id + '"]');
   }
 
-  function showPreview(input) {
+  // The row's live region: it hears the count ("12 papers matched in the last 7 days")
+  // or the query's error, not the lists of days and titles, on every pause in typing.
+  function announce(input, text) {
+    var status = form.querySelector('[data-preview-status-for="' + input.id + '"]');
+    if (status && status.textContent !== text) status.textContent = text;
+  }
+
+  function summaryOf(target) {
+    var line = target.querySelector(".preview-summary, .preview-error");
+    return line ? line.textContent.replace(/\s+/g, " ").trim() : target.textContent.trim();
+  }
+
+  function showPreview(input, quiet) {
     var target = previewTarget(input);
     if (!target) return;
     var query = input.value.trim();
@@ -65,6 +77,7 @@
     if (previous) previous.abort();
     if (!query) {
       target.innerHTML = "";
+      if (!quiet) announce(input, "");
       return;
     }
     var controller = new AbortController();
@@ -80,11 +93,13 @@
         // The fragment comes from our own server, rendered with every text escaped.
         target.innerHTML = html;
         target.removeAttribute("aria-busy");
+        if (!quiet) announce(input, summaryOf(target));
       })
       .catch(function (error) {
         if (error.name !== "AbortError") {
           target.textContent = "The preview is not available right now.";
           target.removeAttribute("aria-busy");
+          if (!quiet) announce(input, target.textContent);
         }
       });
   }
@@ -99,7 +114,7 @@
   // Filters already filled in (the preferences page, a form sent back with errors).
   Array.prototype.forEach.call(form.querySelectorAll('input[name$="-query"]'), function (input) {
     if (input.value.trim() && previewTarget(input) && !previewTarget(input).innerHTML.trim()) {
-      showPreview(input);
+      showPreview(input, true);  // shown, not read out: nobody typed
     }
   });
 

@@ -41,7 +41,7 @@ def test_more_like_this_from_the_digest_records_on_the_button_and_undoes(
     page = context.new_page()
     try:
         page.set_content(sent_digest)
-        more = page.locator(".feedback a", has_text="More like this").first
+        more = page.locator('a[href*="/feedback/"]', has_text="More like this").first
         href = more.get_attribute("href")
         more.click()
         page.wait_for_url(href)
@@ -83,7 +83,7 @@ def test_save_from_the_digest_then_the_saved_papers_page_and_bibtex(browser, sen
     try:
         page.set_content(sent_digest)
         title = page.locator(".paper .title").first.inner_text().strip()
-        page.locator(".feedback a", has_text="Save").first.click()
+        page.locator('a[href*="/feedback/"]', has_text="Save").first.click()
         page.get_by_role("button", name="Save").click()
         page.locator("h1", has_text="Noted: save").wait_for()
         page.get_by_role("link", name="Your saved papers").click()

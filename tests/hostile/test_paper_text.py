@@ -117,5 +117,14 @@ def test_the_subscribers_feed_carries_it_as_escaped_text(client, reader, mailout
     root = ET.fromstring(response.content)  # noqa: S314 - our own feed, well-formed or the test fails
     atom = "{http://www.w3.org/2005/Atom}"
     assert not list(root.iter(f"{atom}script")) and not list(root.iter("script"))  # noqa: PT018
-    (summary,) = [e.findtext(f"{atom}summary") for e in root.iter(f"{atom}entry")]
-    assert '- <script>alert("title")</script> Agents that act on the web' in summary  # text, not markup
+    entries = {e.findtext(f"{atom}id"): e for e in root.iter(f"{atom}entry")}
+    (entry,) = [e for e in entries.values() if "<script>" in e.findtext(f"{atom}title")]
+    title = entry.find(f"{atom}title")
+    assert title.get("type", "text") == "text"  # the title is text, whatever it holds
+    assert title.text == '<script>alert("title")</script> Agents that act on the web'
+    content = entry.find(f"{atom}content")
+    assert content.get("type") == "html"
+    assert_no_active_markup(content.text)  # the entry's HTML shows the paper's markup as text
+    for e in entries.values():
+        assert_no_active_markup(e.find(f"{atom}content").text)
+        assert e.find(f"{atom}summary") is None or e.find(f"{atom}summary").get("type") == "text"

@@ -13,7 +13,7 @@ from subscribers.models import Subscriber
 from subscribers.tokens import MANAGE, make_token
 from tests.alerts.digests.conftest import make_papers
 from tests.factories import SubscriberFactory
-from tests.subscribers.conftest import links_in
+from tests.subscribers.conftest import html_part, links_in
 from tests.subscribers.helpers import preferences_data, signup_data
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,7 @@ def test_an_address_alone_signs_up_for_trending_papers_and_gets_them_with_feedba
     assert upvotes == sorted(upvotes, reverse=True)
     assert digest.subject.startswith(f"{len(upvotes)} trending paper")
     assert "for the day's trending papers" in digest.body
-    assert len(re.findall(r"More like this: \S+/feedback/", digest.body)) == len(upvotes)
+    assert len(re.findall(r'/feedback/[^"]+/more/">More like this', html_part(digest))) == len(upvotes)
 
 
 def test_the_one_box_explains_a_bad_address_and_stores_nothing(client):

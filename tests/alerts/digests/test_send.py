@@ -87,7 +87,7 @@ def test_digest_has_both_parts_links_and_one_click_unsubscribe_headers(papers, m
     assert hrefs
     assert all(h.startswith(("https://", "http://")) for h in hrefs)
     assert f"https://huggingface.co/papers/{paper.arxiv_id}" in hrefs  # upvoted: its HF page
-    assert "35 upvotes on Hugging Face" in html
+    assert f'35 upvotes on <a href="https://huggingface.co/papers/{paper.arxiv_id}">Hugging Face</a>' in html
     assert "Matched: Sparse attention" in html
     # Headers for mailbox providers (RFC 2369, RFC 8058) and for the ESP's webhooks.
     headers = message.extra_headers

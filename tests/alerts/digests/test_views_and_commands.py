@@ -58,16 +58,6 @@ def test_another_subscribers_token_does_not_open_a_digest(client, sent):
     assert client.get(path_of(forged)).status_code == 404
 
 
-def test_the_subscribers_atom_feed_lists_their_digests(client, sent):
-    response = client.get(path_of(feed_url(sent.subscriber)))
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("application/atom+xml")
-    body = response.content.decode()
-    assert sent.subject in body
-    assert path_of(digest_view_url(sent, sent.subscriber)) in body
-    assert client.get("/feed/1.AAAAAAAAAAAAAAAAAAAAAAAAAAA.xml").status_code == 404
-
-
 def test_preview_digest_prints_the_next_digest_and_writes_the_html(papers, tmp_path):
     subscribe("ada@example.org", ("Diffusion", "diffusion"))
     out = StringIO()
