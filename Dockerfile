@@ -23,7 +23,7 @@ COPY . .
 # Static files are collected into the image (served by WhiteNoise). Production settings
 # need a key and a host to load: a throwaway key made here, used for nothing else.
 RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
-    DJANGO_ALLOWED_HOSTS=build.invalid \
+    DJANGO_ALLOWED_HOSTS=build.invalid SITE_URL=https://build.invalid \
     python manage.py collectstatic --no-input --verbosity 0 \
     && mkdir -p /app/data/outbox /app/data/mail \
     && chown -R app:app /app/data

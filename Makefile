@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run demo test lint format bench bench-compare load lock clean screenshots
+.PHONY: run demo test lint format bench bench-compare load preview-bench lock clean screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python 3.11 or newer is needed; found %d.%d. Run: make PYTHON=python3.11 ..." % v[:2])'
@@ -51,6 +51,12 @@ bench-compare: $(VENV)/.installed-dev
 # run; needs wrk, redis-server and postgresql): bench/results/load.md.
 load: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.load
+
+# The live preview under 200 hostile queries and ten-filter sign-up previews (gunicorn,
+# PostgreSQL, Redis started for the run): bench/results/preview.md. BASELINE=DIR runs the
+# same against another checkout too (e.g. `git archive` of an older commit).
+preview-bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.preview $(BENCH_ARGS) $(if $(BASELINE),--baseline $(BASELINE),)
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -2,17 +2,19 @@ from urllib.parse import quote
 
 from csp.decorators import csp_update
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models.functions import Lower
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.decorators import method_decorator
 
+from alerts import admin_schedules
 from alerts.digests.previews import digest_preview
 from alerts.digests.recovery import digests_retry
 from alerts.models import DeliveryEvent, Digest, DigestItem, FetchRun, Paper
 from alerts.tasks import send_test_digest
+from subscribers.admin_links import preview_link
 from subscribers.models import Subscriber
 
 
@@ -132,7 +134,11 @@ class DigestAdmin(admin.ModelAdmin):
     inlines = [DigestItemInline]
     actions = ["retry_digests"]
     show_full_result_count = False
-    readonly_fields = [f.name for f in Digest._meta.fields]
+    readonly_fields = [f.name for f in Digest._meta.fields] + ["next_digest"]
+
+    @admin.display(description="Subscriber's next digest")
+    def next_digest(self, obj: Digest) -> str:
+        return preview_link(obj.subscriber)
 
     @admin.display(description="Last error")
     def error_short(self, obj: Digest) -> str:
@@ -160,14 +166,17 @@ class DigestAdmin(admin.ModelAdmin):
     # page's CSP; scripts stay forbidden (and the sandbox disables them too).
     @method_decorator(csp_update({"style-src": ["'unsafe-inline'"]}))
     def preview_view(self, request):
-        """The next digest of any subscriber, rendered; and "send a test digest to me"."""
+        """The next digest of any subscriber, rendered; and "send a test digest to me".
+
+        It tells whether an address is subscribed and shows what they read: staff need the
+        alerts.preview_digest permission (superusers have it), not only admin access."""
+        if not request.user.has_perm("alerts.preview_digest"):
+            raise PermissionDenied
         context = {**self.admin_site.each_context(request), "title": "Preview a subscriber's next digest"}
         email = (request.POST.get("email") or request.GET.get("email") or "").strip()
         context["email"] = email
         if email:
-            subscriber = (
-                Subscriber.objects.annotate(email_ci=Lower("email")).filter(email_ci=email.lower()).first()
-            )
+            subscriber = Subscriber.objects.by_email(email).first()
             if subscriber is None:
                 context["error"] = f"No subscriber has the address {email}."
             elif request.method == "POST" and "send_test" in request.POST:
@@ -197,3 +206,7 @@ class DeliveryEventAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+# Periodic tasks: schedules in plain words, Celery's housekeeping out of the list.
+admin_schedules.register(admin.site)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class AlertsConfig(AppConfig):
@@ -12,3 +13,10 @@ class AlertsConfig(AppConfig):
             signals,  # noqa: F401 - connects the ESP webhook receiver
             tasks,  # noqa: F401
         )
+
+
+class AlertsAdminConfig(admin_apps.AdminConfig):
+    """Django's admin with the service's own site: the cockpit on the home page (alerts.sites)."""
+
+    default = False  # "alerts" in INSTALLED_APPS stays AlertsConfig; this one is named in full
+    default_site = "alerts.sites.AlertsAdminSite"

@@ -63,12 +63,6 @@ class Paper(models.Model):
     def key(self) -> str:
         return self.arxiv_id or self.external_key or ""
 
-    @property
-    def hf_url(self) -> str:
-        if self.arxiv_id and self.upvotes is not None:
-            return f"https://huggingface.co/papers/{self.arxiv_id}"
-        return ""
-
 
 class Digest(models.Model):
     """One subscriber's digest for one period (their local day, or week). Unique per period.
@@ -129,6 +123,13 @@ class Digest(models.Model):
         indexes = [
             models.Index(fields=["status", "period"]),
             models.Index(fields=["subscriber", "status", "window_end"]),
+            # The admin home counts today's sent and failed digests from this index alone.
+            models.Index(fields=["finished_at", "status"], name="digest_finished_status"),
+        ]
+        # Pages of the admin beyond the model's own list: being staff is not enough for them.
+        permissions = [
+            ("preview_digest", "Can preview any subscriber's next digest and send a test copy"),
+            ("view_outbox", "Can read the local outbox (every email sent, with its links)"),
         ]
 
     def __str__(self) -> str:
@@ -229,3 +230,22 @@ class FetchRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class DailyCount(models.Model):
+    """One number of one closed day for the admin home's charts (sign-ups, digests sent,
+    bounces...), counted once when the day is over and kept, so the charts never scan a
+    month of rows and survive the pruning of old rows. Today is always counted live."""
+
+    day = models.DateField()
+    metric = models.CharField(max_length=24)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["day", "metric"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "metric"], name="one_count_per_day_and_metric"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.metric}: {self.count}"

@@ -72,12 +72,6 @@ def outbox_message(name: str, *, headers_only: bool = False) -> ParsedMessage | 
         return None
 
 
-def outbox_messages() -> list[tuple[str, ParsedMessage]]:
-    """Every message in the outbox, oldest first, as (file name, parsed message)."""
-    messages = ((name, outbox_message(name)) for name in reversed(outbox_names()))
-    return [(name, message) for name, message in messages if message is not None]
-
-
 def message_bodies(message: ParsedMessage) -> tuple[str, str]:
     """The message's plain-text and HTML bodies ("" for a part it lacks)."""
     text = message.get_body(preferencelist=("plain",))

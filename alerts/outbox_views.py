@@ -7,6 +7,7 @@ from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
@@ -14,6 +15,10 @@ from django.shortcuts import render
 from alerts.outbox import html_for_preview, message_bodies, outbox_message, outbox_names
 
 PAGE_SIZE = 50
+
+# The outbox holds every confirm and manage link ever sent: staff need this permission
+# (superusers have it). Staff without it get 403; anyone else the admin's login page.
+OUTBOX_PERMISSION = "alerts.view_outbox"
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ def _date(message) -> datetime | None:
 
 
 @staff_member_required
+@permission_required(OUTBOX_PERMISSION, raise_exception=True)
 def outbox_list(request):
     page = Paginator(outbox_names(), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = []
@@ -53,6 +59,7 @@ def outbox_list(request):
 # The email's own styles (a <style> block, style attributes) must apply inside the preview
 # frame, which inherits this page's policy. Scripts stay forbidden, and the frame is sandboxed.
 @staff_member_required
+@permission_required(OUTBOX_PERMISSION, raise_exception=True)
 @csp_update({"style-src": ["'unsafe-inline'"]})
 def outbox_detail(request, name: str):
     message = outbox_message(name)

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,6 +19,8 @@ from alerts.papers.http import FetchError
 from subscribers.services import category_notices_queue
 
 logger = logging.getLogger(__name__)
+
+OFFLINE_NOTE = "offline demo: fetches are skipped, nothing is requested from arXiv or Hugging Face"
 
 
 class TransientFetchError(Exception):
@@ -47,6 +50,9 @@ def fetch_papers_task(
     that each retries, or fails, on its own. The nightly arXiv listings (no categories
     given: those in use) also tell subscribers whose filters name arXiv categories that do
     not exist, once per filter."""
+    if settings.OFFLINE_DEMO:
+        logger.info("offline demo: the %s fetch is skipped (no network requests)", source or "nightly")
+        return {"skipped": OFFLINE_NOTE}
     day = dt.date.fromisoformat(date) if date else None
     specs = fetch_specs(source=source, categories=categories or (), url=url, date=day)
     if source is None or len(specs) != 1:
@@ -65,10 +71,10 @@ def fetch_papers_task(
     return {"fetched": counts.fetched, "created": counts.created, "updated": counts.updated}
 
 
-@shared_task(acks_late=True)
+@shared_task
 def dispatch_due_digests(now: str | None = None) -> dict:
-    """Hourly (beat): create the digests whose send hour has come and queue them. `now`
-    (ISO 8601) runs it as of that moment; beat passes nothing."""
+    """Every 15 minutes (beat): create the digests whose send hour has come and queue them.
+    `now` (ISO 8601) runs it as of that moment; beat passes nothing."""
     with transaction.atomic():
         result = digests_dispatch(now=dt.datetime.fromisoformat(now) if now else timezone.now())
         queued = 0
@@ -78,7 +84,7 @@ def dispatch_due_digests(now: str | None = None) -> dict:
     return {"created": result.created, "chunks": queued}
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
+@shared_task(bind=True, max_retries=None)
 def send_digest_chunk(self, digest_ids: list[int]) -> dict:
     """Send a chunk of digests. Safe to run twice: only pending digests are claimed."""
     result = digests_send(digest_ids=digest_ids)
@@ -89,7 +95,7 @@ def send_digest_chunk(self, digest_ids: list[int]) -> dict:
     return {"sent": result.sent, "skipped": result.skipped, "failed": result.failed}
 
 
-@shared_task(acks_late=True)
+@shared_task
 def recover_digests(now: str | None = None) -> dict:
     """Every few minutes (beat): take over dead workers' claims, settle digests whose
     outcome is unknown, requeue orphaned digests. `now` (ISO 8601) replays the sweep as of
@@ -117,7 +123,7 @@ def recover_digests(now: str | None = None) -> dict:
     }
 
 
-@shared_task(acks_late=True)
+@shared_task
 def send_test_digest(subscriber_id: int, to_email: str) -> str:
     """Admin's "send a test digest to me": the subscriber's next digest, to the admin."""
     from alerts.digests.previews import digest_preview_send

@@ -1,10 +1,28 @@
 """The Celery app: web, worker and beat all load it from here."""
 
 import os
+import sys
+from pathlib import Path
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+def _started_as_celery() -> bool:
+    """This process is the `celery` command (`celery ...` or `python -m celery ...`)."""
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    return program.name == "celery" or program.parent.name == "celery"
+
+
+# No default settings module: a worker or beat that fell back to the local settings would
+# run with DEBUG on, the embedded database and the outbox, and quietly send nothing real.
+# Only the `celery` command is checked: manage.py, wsgi.py and `make run` (config/run.py)
+# import this module too, and name their settings themselves.
+if _started_as_celery() and not os.environ.get("DJANGO_SETTINGS_MODULE"):
+    sys.exit(
+        "DJANGO_SETTINGS_MODULE is not set: name the settings this worker or beat runs with, "
+        "e.g. DJANGO_SETTINGS_MODULE=config.settings.production celery -A config worker "
+        "(make run, the Docker image and docker-compose.yml set it)."
+    )
 
 app = Celery("paper_alerts")
 # Every Celery setting lives in Django settings under the CELERY_ prefix.

@@ -15,6 +15,7 @@ Ctrl-C (or SIGTERM) stops them all, then the private Redis.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -32,11 +33,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = ROOT / "Procfile"
 DEFAULT_PORT = 8000
+# Where `make run` records the SITE_URL it chose, for every process started without it
+# (manage.py send_digests in another terminal): read by config/settings/local.py.
+SITE_FILE_NAME = "site.json"
 # honcho's exit status after SIGINT or SIGTERM
 STOPPED_BY_SIGNAL = {130, 143}
 
 NO_REDIS_NOTICE = (
-    "redis-server not found: tasks run in-process, without a worker "
+    "redis-server not found: tasks run in-process, without a worker, and rate limits are "
+    "counted in the web process's own memory, not shared with any other process "
     "(install it for the full set-up: sudo apt-get install redis-server, or brew install redis)"
 )
 
@@ -126,6 +131,16 @@ def start_broker(env: dict[str, str], data_dir: Path) -> Broker:
     return Broker(url=f"redis://127.0.0.1:{port}/0", proc=proc)
 
 
+def record_site_url(data_dir: Path, site_url: str) -> Path:
+    """Write the SITE_URL this run uses to data/site.json (atomically: a command starting at
+    the same moment reads the old file or the new one, never half of one)."""
+    path = data_dir / SITE_FILE_NAME
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps({"SITE_URL": site_url}) + "\n")
+    partial.replace(path)
+    return path
+
+
 def admin_url_path(env: dict[str, str]) -> str:
     # Mirrors ADMIN_URL in config/settings/base.py.
     return "/" + env.get("DJANGO_ADMIN_URL", "admin/").strip("/") + "/"
@@ -171,6 +186,7 @@ def prepare(*, demo: bool) -> list[str]:
             "demo papers loaded: sign up, confirm from the outbox, then "
             "`.venv/bin/python manage.py send_digests --email YOU` sends a first digest now"
         )
+        notes.append("offline demo: the scheduled fetches of arXiv and Hugging Face are skipped")
     connections.close_all()  # the supervisor forks next; no connection may be shared
     return notes
 
@@ -179,13 +195,16 @@ def banner(*, port: int, env: dict[str, str], broker: Broker, notes: list[str]) 
     base = f"http://127.0.0.1:{port}"
     admin = base + admin_url_path(env)
     tasks = "worker and beat on Redis" if broker.url else "in-process (beat runs the periodic jobs)"
+    limits = "shared in Redis" if broker.url else "in this one web process only (no Redis)"
     lines = [
         "",
         "Paper alerts is running:",
         f"  sign-up page   {base}/",
         f"  admin          {admin}",
         f"  local outbox   {admin}outbox/   (every email the service sends)",
+        f"  links in mail  {env['SITE_URL']}   (SITE_URL; manage.py commands use it too)",
         f"  tasks          {tasks}",
+        f"  rate limits    {limits}",
         *(f"  {note}" for note in notes),
         "Press Ctrl-C to stop.",
         "",
@@ -234,7 +253,9 @@ def supervise(names: list[str], env: dict[str, str], port: int, text: str) -> in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or DEFAULT_PORT))
-    parser.add_argument("--demo", action="store_true", help="load the demo papers first")
+    parser.add_argument(
+        "--demo", action="store_true", help="load the demo papers first; run offline (no scheduled fetches)"
+    )
     args = parser.parse_args(argv)
     # Until the supervisor takes over SIGTERM, turn it into an exit that runs the clean-up
     # below (the private Redis must not outlive this process).
@@ -251,7 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     # The Procfile's `python` is this interpreter (the virtualenv's), activated or not.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("SITE_URL", f"http://127.0.0.1:{args.port}")
+    record_site_url(data_dir, env["SITE_URL"])
     env["RUN_WEB_PORT"] = str(args.port)
+    if args.demo:
+        # The demo's papers come from files: the scheduled fetches of arXiv and Hugging Face
+        # are skipped, so a machine without network shows no failed runs.
+        env["OFFLINE_DEMO"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
 
     broker = start_broker(env, data_dir)

@@ -42,6 +42,13 @@ def normalize_email(raw: str) -> str:
     local, domain = text.split("@")
     if not local or not domain:
         raise AddressError("Enter an email address like name@example.org.")
+    if "=?" in local:
+        # An RFC 2047 encoded word ("=?utf-8?b?YUBldmlsLmV4YW1wbGU=?=" is a@evil.example):
+        # no mailbox is named like that, and a program that decodes headers would read
+        # another address in it.
+        raise AddressError(
+            "The part before the @ cannot be an encoded word (=?...?=): type the address itself."
+        )
     if not local.isascii():
         # Django's mail (like many mail servers) cannot deliver to a non-ASCII local part
         # (SMTPUTF8); accepting one would mean a subscriber who never gets any mail.

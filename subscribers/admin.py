@@ -8,9 +8,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from alerts.search.query import unknown_categories
 from subscribers import selectors, services
+from subscribers.admin_links import preview_link
 from subscribers.models import Subscriber, SubscriberEvent, TopicFilter, Vote
 
 Actor = SubscriberEvent.Actor
@@ -123,8 +126,9 @@ class SubscriberAdmin(admin.ModelAdmin):
         "created_at",
         "confirmed_at",
         "status_changed_at",
-        "unsubscribed_at",
+        "unsubscribed_since",
         "updated_at",
+        "next_digest",
     )
     readonly_fields = fields
     inlines = (TopicFilterInline, SubscriberEventInline)
@@ -141,9 +145,22 @@ class SubscriberAdmin(admin.ModelAdmin):
     def filter_count(self, obj: Subscriber) -> int:
         return obj.filter_count
 
-    @admin.display(description="Paused", boolean=True)
-    def paused(self, obj: Subscriber) -> bool:
-        return obj.paused_at is not None
+    # Words, not Django's boolean icons: a red cross for "not paused" read as an error.
+    @admin.display(description="Paused", ordering="paused_at")
+    def paused(self, obj: Subscriber) -> str | None:
+        return f"since {obj.paused_at:%Y-%m-%d}" if obj.paused_at else None
+
+    # The column keeps the date of the last unsubscription; a re-subscribed subscriber is
+    # not unsubscribed, so the date shows only while the status says so.
+    @admin.display(description="Unsubscribed at")
+    def unsubscribed_since(self, obj: Subscriber):
+        if obj.status != Status.UNSUBSCRIBED or obj.unsubscribed_at is None:
+            return self.get_empty_value_display()
+        return date_format(timezone.localtime(obj.unsubscribed_at), "DATETIME_FORMAT")
+
+    @admin.display(description="Next digest")
+    def next_digest(self, obj: Subscriber) -> str:
+        return preview_link(obj)
 
     # Actions ---------------------------------------------------------------------------
 

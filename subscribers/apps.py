@@ -7,4 +7,7 @@ class SubscribersConfig(AppConfig):
 
     def ready(self) -> None:
         # Services queue tasks by name (alerts.core.jobs); registered here in every process.
-        from subscribers import tasks  # noqa: F401
+        from subscribers import (
+            checks,  # noqa: F401 - registers the system checks
+            tasks,  # noqa: F401
+        )

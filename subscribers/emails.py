@@ -41,12 +41,13 @@ def send_email(*, to: str, name: str, context: dict, headers: dict[str, str] | N
 
 
 def confirmation_email_send(*, subscriber) -> str:
-    """The double opt-in email: a link that confirms these filters, valid for 7 days."""
+    """The double opt-in email: a link valid for 7 days to the page that shows the filters
+    and confirms them. Whoever signed up typed those filters, maybe to a stranger's
+    address: no text of theirs goes into the email."""
     from subscribers.tokens import CONFIRM_MAX_AGE, confirm_url
 
     context = {
         "subscriber": subscriber,
-        "filters": list(subscriber.filters.all()),
         "confirm_url": confirm_url(subscriber),
         "valid_days": CONFIRM_MAX_AGE // 86400,
     }

@@ -17,8 +17,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from alerts.core.display import safe_url
 from alerts.models import Paper
-from alerts.search.matcher import PaperDoc, PaperIndex, iter_bits
+from alerts.search.matcher import PaperDoc, PaperIndex
 from alerts.search.textnorm import highlight_spans
 from subscribers import rules
 
@@ -64,15 +65,11 @@ class WeekIndex:
     urls: list[str]
     days: list[dt.date]
     window: list[dt.date]
+    by_day: dict[dt.date, int]  # day of the window -> bitset of its papers
 
 
 _lock = threading.Lock()
 _current: WeekIndex | None = None
-
-
-def _safe_url(url: str) -> str:
-    # Paper links come from feeds: only web links become an href.
-    return url if url.startswith(("https://", "http://")) else ""
 
 
 def week_index() -> WeekIndex:
@@ -96,15 +93,17 @@ def week_index() -> WeekIndex:
             "title", "abstract", "authors", "categories", "abs_url", "announced_on", "first_seen_at"
         )
         docs, titles, urls, days = [], [], [], []
-        window_days = set(window)
+        by_day = dict.fromkeys(window, 0)
         for title, abstract, authors, categories, url, announced_on, first_seen_at in rows:
             docs.append(PaperDoc(title, abstract, tuple(authors or ()), tuple(categories or ())))
             titles.append(title)
-            urls.append(_safe_url(url))
-            days.append(
-                announced_on if announced_on in window_days else first_seen_at.astimezone(dt.UTC).date()
-            )
-        _current = WeekIndex(key, PaperIndex(docs), titles, urls, days, window)
+            urls.append(safe_url(url))  # paper links come from feeds
+            day = announced_on if announced_on in by_day else first_seen_at.astimezone(dt.UTC).date()
+            if day in by_day:
+                by_day[day] |= 1 << (len(days))
+            days.append(day)
+        index = PaperIndex(docs, cache_bytes=settings.PREVIEW_CACHE_BYTES)
+        _current = WeekIndex(key, index, titles, urls, days, window, by_day)
         return _current
 
 
@@ -130,20 +129,17 @@ def filter_preview(text: str) -> FilterPreview:
     except ValidationError as exc:
         return FilterPreview(query=text, window_days=days, error=exc.messages[0])
     week = week_index()
+    # Bounded work whatever the query: counts are bitset pop-counts, and only the papers
+    # shown are scored (top_hits), however many match.
     matched = week.index.match(text)
-    counts = dict.fromkeys(week.window, 0)
-    total = 0
-    for i in iter_bits(matched):
-        total += 1
-        counts[week.days[i]] = counts.get(week.days[i], 0) + 1
-    papers = []
-    for hit in week.index.hits(text, mask=matched)[:TOP_PAPERS]:
-        i = hit.doc
-        papers.append(PreviewPaper(_title_parts(week.titles[i], hit.terms), week.urls[i], week.days[i]))
+    papers = [
+        PreviewPaper(_title_parts(week.titles[hit.doc], hit.terms), week.urls[hit.doc], week.days[hit.doc])
+        for hit in week.index.top_hits(text, TOP_PAPERS, mask=matched)
+    ]
     return FilterPreview(
         query=text,
         window_days=days,
-        total=total,
-        days=[DayCount(day, counts[day]) for day in week.window],
+        total=matched.bit_count(),
+        days=[DayCount(day, (matched & week.by_day[day]).bit_count()) for day in week.window],
         papers=papers,
     )

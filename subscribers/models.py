@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import secrets
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -11,6 +13,18 @@ MAX_FILTERS = 10
 
 def new_token_secret() -> str:
     return secrets.token_hex(16)
+
+
+class SubscriberQuerySet(models.QuerySet):
+    def receiving(self) -> SubscriberQuerySet:
+        """Those who get digests (see `Subscriber.RECEIVING`)."""
+        return self.filter(**Subscriber.RECEIVING)
+
+    def by_email(self, *emails: str) -> SubscriberQuerySet:
+        """Those with one of these addresses, whatever their case: addresses are unique
+        case-insensitively, so this finds one subscriber per address at most."""
+        # The unique index is on LOWER(email); filtering on the same expression uses it.
+        return self.alias(email_ci=Lower("email")).filter(email_ci__in=[email.lower() for email in emails])
 
 
 class Subscriber(models.Model):
@@ -27,6 +41,11 @@ class Subscriber(models.Model):
         DAILY = "daily", "Daily"
         WEEKLY = "weekly", "Weekly"
 
+    # Who gets digests, defined once: `is_receiving` reads it for one subscriber,
+    # `Subscriber.objects.receiving()` for a query. Paused subscribers stay active (their
+    # links keep working) but get no digests.
+    RECEIVING = {"status": Status.ACTIVE, "paused_at": None}
+
     email = models.EmailField(max_length=254)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     timezone = models.CharField(max_length=64, default="UTC")
@@ -41,14 +60,23 @@ class Subscriber(models.Model):
     send_when_empty = models.BooleanField(default=False)
     # Paused subscribers stay active (their links keep working) but get no digests.
     paused_at = models.DateTimeField(null=True, blank=True)
-    # Mixed into every signed link; replacing it revokes all links sent so far.
+    # Mixed into every signed link but the unsubscribe link; replacing it ("sign out
+    # everywhere", an unsubscribe) revokes the manage, confirm, feed and browser-view links.
     token_secret = models.CharField(max_length=32, default=new_token_secret, editable=False)
+    # Mixed into the unsubscribe link only and never replaced: the unsubscribe link of every
+    # digest ever sent keeps working (see subscribers.tokens).
+    unsubscribe_secret = models.CharField(max_length=32, default=new_token_secret, editable=False)
+    # What a repeated sign-up of this address asked for (preferences, filters), kept apart
+    # until a confirmation link's button applies it: anyone can type an address.
+    pending_signup = models.JSONField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SubscriberQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -66,7 +94,7 @@ class Subscriber(models.Model):
 
     @property
     def is_receiving(self) -> bool:
-        return self.status == self.Status.ACTIVE and self.paused_at is None
+        return all(getattr(self, field) == value for field, value in self.RECEIVING.items())
 
 
 class TopicFilter(models.Model):
@@ -88,7 +116,8 @@ class TopicFilter(models.Model):
         indexes = [models.Index(fields=["is_active", "subscriber"])]
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.query}"
+        # An unnamed filter is named after its query: say it once.
+        return self.query if self.name in ("", self.query) else f"{self.name}: {self.query}"
 
 
 class SubscriberEvent(models.Model):
@@ -117,6 +146,8 @@ class SubscriberEvent(models.Model):
         SIGNUP_BLOCKED = "signup_blocked"
         # An email to the subscriber could not be sent; detail says why.
         EMAIL_FAILED = "email_failed"
+        # The subscriber revoked every link sent so far ("sign out everywhere").
+        LINKS_REVOKED = "links_revoked"
 
     class Actor(models.TextChoices):
         SUBSCRIBER = "subscriber"

@@ -6,6 +6,7 @@ next to the field, and returns the cleaned value.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import zoneinfo
 from dataclasses import dataclass
@@ -83,10 +84,16 @@ def _control_character(value: str) -> int | None:
     return None
 
 
+# Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): a name
+# shown in a page or an email could reverse the text around it ("moc.elpmaxe" read as a
+# link). Names are plain labels, so these are dropped rather than refused.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def check_filter_name(value: str) -> str:
     if (column := _control_character(value or "")) is not None:
         raise ValidationError(f"A name cannot contain control characters (column {column}).", code="name")
-    value = " ".join((value or "").split())
+    value = " ".join(_BIDI_CONTROLS.sub("", value or "").split())
     if len(value) > MAX_NAME_LENGTH:
         raise ValidationError(
             f"Keep the name to {MAX_NAME_LENGTH} characters (it has {len(value)}).", code="name"

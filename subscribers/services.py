@@ -16,12 +16,11 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 from django.utils import timezone as djtz
 
 from alerts.core import jobs
 from subscribers import rules
-from subscribers.models import Subscriber, SubscriberEvent, TopicFilter
+from subscribers.models import Subscriber, SubscriberEvent, TopicFilter, new_token_secret
 from subscribers.rules import FilterInput
 from subscribers.selectors import filters_with_unknown_categories
 
@@ -31,9 +30,11 @@ __all__ = [
     "SubscriptionError",
     "category_notices_queue",
     "confirmation_resend",
+    "pending_signup_filters",
     "subscriber_email_failed",
     "subscriber_erase",
     "subscriber_links_resend",
+    "subscriber_links_revoke",
     "subscriber_reactivate",
     "subscriber_suppress",
     "subscription_confirm",
@@ -177,13 +178,7 @@ def _replace_filters(subscriber: Subscriber, filters: list[FilterInput]) -> bool
 
 
 def _find_locked(email: str) -> Subscriber | None:
-    # The unique index is on LOWER(email); filtering on the same expression uses it.
-    return (
-        Subscriber.objects.select_for_update()
-        .alias(email_lower=Lower("email"))
-        .filter(email_lower=email.lower())
-        .first()
-    )
+    return Subscriber.objects.select_for_update().by_email(email).first()
 
 
 # Sign-up ------------------------------------------------------------------------------
@@ -205,11 +200,14 @@ def subscription_create(
     """Sign an address up, or answer a repeated sign-up without revealing the address's state.
 
     - new address: a pending subscriber and a confirmation email;
-    - pending, unsubscribed or bounced: the new preferences are kept and a fresh
-      confirmation is sent (nothing is re-activated without one);
+    - pending, unsubscribed or bounced: nothing changes yet; what this sign-up asked for is
+      kept apart (`pending_signup`) and a fresh confirmation is sent, whose button applies it;
     - active: nothing changes; the address is sent its preferences link instead;
     - complained: nothing is sent and nothing changes (an admin decides).
-    Emails to one address are limited to SUBSCRIBER_EMAILS_PER_DAY a day.
+    Whoever signs up may not own the address: until the owner presses a confirmation's
+    button, a sign-up changes nothing of an existing subscriber, and no email carries what
+    the sign-up typed (filter names, queries). Emails to one address are limited to
+    SUBSCRIBER_EMAILS_PER_DAY a day.
     """
     email = rules.check_email(email)
     filters = rules.check_filters(filters, trending=include_trending)
@@ -223,40 +221,61 @@ def subscription_create(
     )
     subscriber = _find_locked(email)
     if subscriber is None:
-        try:
-            # A savepoint: two sign-ups racing for one new address both get here, and the
-            # loser of the unique index carries on as a repeated sign-up.
-            with transaction.atomic():
-                now = djtz.now()
-                subscriber = Subscriber.objects.create(email=email, status_changed_at=now, **preferences)
-                _replace_filters(subscriber, filters)
-                _record(
-                    subscriber, Kind.CREATED, actor=Actor.SUBSCRIBER, to_status=Status.PENDING, ip=client_ip
-                )
-        except IntegrityError:
-            subscriber = _find_locked(email)
-            if subscriber is None:
-                raise
-        else:
+        subscriber, created = _create_pending(email, filters, preferences, client_ip)
+        if created:
             _queue_email(subscriber, Kind.CONFIRMATION_SENT, actor=Actor.SUBSCRIBER, reason="signup")
             return SignupResult(subscriber, "created")
+    return _signup_again(subscriber, filters, preferences, client_ip)
 
+
+def _create_pending(
+    email: str, filters: list[FilterInput], preferences: dict, client_ip: str | None
+) -> tuple[Subscriber, bool]:
+    """A new pending subscriber and True; or the row a racing sign-up for the same address
+    created first (found under its lock) and False."""
+    try:
+        # A savepoint: two sign-ups racing for one new address both get here, and the
+        # loser of the unique index carries on as a repeated sign-up.
+        with transaction.atomic():
+            subscriber = Subscriber.objects.create(email=email, status_changed_at=djtz.now(), **preferences)
+            _replace_filters(subscriber, filters)
+            _record(subscriber, Kind.CREATED, actor=Actor.SUBSCRIBER, to_status=Status.PENDING, ip=client_ip)
+    except IntegrityError:
+        subscriber = _find_locked(email)
+        if subscriber is None:
+            raise
+        return subscriber, False
+    return subscriber, True
+
+
+def _signup_again(
+    subscriber: Subscriber, filters: list[FilterInput], preferences: dict, client_ip: str | None
+) -> SignupResult:
+    """A sign-up for an address that exists: change nothing the owner has not confirmed."""
     if subscriber.status == Status.COMPLAINED:
         _record(subscriber, Kind.SIGNUP_BLOCKED, actor=Actor.SUBSCRIBER, ip=client_ip)
         return SignupResult(subscriber, "blocked")
     if subscriber.status == Status.ACTIVE:
-        # Someone who is not the owner could be typing this address: change nothing,
-        # tell the owner where their preferences are.
+        # Tell the owner where their preferences are; the sign-up's choices are dropped.
         queued = _queue_email(subscriber, Kind.MANAGE_LINK_SENT, actor=Actor.SUBSCRIBER, reason="signup")
         return SignupResult(subscriber, "manage_link_sent" if queued else "limited")
-
-    changed = _set_preferences(subscriber, preferences)
-    if _replace_filters(subscriber, filters):
-        changed.append("filters")
-    if changed:
-        _record(subscriber, Kind.UPDATED, actor=Actor.SUBSCRIBER, fields=changed, via="signup", ip=client_ip)
+    subscriber.pending_signup = {
+        "at": djtz.now().isoformat(),
+        "preferences": preferences,
+        "filters": [[item.name, item.query] for item in filters],
+    }
+    subscriber.save(update_fields=["pending_signup", "updated_at"])
     queued = _queue_email(subscriber, Kind.CONFIRMATION_SENT, actor=Actor.SUBSCRIBER, reason="signup")
     return SignupResult(subscriber, "confirmation_sent" if queued else "limited")
+
+
+def pending_signup_filters(subscriber: Subscriber) -> list[FilterInput] | None:
+    """The filters a repeated sign-up asked for and a confirmation would apply, if any."""
+    return _filters_of(subscriber.pending_signup) if subscriber.pending_signup else None
+
+
+def _filters_of(pending: dict) -> list[FilterInput]:
+    return [FilterInput(name=name, query=query) for name, query in pending["filters"]]
 
 
 def _set_preferences(subscriber: Subscriber, preferences: dict) -> list[str]:
@@ -302,13 +321,24 @@ def confirmation_resend(*, subscriber: Subscriber, actor: str = Actor.ADMIN) -> 
 
 
 @transaction.atomic
-def subscription_confirm(*, subscriber: Subscriber) -> bool:
-    """Activate after the subscriber followed a confirmation link; False if already active."""
+def subscription_confirm(*, subscriber: Subscriber, pending_at: str = "") -> bool:
+    """Activate after the subscriber followed a confirmation link; False if already active.
+
+    `pending_at` names the repeated sign-up the confirmation page showed (its `at`): its
+    preferences and filters are applied now. Any other one waiting is dropped unapplied."""
     subscriber = _locked(subscriber)
     if subscriber.status == Status.ACTIVE:
         return False
     if subscriber.status not in CONFIRMABLE:
         raise SubscriptionError("This address cannot be subscribed again from a link. Please contact us.")
+    pending, subscriber.pending_signup = subscriber.pending_signup, None
+    subscriber.save(update_fields=["pending_signup", "updated_at"])
+    if pending and pending_at and pending["at"] == pending_at:
+        changed = _set_preferences(subscriber, pending["preferences"])
+        if _replace_filters(subscriber, _filters_of(pending)):
+            changed.append("filters")
+        if changed:
+            _record(subscriber, Kind.UPDATED, actor=Actor.SUBSCRIBER, fields=changed, via="confirmation")
     kind = Kind.CONFIRMED if subscriber.status == Status.PENDING else Kind.RESUBSCRIBED
     _move(subscriber, Status.ACTIVE, kind, actor=Actor.SUBSCRIBER, now=djtz.now())
     return True
@@ -380,12 +410,36 @@ def subscription_resume(*, subscriber: Subscriber, actor: str = Actor.SUBSCRIBER
 
 @transaction.atomic
 def subscription_unsubscribe(*, subscriber: Subscriber, actor: str, reason: str = "") -> bool:
-    """Stop all mail at once. Idempotent: False if no mail was going out anyway."""
+    """Stop all mail at once. Idempotent: False if no mail was going out anyway.
+
+    Every link but the unsubscribe link is revoked with it (manage, confirm, feed, browser
+    view): a person who leaves leaves nothing open behind them."""
     subscriber = _locked(subscriber)
     if subscriber.status not in (Status.PENDING, Status.ACTIVE):
         return False
+    _rotate_token_secret(subscriber)
     _move(subscriber, Status.UNSUBSCRIBED, Kind.UNSUBSCRIBED, actor=actor, now=djtz.now(), reason=reason)
     return True
+
+
+def _rotate_token_secret(subscriber: Subscriber) -> None:
+    # The unsubscribe link is keyed by unsubscribe_secret, which stays (subscribers.tokens).
+    subscriber.token_secret = new_token_secret()
+    subscriber.save(update_fields=["token_secret", "updated_at"])
+
+
+@transaction.atomic
+def subscriber_links_revoke(*, subscriber: Subscriber, actor: str = Actor.SUBSCRIBER) -> bool:
+    """ "Sign out everywhere": every manage, confirm, feed and browser-view link sent so far
+    stops working at once; unsubscribe links keep working. A fresh manage link goes to the
+    address (within its daily share of emails). Returns whether that link was queued."""
+    subscriber = _locked(subscriber)
+    _rotate_token_secret(subscriber)
+    status = subscriber.status
+    _record(subscriber, Kind.LINKS_REVOKED, actor=actor, from_status=status, to_status=status)
+    if status != Status.ACTIVE:
+        return False
+    return _queue_email(subscriber, Kind.MANAGE_LINK_SENT, actor=actor, reason="links revoked")
 
 
 # Suppression (ESP feedback, admin) ----------------------------------------------------

@@ -1,10 +1,24 @@
 """Signed links in emails: confirm, manage and unsubscribe, without a password.
 
 A token is `<id>.<signature>` (confirm: `<id>.<timestamp>.<signature>`), all URL-safe.
-The signature is django.core.signing's HMAC-SHA256 over the id (and timestamp) and the
-subscriber's `token_secret`, with a salt per purpose: a manage token cannot unsubscribe
-or confirm, and replacing `token_secret` revokes every link sent so far. It is checked in
-constant time, against SECRET_KEY and then each of SECRET_KEY_FALLBACKS (key rotation).
+The signature is django.core.signing's HMAC-SHA256 over the id (and timestamp) and a
+secret of the subscriber, with a salt per purpose: a manage token cannot unsubscribe or
+confirm. It is checked in constant time, against SECRET_KEY and then each of
+SECRET_KEY_FALLBACKS (key rotation).
+
+Two secrets, by what a link can do:
+- `token_secret` keys the links that give control or show what a person reads: confirm,
+  manage, the Atom feed and a digest's browser view. Replacing it revokes all of them at
+  once: the subscriber's "sign out everywhere", and every unsubscribe (services).
+- `unsubscribe_secret` keys the unsubscribe link alone and is never replaced, so the
+  unsubscribe link and the RFC 8058 one-click of every digest ever sent keep working after
+  a revocation: a person who forwarded a digest, then signed out everywhere, can still
+  leave from any old email, and a mail provider's one-click never meets a dead link. The
+  link can do nothing but unsubscribe (and offer a fresh confirmation by email). It is a
+  per-subscriber secret rather than a signature over the id alone so that a link dies
+  with its subscriber: SQLite can give a deleted subscriber's id to the next sign-up, and
+  an old link must never unsubscribe that stranger. The field started as a copy of
+  `token_secret` (migration 0004), so links sent before it existed keep working too.
 
 The digest pipeline makes links for every subscriber of every digest, so making one costs
 a few microseconds: the HMAC of each purpose and key is prepared once per process.
@@ -13,6 +27,7 @@ a few microseconds: the HMAC of each purpose and key is prepared once per proces
 from __future__ import annotations
 
 import hashlib
+import hmac
 import time
 from base64 import urlsafe_b64encode
 
@@ -55,31 +70,26 @@ class TokenExpired(TokenInvalid):
 
 class LinkSigner(signing.Signer):
     """django.core.signing's Signer (same salt handling, key derivation, HMAC-SHA256 and
-    fallback keys), with the HMAC's keyed inner and outer hash states prepared once per
-    key (RFC 2104), so that signing one link is two hash copies and no key derivation."""
+    fallback keys), with the standard library's HMAC keyed once per key and copied per
+    link, so that signing one link is one copy and no key derivation."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._pads: dict[bytes, tuple] = {}
+        self._keyed_hmacs: dict[bytes, hmac.HMAC] = {}
 
-    def _keyed(self, key) -> tuple:
+    def _keyed(self, key) -> hmac.HMAC:
         key = force_bytes(key)
-        pads = self._pads.get(key)
-        if pads is None:
-            # What django.utils.crypto.salted_hmac derives on every call: H(key_salt + secret).
-            derived = hashlib.sha256(force_bytes(f"{self.salt}signer") + key).digest().ljust(64, b"\0")
-            inner = hashlib.sha256(bytes(b ^ 0x36 for b in derived))
-            outer = hashlib.sha256(bytes(b ^ 0x5C for b in derived))
-            pads = self._pads[key] = (inner, outer)
-        return pads
+        keyed = self._keyed_hmacs.get(key)
+        if keyed is None:
+            # The key django.utils.crypto.salted_hmac derives on every call: H(key_salt + secret).
+            derived = hashlib.sha256(force_bytes(f"{self.salt}signer") + key).digest()
+            keyed = self._keyed_hmacs[key] = hmac.new(derived, digestmod=hashlib.sha256)
+        return keyed
 
     def mac(self, value: str, key=None) -> bytes:
-        inner, outer = self._keyed(self.key if key is None else key)
-        inner = inner.copy()
-        inner.update(value.encode())
-        outer = outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
+        mac = self._keyed(self.key if key is None else key).copy()
+        mac.update(value.encode())
+        return mac.digest()
 
     def signature(self, value, key=None):
         return signing.b64_encode(self.mac(str(value), key)).decode()
@@ -108,6 +118,13 @@ def _signed_by_any_key(purpose: str, message: str, signature: str) -> bool:
     return valid
 
 
+def _secret(subscriber: Subscriber | None, purpose: str) -> str:
+    """The subscriber's secret that keys links for `purpose` ("-" when there is none)."""
+    if subscriber is None:
+        return "-"
+    return subscriber.unsubscribe_secret if purpose == UNSUBSCRIBE else subscriber.token_secret
+
+
 def make_token(subscriber: Subscriber, purpose: str, *, timestamp: int | None = None) -> str:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
@@ -117,7 +134,7 @@ def make_token(subscriber: Subscriber, purpose: str, *, timestamp: int | None = 
         # undo it, even when both happen within the same second. `timestamp` is in seconds.
         issued = time.time() if timestamp is None else timestamp
         ident = f"{ident}.{signing.b62_encode(int(issued * 1000))}"
-    return f"{ident}.{_sign(purpose, f'{ident}.{subscriber.token_secret}')}"
+    return f"{ident}.{_sign(purpose, f'{ident}.{_secret(subscriber, purpose)}')}"
 
 
 def subscriber_from_token(token: str, purpose: str) -> Subscriber:
@@ -137,7 +154,7 @@ def subscriber_from_token(token: str, purpose: str) -> Subscriber:
         raise TokenInvalid("malformed token")
     subscriber = Subscriber.objects.filter(pk=pk).first()
     # A missing subscriber still costs a signature check, so timing tells nothing about ids.
-    secret = subscriber.token_secret if subscriber else "-"
+    secret = _secret(subscriber, purpose)
     if not _signed_by_any_key(purpose, f"{ident}.{secret}", signature) or subscriber is None:
         raise TokenInvalid("bad signature")
     if purpose == CONFIRM:

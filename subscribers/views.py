@@ -3,6 +3,9 @@ calls one service; the pages work without JavaScript."""
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -15,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.core import get_usage
 
 from subscribers import feedback, filter_preview, services, tokens
+from subscribers.clientip import client_ip
 from subscribers.forms import FILTERS_PREFIX, PreferencesForm, SignupForm, TrendingSignupForm, filter_formset
 from subscribers.models import DEFAULT_PAPERS, MAX_FILTERS, Subscriber, SubscriberEvent
 from subscribers.selectors import filters_with_unknown_categories
@@ -28,21 +32,26 @@ Status = Subscriber.Status
 
 
 def _rate_limited(
-    request: HttpRequest, group: str, setting: str, template: str = "subscribers/rate_limited.html"
+    request: HttpRequest,
+    group: str,
+    setting: str,
+    template: str = "subscribers/rate_limited.html",
+    *,
+    cost: int = 1,
 ) -> HttpResponse | None:
-    """Count this request against the client IP's limit; the 429 page once it is over."""
-    usage = get_usage(request, group=group, key="ip", rate=getattr(settings, setting), increment=True)
+    """Count this request `cost` times against the client IP's limit (a request doing the
+    work of several, such as ten previews, counts as several); the 429 page once it is over.
+    The address is subscribers.clientip.client_ip's (RATELIMIT_IP_META_KEY names it)."""
+    for _ in range(max(1, cost)):
+        usage = get_usage(request, group=group, key="ip", rate=getattr(settings, setting), increment=True)
+        if usage is not None and usage["should_limit"]:
+            break
     if usage is None or not usage["should_limit"]:
         return None
     wait = max(1, usage["time_left"])
     response = render(request, template, {"wait": wait}, status=429)
     response["Retry-After"] = str(wait)
     return response
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    meta_key = settings.RATELIMIT_IP_META_KEY or "REMOTE_ADDR"
-    return request.META.get(meta_key) or None
 
 
 # Sign-up ------------------------------------------------------------------------------
@@ -64,6 +73,13 @@ def _posted_filters(request: HttpRequest, rows: int) -> list[dict]:
         }
         for i in range(rows)
     ]
+
+
+def _preview_cost(request: HttpRequest) -> int:
+    """What "add a filter" or "preview" counts against the preview limit: one per preview."""
+    if request.POST.get("action") != "preview":
+        return 1
+    return sum(1 for row in _posted_filters(request, _rows_requested(request)) if row["query"])
 
 
 def _redisplay(request: HttpRequest, form_class, template: str, context: dict) -> HttpResponse:
@@ -105,11 +121,28 @@ def signup(request: HttpRequest) -> HttpResponse:
     if action == "trending":
         return _rate_limited(request, "signup", "RATE_LIMIT_SIGNUP") or _trending_signup(request)
     if action in ("add_filter", "preview"):
-        return _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW") or _redisplay(
-            request, SignupForm, "subscribers/signup.html", {}
-        )
+        limited = _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW", cost=_preview_cost(request))
+        return limited or _redisplay(request, SignupForm, "subscribers/signup.html", {})
     if limited := _rate_limited(request, "signup", "RATE_LIMIT_SIGNUP"):
         return limited
+    with _answer_no_sooner_than(settings.SIGNUP_ANSWER_SECONDS):
+        return _subscribe(request)
+
+
+@contextmanager
+def _answer_no_sooner_than(seconds: float):
+    """Hold the answer until `seconds` after the start. A new address costs more work than
+    a known one (rows created); waiting for a fixed time that covers both keeps the answer's
+    timing from telling a stranger whether an address is subscribed (docs/reliability.md
+    has the figures, from bench/signup_timing.py)."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+
+
+def _subscribe(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST)
     formset = filter_formset(request.POST)
     if form.is_valid() and formset.is_valid():
@@ -124,7 +157,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 max_papers=data["max_papers"],
                 include_trending=data["include_trending"],
                 send_when_empty=data["send_when_empty"],
-                client_ip=_client_ip(request),
+                client_ip=client_ip(request),
             )
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -150,7 +183,7 @@ def _trending_signup(request: HttpRequest) -> HttpResponse:
                 frequency=Subscriber.Frequency.DAILY,
                 max_papers=DEFAULT_PAPERS,
                 include_trending=True,
-                client_ip=_client_ip(request),
+                client_ip=client_ip(request),
             )
         except ValidationError as exc:
             form.add_error("email", exc)
@@ -168,8 +201,8 @@ def resend(request: HttpRequest) -> HttpResponse:
         return render(request, "subscribers/resend.html", {})
     if limited := _rate_limited(request, "resend", "RATE_LIMIT_RESEND"):
         return limited
-    email = request.POST.get("email", "")
-    services.subscriber_links_resend(email=email)
+    with _answer_no_sooner_than(settings.SIGNUP_ANSWER_SECONDS):
+        services.subscriber_links_resend(email=request.POST.get("email", ""))
     return render(request, "subscribers/resend.html", {"sent": True})
 
 
@@ -209,10 +242,26 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = _from_token(token, tokens.CONFIRM)
     if subscriber is None:
         return _bad_link(request)
-    if request.method == "GET" and subscriber.status != Status.ACTIVE:
-        return render(request, "subscribers/confirm.html", {"subscriber": subscriber, "token": token})
+    if subscriber.status == Status.ACTIVE:
+        # An old confirmation link (forwarded, found in a mailbox) gives nothing away: the
+        # preferences link only ever travels by email.
+        return render(request, "subscribers/confirmed.html", {"already": True})
+    if request.method == "GET":
+        # What the button applies is shown here, not in the email: whoever signed up
+        # typed it, and only the address's owner opens this page.
+        pending = subscriber.pending_signup
+        context = {
+            "subscriber": subscriber,
+            "token": token,
+            "filters": services.pending_signup_filters(subscriber) or subscriber.filters.all(),
+            "pending_at": pending["at"] if pending else "",
+        }
+        return render(request, "subscribers/confirm.html", context)
     try:
-        services.subscription_confirm(subscriber=subscriber)
+        if not services.subscription_confirm(
+            subscriber=subscriber, pending_at=request.POST.get("pending", "")
+        ):
+            return render(request, "subscribers/confirmed.html", {"already": True})
     except services.SubscriptionError:
         return _bad_link(request)
     subscriber.refresh_from_db()
@@ -224,7 +273,16 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "subscribers/confirmed.html", context)
 
 
-MANAGE_ACTIONS = {"save", "add_filter", "preview", "pause", "resume", "unsubscribe", "resubscribe"}
+MANAGE_ACTIONS = {
+    "save",
+    "add_filter",
+    "preview",
+    "pause",
+    "resume",
+    "unsubscribe",
+    "resubscribe",
+    "sign_out",
+}
 
 
 @never_cache
@@ -253,11 +311,20 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         )
         return render(request, "subscribers/manage.html", context)
     if action in ("add_filter", "preview"):
-        return _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW") or _redisplay(
-            request, PreferencesForm, "subscribers/manage.html", context
-        )
+        limited = _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW", cost=_preview_cost(request))
+        return limited or _redisplay(request, PreferencesForm, "subscribers/manage.html", context)
+    if action == "save":
+        return _save_preferences(request, subscriber, context)
+    return _manage_action(request, subscriber, action)
+
+
+def _manage_action(request: HttpRequest, subscriber: Subscriber, action: str) -> HttpResponse:
+    """Pause, resume, resubscribe; and the two that revoke this page's own link: unsubscribe
+    and "sign out everywhere" answer with a page of their own rather than a redirect here."""
     if action == "resubscribe":
         return _resubscribe(request, subscriber)
+    if action == "sign_out":
+        return _sign_out(request, subscriber)
     try:
         if action == "pause":
             services.subscription_pause(subscriber=subscriber)
@@ -265,16 +332,23 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         elif action == "resume":
             services.subscription_resume(subscriber=subscriber)
             messages.success(request, "Digests are on again.")
-        elif action == "unsubscribe":
+        else:
             services.subscription_unsubscribe(
                 subscriber=subscriber, actor=Actor.SUBSCRIBER, reason="manage page"
             )
-            messages.success(request, "You are unsubscribed: no more digests will be sent.")
-        else:
-            return _save_preferences(request, subscriber, context)
+            subscriber.refresh_from_db()
+            context = {"subscriber": subscriber, "token": tokens.make_token(subscriber, tokens.UNSUBSCRIBE)}
+            return render(request, "subscribers/unsubscribed.html", context)
     except services.SubscriptionError as exc:
         messages.error(request, exc.message)
     return redirect(request.path)
+
+
+def _sign_out(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    if limited := _rate_limited(request, "resend", "RATE_LIMIT_RESEND"):
+        return limited
+    sent = services.subscriber_links_revoke(subscriber=subscriber, actor=Actor.SUBSCRIBER)
+    return render(request, "subscribers/signed_out.html", {"email": subscriber.email, "sent": sent})
 
 
 def _save_preferences(request: HttpRequest, subscriber: Subscriber, context: dict) -> HttpResponse:

@@ -10,13 +10,13 @@ import random
 import smtplib
 import socket
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 
 import requests
 import urllib3
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
-from django.utils import timezone
+
+from alerts.core import retry
 
 
 @dataclass(frozen=True)
@@ -27,19 +27,6 @@ class SendError:
     # The request may have reached the ESP in full and been accepted, but its answer was
     # lost: sending again blindly could deliver the message twice.
     unknown: bool = False
-
-
-def _retry_after(response) -> float | None:
-    value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
-        except (TypeError, ValueError):
-            return None
 
 
 def classify(exc: BaseException) -> SendError:
@@ -66,7 +53,8 @@ def classify(exc: BaseException) -> SendError:
             reason = f"ESP answered {status} with no answer of its own: {text}"[:1000]
             return SendError(True, reason, unknown=True)
         if status == 429 or status >= 500:
-            return SendError(True, f"ESP answered {status}: {text}"[:1000], _retry_after(response))
+            wait = retry.retry_after((getattr(response, "headers", None) or {}).get("Retry-After"))
+            return SendError(True, f"ESP answered {status}: {text}"[:1000], wait)
         return SendError(False, f"ESP answered {status}: {text}"[:1000])
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]

@@ -61,12 +61,6 @@ class PaperRow:
     first_seen_at: dt.datetime
     published: dt.datetime | None
 
-    @property
-    def hf_url(self) -> str:
-        if self.arxiv_id and self.upvotes is not None:
-            return f"https://huggingface.co/papers/{self.arxiv_id}"
-        return ""
-
 
 def paper_row(values: Sequence) -> PaperRow:
     """A PaperRow from a paper's PAPER_FIELDS values, in that order."""
@@ -136,14 +130,6 @@ class PeriodIndex:
         lo = bisect_right(self._seen, start) if start is not None else 0
         hi = bisect_right(self._seen, end)
         return ((1 << hi) - 1) ^ ((1 << lo) - 1)
-
-    def mask_of(self, paper_ids: Iterable[int]) -> int:
-        mask = 0
-        for pid in paper_ids:
-            pos = self.position.get(pid)
-            if pos is not None:
-                mask |= 1 << pos
-        return mask
 
     def hits(self, query: str, bits: int) -> Iterable[Hit]:
         """The scored hits of a valid `query` among the papers `bits` (a subset of its

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from alerts.core import bulk, jobs
+from alerts.core.batches import chunked
 from alerts.digests.periods import due_hours, period_start
 from alerts.models import Digest
 from subscribers.models import Subscriber
@@ -36,10 +36,9 @@ class DispatchResult:
 
 
 def receiving_subscribers(emails: list[str] | None = None):
-    qs = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE, paused_at__isnull=True)
-    if emails:
-        qs = qs.annotate(email_ci=Lower("email")).filter(email_ci__in=[e.lower() for e in emails])
-    return qs
+    """Those who get digests; only these addresses when `emails` is given (`send_digests --email`)."""
+    qs = Subscriber.objects.receiving()
+    return qs.by_email(*emails) if emails else qs
 
 
 def digests_dispatch(
@@ -51,7 +50,7 @@ def digests_dispatch(
 ) -> DispatchResult:
     """Create the pending digests of this moment.
 
-    With `due_only` (the hourly beat run) a subscriber is due once their local send hour
+    With `due_only` (the beat run, every 15 minutes) a subscriber is due once their local send hour
     has come in their current period. Without it (`send_digests`), everyone receiving gets
     the digest of the period containing `day` (their local today by default), whatever the
     hour. Every digest of one run shares `window_end`, so workers build one index per run.
@@ -118,7 +117,7 @@ def pending_of_periods(
 def digests_enqueue(digest_ids: list[int]) -> int:
     """Queue send tasks for these digests, in chunks, once the current transaction commits."""
     Digest.objects.filter(pk__in=digest_ids).update(queued_at=timezone.now())
-    chunks = list(chunked(digest_ids))
+    chunks = list(chunked(digest_ids, settings.DIGEST_CHUNK_SIZE))
     for ids in chunks:
         jobs.enqueue_on_commit("alerts.tasks.send_digest_chunk", ids)
     return len(chunks)
@@ -140,9 +139,3 @@ def pending_of_run(window_end: dt.datetime, size: int | None = None) -> Iterator
             chunk = []
     if chunk:
         yield chunk
-
-
-def chunked(ids: list[int], size: int | None = None) -> Iterator[list[int]]:
-    size = size or settings.DIGEST_CHUNK_SIZE
-    for i in range(0, len(ids), size):
-        yield ids[i : i + size]

@@ -31,9 +31,6 @@ class Period:
     due_at: dt.datetime  # the moment (aware, UTC) the digest may go out: send hour, local time
     frequency: str
 
-    def is_due(self, now: dt.datetime) -> bool:
-        return now >= self.due_at
-
 
 def local_at(day: dt.date, hour: int, tz: ZoneInfo) -> dt.datetime:
     """`hour`:00 on `day` in `tz`, as UTC. A time skipped by a DST change maps forward."""

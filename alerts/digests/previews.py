@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.mail import get_connection
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 from alerts.digests import composing
@@ -20,12 +23,22 @@ from subscribers.tokens import (
     DIGEST,
     TokenInvalid,
     feedback_url,
-    manage_url,
     object_id_of,
     object_token_check,
     preview_feedback_url,
-    unsubscribe_url,
 )
+
+
+def _links_for_others(*, view_url: str) -> Links:
+    """Links for a digest shown to someone who is not the subscriber (an admin's preview
+    or test copy): none of them acts for the subscriber; manage and unsubscribe lead to the
+    page where the owner of an address gets their own links by email, and "view in your
+    browser" to the admin's preview page (`view_url`, behind the admin's login)."""
+    resend = f"{settings.SITE_URL}/resend/"
+    # A preview is no digest: its feedback links open a page that says so.
+    return Links(
+        manage_url=resend, unsubscribe_url=resend, view_url=view_url, feedback_url=preview_feedback_url()
+    )
 
 
 @dataclass
@@ -34,6 +47,13 @@ class Preview:
     period: dt.date
     composition: Composition
     rendered: RenderedDigest
+
+
+def preview_page_url(subscriber: Subscriber) -> str:
+    """Where a preview is seen in the browser: the admin's preview page of this subscriber.
+    A digest not sent yet has no public browser view, and this page needs an admin login."""
+    path = reverse("admin:alerts_digest_preview").removeprefix(get_script_prefix())
+    return f"{settings.SITE_URL}/{path}?{urlencode({'email': subscriber.email})}"
 
 
 def digest_preview(
@@ -81,13 +101,7 @@ def digest_preview(
         filter_names=[s.name for s in specs],
         period=period.start,
         weekly=subscriber.frequency == WEEKLY,
-        links=Links(
-            manage_url=manage_url(subscriber),
-            unsubscribe_url=unsubscribe_url(subscriber),
-            view_url=manage_url(subscriber),
-            # A preview is no digest: its feedback links open a page that says so.
-            feedback_url=preview_feedback_url(),
-        ),
+        links=_links_for_others(view_url=preview_page_url(subscriber)),
     )
     return Preview(subscriber=subscriber, period=period.start, composition=composition, rendered=rendered)
 
@@ -103,19 +117,22 @@ def digest_for_view(digest: Digest, view_url: str) -> RenderedDigest:
     )
     subscriber = digest.subscriber
     names = list(subscriber.filters.filter(is_active=True).values_list("name", flat=True))
+    # Read-only: a browser-view link may be shared or leak (a feed reader, a forwarded
+    # email); it shows the papers, never the address or a link that acts for its owner.
     return render_digest_direct(
         composition=composition,
-        email=subscriber.email,
+        email="",
         filter_names=names,
         period=digest.period,
         weekly=digest.frequency == WEEKLY,
         links=Links(
-            manage_url=manage_url(subscriber),
-            unsubscribe_url=unsubscribe_url(subscriber),
+            manage_url="",
+            unsubscribe_url="",
             view_url=view_url,
-            feedback_url=feedback_url(digest, subscriber),
+            feedback_url=feedback_url(digest, digest.subscriber),
         ),
         list_more=True,
+        read_only=True,
     )
 
 
@@ -129,9 +146,12 @@ def digest_preview_send(*, subscriber: Subscriber, to_email: str) -> str:
         digest=probe,
         subscriber=subscriber,
         rendered=preview.rendered,
-        unsubscribe=unsubscribe_url(subscriber),
+        unsubscribe=_links_for_others(view_url="").unsubscribe_url,
         conn=conn,
     )
+    # The admin's mail provider must not offer a one-click unsubscribe: it would unsubscribe
+    # the admin's address from nothing, or (were the link real) the subscriber.
+    del message.extra_headers["List-Unsubscribe"], message.extra_headers["List-Unsubscribe-Post"]
     message.subject = f"[Test] {preview.rendered.subject}"
     message.to = [to_email]
     message.metadata = {"test_digest_for": str(subscriber.pk)}

@@ -30,6 +30,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from alerts.core.caches import BoundedDict
+from alerts.core.display import hf_url, safe_url, shorten
 from alerts.digests.composing import ComposedItem, Composition, PaperRow, PeriodIndex
 from alerts.models import DigestItem
 from alerts.search.textnorm import Highlighter, highlight_spans
@@ -215,15 +216,6 @@ def site_context() -> dict:
 # Paper blocks ---------------------------------------------------------------------------
 
 
-def shorten(text: str, limit: int) -> str:
-    """The start of `text`, cut at a word boundary near `limit` characters."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", 0, limit)
-    return text[: cut if cut > limit // 2 else limit].rstrip(" ,;:.") + "…"
-
-
 def highlighted(text: str, terms: Sequence[str]) -> SafeString:
     """`text` escaped, with the spans whose normalised form is a matched term in <mark>."""
     if not terms:
@@ -245,11 +237,6 @@ def author_line(authors: Sequence[str]) -> str:
     return f"{', '.join(authors[:AUTHORS_SHOWN])} and {len(authors) - AUTHORS_SHOWN} more"
 
 
-def safe_url(url: str) -> str:
-    """Only absolute http(s) links reach an email: a feed may carry javascript: or worse."""
-    return url if url.startswith(("https://", "http://")) else ""
-
-
 def paper_context(paper: PaperRow, terms: Sequence[str], *, show_matched: bool) -> dict:
     title = " ".join(paper.title.split())
     snippet = shorten(paper.abstract, ABSTRACT_CHARS)
@@ -264,7 +251,7 @@ def paper_context(paper: PaperRow, terms: Sequence[str], *, show_matched: bool) 
         "categories": ", ".join(paper.categories),
         "abs_url": safe_url(paper.abs_url),
         "pdf_url": safe_url(paper.pdf_url),
-        "hf_url": paper.hf_url,
+        "hf_url": hf_url(paper.arxiv_id, paper.upvotes),
         "show_matched": show_matched,
     }
 
@@ -576,12 +563,16 @@ def render_digest_direct(
     period: dt.date,
     weekly: bool,
     links: Links,
+    read_only: bool = False,
     list_more: bool = False,
 ) -> RenderedDigest:
     """The same digest rendered from scratch: every template rendered with its real values
     and the CSS inlined into the whole document. The reference for `render_digest` (tests
-    compare the two) and the baseline the rendering benchmark measures it against. With
-    `list_more` (the browser view) the matches past max_papers are listed, not counted."""
+    compare the two) and the baseline the rendering benchmark measures it against.
+
+    `read_only`: the browser view's footer, with no address and no manage or unsubscribe
+    link (a browser-view link may be shared; those links only travel by email).
+    `list_more` (the browser view too): the matches past max_papers are listed, not counted."""
     plain = _values(composition, email, filter_names, period, weekly, links)
     site = site_context()
     feedback = links.feedback_url
@@ -603,9 +594,14 @@ def render_digest_direct(
     }
     return RenderedDigest(
         subject=_header_safe(render_to_string("emails/digest_subject.txt", {**site, "slots": plain}).strip()),
-        text=render_to_string("emails/digest_body.txt", {**site, "slots": text_slots}),
+        text=render_to_string(
+            "emails/digest_body.txt", {**site, "read_only": read_only, "slots": text_slots}
+        ),
         html=inline_css(
-            render_to_string("emails/digest_body.html", {**site, "slots": html_slots}), "document"
+            render_to_string(
+                "emails/digest_body.html", {**site, "read_only": read_only, "slots": html_slots}
+            ),
+            "document",
         ),
     )
 

@@ -7,10 +7,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils import timezone
 
+from alerts.core.batches import chunked
 from alerts.digests import composing
-from alerts.digests.dispatch import chunked, digests_dispatch, pending_of_periods, receiving_subscribers
+from alerts.digests.dispatch import digests_dispatch, pending_of_periods, receiving_subscribers
 from alerts.digests.sending import ChunkResult, digests_send
 from alerts.models import Digest
 
@@ -39,8 +41,7 @@ def digests_dry_run(*, emails: list[str] | None, now: dt.datetime) -> DeliveryRu
     pidx = composing.build_period_index(now)
     subscribers = list(receiving_subscribers(emails).order_by("pk"))
     run.subscribers = len(subscribers)
-    for i in range(0, len(subscribers), 500):
-        group = subscribers[i : i + 500]
+    for group in chunked(subscribers, 500):
         chunk = [s.pk for s in group]
         filters = composing.filters_of(chunk)
         starts = composing.window_starts(chunk)
@@ -85,7 +86,7 @@ def digests_run(
     while ids:
         released: list[int] = []
         retry_in = None
-        for chunk in chunked(ids):
+        for chunk in chunked(ids, settings.DIGEST_CHUNK_SIZE):
             result = digests_send(digest_ids=chunk, on_progress=on_progress)
             total.merge(result)
             released += result.released

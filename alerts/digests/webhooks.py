@@ -12,7 +12,6 @@ import logging
 import re
 
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 
 from alerts.digests.messages import digest_message_id
 from alerts.models import DeliveryEvent, Digest
@@ -84,11 +83,7 @@ def delivery_event_record(*, event, esp_name: str) -> DeliveryEvent | None:
     # it is counted, without the address or the ESP's words about it.
     erased = digest is not None and digest.subscriber_id is None
     if subscriber is None and event.recipient and not erased:
-        subscriber = (
-            Subscriber.objects.annotate(email_ci=Lower("email"))
-            .filter(email_ci=event.recipient.lower())
-            .first()
-        )
+        subscriber = Subscriber.objects.by_email(event.recipient).first()
     try:
         with transaction.atomic():
             record = DeliveryEvent.objects.create(

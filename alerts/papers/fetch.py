@@ -20,6 +20,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from alerts.core.batches import chunked
 from alerts.models import FetchRun, Paper
 from alerts.papers.http import Fetcher, FetchError
 from alerts.papers.ingest import IngestCounts, papers_ingest
@@ -235,7 +236,7 @@ def _fetch_listings(spec: FetchSpec, fetcher: Fetcher, progress: _Progress) -> N
     """
     categories = list(spec.categories) or _categories_capped(progress)
     size = max(1, settings.ARXIV_RSS_CATEGORIES_PER_REQUEST)
-    chunks = [categories[i : i + size] for i in range(0, len(categories), size)]
+    chunks = list(chunked(categories, size))
     failures: list[FetchError | SourceError] = []
     transient_in_a_row = 0
     for n, chunk in enumerate(chunks, start=1):

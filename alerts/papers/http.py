@@ -16,7 +16,6 @@ A failure raises `FetchError`; `transient` says whether trying again later may s
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import threading
 import time
@@ -24,6 +23,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+
+from alerts.core import retry
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ class Fetcher:
             url=url,
             transient=status in RETRY_STATUSES,
             status=status,
-            retry_after=_retry_after(response.headers.get("Retry-After")),
+            retry_after=retry.retry_after(response.headers.get("Retry-After")),
         )
 
     def _read_limited(self, url: str, response: requests.Response) -> bytes:
@@ -198,20 +199,6 @@ class Fetcher:
     def _too_large(self, url: str, size: int, at_least: bool = False) -> str:
         detail = f"stopped reading at {size} bytes" if at_least else f"{size} bytes declared"
         return f"response from {url} is too large ({detail}; the limit is {self.max_bytes} bytes)"
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _reason(exc: Exception) -> str:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from alerts.core import bulk
+from alerts.core.batches import chunked
 from alerts.models import Paper
 from alerts.papers.sources.records import PaperRecord
 
@@ -42,7 +44,19 @@ METADATA_FIELDS = (
 # Of two listings on the same day, the one about the paper itself wins over a cross-list.
 _ANNOUNCE_RANK = {"new": 4, "replace": 3, "cross": 2, "replace-cross": 1, "": 0}
 _READ_CHUNK = 900  # ids per IN (...): under SQLite's bound-parameter limit
-_WRITE_BATCH = 500
+_WRITE_BATCH = 1000  # rows per statement: a night's listing in a few statements
+# The fields a new paper's row is written with; the others take their defaults.
+_NEW_FIELDS = (
+    "arxiv_id",
+    "external_key",
+    "version",
+    "categories",
+    "announced_on",
+    "announce_type",
+    "upvotes",
+    "source",
+    *METADATA_FIELDS,
+)
 
 
 @dataclass
@@ -87,9 +101,9 @@ def _ingest(records: list[PaperRecord], source: str) -> IngestCounts:
     rows: dict[tuple[str, str], Paper] = {}
     # Locked, so that a concurrent fetch cannot overwrite what this one merges in.
     locked = Paper.objects.select_for_update()
-    for chunk in _chunks(arxiv_ids):
+    for chunk in chunked(arxiv_ids, _READ_CHUNK):
         rows.update((("arxiv", p.arxiv_id), p) for p in locked.filter(arxiv_id__in=chunk))
-    for chunk in _chunks(external_keys):
+    for chunk in chunked(external_keys, _READ_CHUNK):
         rows.update((("external", p.external_key), p) for p in locked.filter(external_key__in=chunk))
 
     new_keys: dict[tuple[str, str], None] = {}  # an ordered set: rows are created in feed order
@@ -107,25 +121,7 @@ def _ingest(records: list[PaperRecord], source: str) -> IngestCounts:
 
     created = [rows[key] for key in new_keys]
     updated = [rows[key] for key in changed_fields]
-    if created:
-        Paper.objects.bulk_create(created, batch_size=_WRITE_BATCH)
-    if updated:
-        now = timezone.now()
-        for row in updated:
-            row.modified_at = now
-        fields = sorted(set().union(*changed_fields.values()) | {"modified_at"})
-        # INSERT ... ON CONFLICT DO UPDATE on rows that exist (and are locked): one plain
-        # statement per batch, where bulk_update's CASE per row and field takes seconds.
-        for key in ("arxiv_id", "external_key"):
-            batch = [row for row in updated if bool(row.arxiv_id) == (key == "arxiv_id")]
-            if batch:
-                Paper.objects.bulk_create(
-                    batch,
-                    batch_size=_WRITE_BATCH,
-                    update_conflicts=True,
-                    unique_fields=[key],
-                    update_fields=fields,
-                )
+    _write(created, updated, sorted(set().union(*changed_fields.values())))
     seen = {record.key for record in records}
     return IngestCounts(
         fetched=len(seen),
@@ -133,6 +129,18 @@ def _ingest(records: list[PaperRecord], source: str) -> IngestCounts:
         updated=len(updated),
         skipped=len(seen) - len(created) - len(updated),
     )
+
+
+def _write(created: list[Paper], updated: list[Paper], changed: list[str]) -> None:
+    """New rows inserted (a paper another fetch created meanwhile raises IntegrityError) and
+    the changed fields of existing, locked rows updated, through the shared bulk writer."""
+    for batch in chunked(created, _WRITE_BATCH):
+        bulk.insert(Paper, [{name: getattr(paper, name) for name in _NEW_FIELDS} for paper in batch])
+    now = timezone.now()
+    for paper in updated:
+        paper.modified_at = now
+    for batch in chunked(updated, _WRITE_BATCH):
+        bulk.update(batch, [*changed, "modified_at"])
 
 
 def _new_paper(record: PaperRecord, source: str) -> Paper:
@@ -183,8 +191,3 @@ def _merge(row: Paper, record: PaperRecord, source: str) -> set[str]:
     if record.upvotes is not None:
         put("upvotes", record.upvotes)
     return changed
-
-
-def _chunks(items: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(items), _READ_CHUNK):
-        yield items[start : start + _READ_CHUNK]

@@ -45,7 +45,7 @@ def papers_search(*, query: str, since: dt.date | None = None, limit: int = 20) 
     ).iterator(chunk_size=2000):
         ids.append(pk)
         docs.append(PaperDoc(title, abstract, tuple(authors or ()), tuple(categories or ())))
-    hits = PaperIndex(docs).hits(query)[:limit]
+    hits = PaperIndex(docs).top_hits(query, limit)  # scores only the papers shown
     by_id = Paper.objects.in_bulk([ids[hit.doc] for hit in hits])
     return [PaperSearchHit(by_id[ids[hit.doc]], hit.score, hit.terms) for hit in hits]
 

@@ -15,7 +15,10 @@ What makes a million subscribers cheap:
 - phrases are the AND of their words' postings followed by a positional check on those
   candidates only, cached per phrase;
 - scores and matched terms are computed lazily, only for the (filter, paper) pairs a
-  digest shows (`hits`).
+  digest shows (`hits`); `top_hits` finds the best few without scoring every match;
+- every cache is bounded in bytes (`alerts.core.caches.BytesBoundedDict`): a long-lived
+  process (a worker going through a million subscribers' filters, the web process
+  answering live previews of any query) keeps its memory bounded.
 
 Pure module: no Django imports.
 """
@@ -23,10 +26,12 @@ Pure module: no Django imports.
 from __future__ import annotations
 
 import re
+import sys
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from alerts.core.caches import BytesBoundedDict
 from alerts.search import textnorm
 from alerts.search.query import (
     ABSTRACT,
@@ -48,13 +53,37 @@ from alerts.search.query import (
 )
 from alerts.search.textnorm import Word
 
-__all__ = ["CompiledQuery", "Hit", "MatchResult", "PaperDoc", "PaperIndex", "iter_bits"]
+__all__ = ["CompiledQuery", "Hit", "PaperDoc", "PaperIndex", "iter_bits"]
 
 # Relevance weights: a matched term in the title counts twice one in the abstract; an
 # author or category term counts like an abstract term.
 TITLE_WEIGHT = 2.0
 ABSTRACT_WEIGHT = 1.0
 OTHER_WEIGHT = 1.0
+# `top_hits` adds the weights up as bit slices over all matches at once: whole numbers only.
+_WEIGHT_UNITS = (int(TITLE_WEIGHT), int(ABSTRACT_WEIGHT), int(OTHER_WEIGHT))
+if _WEIGHT_UNITS != (TITLE_WEIGHT, ABSTRACT_WEIGHT, OTHER_WEIGHT):
+    raise ValueError("the relevance weights must be whole numbers")
+
+# Each index's caches share this many bytes by default (see `BytesBoundedDict`), in these
+# parts: evaluated nodes are the most reused (a term shared by ten thousand filters);
+# compiled filters hold the hits of their matches.
+CACHE_BYTES = 256 * 1024 * 1024
+_CACHE_SHARES = {
+    "bits": 0.25,
+    "by_text": 0.10,
+    "chunks": 0.10,
+    "errors": 0.02,
+    "compiled": 0.15,
+    "compiled_by_key": 0.20,
+    "leaf_scores": 0.06,
+    "terms": 0.02,
+    "field": 0.05,  # each of title and abstract: phrases and prefixes
+}
+# What one cache entry costs beyond its key and value: its share of the dict's table.
+_ENTRY_BYTES = 100
+# What one memoised `Hit` costs (the object and its dict slot; its terms are shared).
+_HIT_BYTES = 160
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +105,6 @@ class Hit:
     terms: tuple[str, ...]  # normalised (see textnorm.highlight_spans)
 
 
-@dataclass(frozen=True, slots=True)
-class MatchResult:
-    """The outcome of `PaperIndex.match_many`, one entry per distinct query text.
-
-    `matches` maps every valid query to its bitset; `errors` maps every invalid one to its
-    `QueryError`. A text is in exactly one of the two.
-    """
-
-    matches: dict[str, int]
-    errors: dict[str, QueryError]
-
-
 class CompiledQuery:
     """A parsed filter with its matching papers; scores are computed when first asked for."""
 
@@ -107,8 +124,36 @@ class CompiledQuery:
     def __repr__(self) -> str:
         return f"<CompiledQuery {self.key} matches={self.bits.bit_count()}>"
 
+    def nbytes(self) -> int:
+        """An upper bound of its memory: the bitset, the parsed tree (a few dozen bytes per
+        character of its canonical form) and a memoised hit per matching paper."""
+        return sys.getsizeof(self.bits) + 48 * len(self.key) + _HIT_BYTES * self.bits.bit_count()
 
-# Chunked parse: 100,000 filters x 1,000 papers matched in 1.10 s CPU (bench/results/match.md).
+
+def _bytes_of(value: object) -> int:
+    """Estimated memory of a key or value: an int, a string, a tuple of them, an error."""
+    kind = type(value)
+    if kind is int:
+        return 28 + (value.bit_length() >> 3)  # type: ignore[union-attr]
+    if kind is str:
+        return 49 + len(value)  # type: ignore[arg-type]
+    if kind is tuple:
+        return 56 + sum(8 + _bytes_of(item) for item in value)  # type: ignore[union-attr]
+    if kind is CompiledQuery:
+        return value.nbytes()  # type: ignore[union-attr]
+    return sys.getsizeof(value) + 2 * len(str(value)) + 200  # an error and its message
+
+
+def _entry_bytes(key: object, value: object) -> int:
+    """What one cache entry costs: its key, its value and the dict slot holding them."""
+    return _ENTRY_BYTES + _bytes_of(key) + _bytes_of(value)
+
+
+def _bitset_entry_bytes(key: str, bits: int) -> int:
+    """`_entry_bytes` of the commonest entry, a text and its bitset, without the dispatch."""
+    return _ENTRY_BYTES + 77 + len(key) + (bits.bit_length() >> 3)
+
+
 # The fast path of `PaperIndex.match` reads a filter as chunks: a parenthesis, a phrase
 # (possibly with a field or a "-" before it), a word, or a stray quote (which sends the
 # filter to the full parser).
@@ -135,6 +180,7 @@ class _TextField:
         "_lines",
         "_phrases",
         "_positions",
+        "_prefixes",
         "_surfaces",
         "_vocabulary",
         "aliases",
@@ -144,7 +190,7 @@ class _TextField:
         "texts",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, cache_bytes: int) -> None:
         self.postings: dict[str, int] = {}  # stem or joined compound -> bitset
         self.streams: list[tuple[str, ...]] = []  # per doc: stems in order
         # Per doc: start position -> (joined compound, number of parts), or None.
@@ -156,7 +202,9 @@ class _TextField:
         self._lines: list[str | None] = []
         self._surfaces: dict[str, int] | None = None  # folded unstemmed word -> bitset
         self._vocabulary: list[str] = []  # the surface forms, sorted
-        self._phrases: dict[str, int] = {}
+        # Phrase (canonical words) -> bitset, prefix -> bitset: half the budget each.
+        self._phrases = BytesBoundedDict(cache_bytes // 2, _bitset_entry_bytes)
+        self._prefixes = BytesBoundedDict(cache_bytes // 2, _bitset_entry_bytes)
 
     def add(self, doc: int, text: str) -> None:
         stream, compounds = textnorm.analyse(text)
@@ -179,6 +227,13 @@ class _TextField:
             postings[key] = get(key, 0) | bit
 
     def prefix(self, prefix: str) -> int:
+        bits = self._prefixes.get(prefix)
+        if bits is None:
+            surfaces = self._surface_postings()
+            bits = self._prefixes.put(prefix, _prefix_bits(surfaces, self._vocabulary, prefix))
+        return bits
+
+    def _surface_postings(self) -> dict[str, int]:
         if self._surfaces is None:  # built on the first prefix search
             surfaces: dict[str, int] = {}
             get = surfaces.get
@@ -191,7 +246,7 @@ class _TextField:
                     surfaces[key] = get(key, 0) | bit
             self._surfaces = surfaces
             self._vocabulary = sorted(surfaces)
-        return _prefix_bits(self._surfaces, self._vocabulary, prefix)
+        return self._surfaces
 
     def phrase(self, words: tuple[Word, ...], key: str) -> int:
         """Docs whose field holds these words adjacent and in order (a single word too)."""
@@ -224,8 +279,7 @@ class _TextField:
         for doc in iter_bits(candidates):
             if self._phrase_in(doc, words, run):
                 bits |= 1 << doc
-        self._phrases[key] = bits
-        return bits
+        return self._phrases.put(key, bits)
 
     def _positions_of(self, doc: int) -> dict[str, list[int]]:
         """Token -> its positions in the doc, built when a phrase first looks at the doc."""
@@ -334,40 +388,32 @@ def _name_matches(tokens: tuple[str, ...], surname: str, given: tuple[str, ...])
     return False
 
 
-def _room_in(cache: dict, limit: int) -> dict:
-    """`cache`, emptied first if it holds `limit` entries: a long-lived process (a worker
-    going through a million subscribers' filters) keeps its memory bounded."""
-    if len(cache) >= limit:
-        cache.clear()
-    return cache
-
-
 class PaperIndex:
     """An in-memory index of one set of papers (a day's), built once, queried many times."""
 
-    # Queries (and parts of queries) each cache keeps at most; see `_room_in`.
-    cache_limit = 50_000
-
-    def __init__(self, docs: Sequence[PaperDoc]) -> None:
+    def __init__(self, docs: Sequence[PaperDoc], *, cache_bytes: int = CACHE_BYTES) -> None:
+        """`cache_bytes`: what the caches of this index may hold in all (see `BytesBoundedDict`)."""
         self.docs = tuple(docs)
         self._all = (1 << len(self.docs)) - 1
-        self._title = _TextField()
-        self._abstract = _TextField()
+        budget = {name: int(share * cache_bytes) for name, share in _CACHE_SHARES.items()}
+        self._title = _TextField(budget["field"])
+        self._abstract = _TextField(budget["field"])
         self._authors: dict[str, int] = {}  # name tokens, and runs of them written together -> bitset
         self._author_vocabulary: list[str] | None = None
         # Name token or run of tokens written together -> (doc, tokens of the whole name).
         self._names: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
         self._categories: dict[str, int] = {}  # lower-case category -> bitset
         self._archives: dict[str, int] = {}  # lower-case archive -> bitset
-        # Caches: canonical key -> bitset (every node evaluated), text -> bitset or error.
-        self._bits: dict[str, int] = {}
-        self._by_text: dict[str, int] = {}
-        self._chunks: dict[str, tuple[int, int]] = {}  # fast path: chunk -> (bitset, terms)
-        self._errors: dict[str, QueryError] = {}
-        self._compiled: dict[str, CompiledQuery] = {}
-        self._compiled_by_key: dict[str, CompiledQuery] = {}
-        self._leaf_scores: dict[str, tuple[int, int, int, tuple[str, ...]]] = {}
-        self._terms: dict[tuple[str, ...], tuple[str, ...]] = {}  # see _score
+        # Caches: canonical key -> bitset (every node evaluated), text -> bitset or error;
+        # fast path: chunk -> (bitset, terms); see also _leaf_score and _score.
+        self._bits = BytesBoundedDict(budget["bits"], _bitset_entry_bytes)
+        self._by_text = BytesBoundedDict(budget["by_text"], _bitset_entry_bytes)
+        self._chunks = BytesBoundedDict(budget["chunks"], _entry_bytes)
+        self._errors = BytesBoundedDict(budget["errors"], _entry_bytes)
+        self._compiled = BytesBoundedDict(budget["compiled"], _entry_bytes)
+        self._compiled_by_key = BytesBoundedDict(budget["compiled_by_key"], _entry_bytes)
+        self._leaf_scores = BytesBoundedDict(budget["leaf_scores"], _entry_bytes)
+        self._terms = BytesBoundedDict(budget["terms"], _entry_bytes)
         for doc, paper in enumerate(self.docs):
             self._add(doc, paper)
 
@@ -407,10 +453,10 @@ class PaperIndex:
                 try:
                     node = parse(query)
                 except QueryError as exc:
-                    _room_in(self._errors, self.cache_limit)[query] = exc
+                    self._errors.put(query, exc)
                     raise
                 bits = self._eval(node)
-            _room_in(self._by_text, self.cache_limit)[query] = bits
+            self._by_text.put(query, bits)
         return bits
 
     def _match_chunks(self, query: str) -> int | None:
@@ -436,14 +482,9 @@ class PaperIndex:
             operator = operators.get(chunk)
             if operator is None or operator == _CLOSE:
                 if operator is None:
-                    cached = cache.get(chunk)
+                    cached = cache.get(chunk) or self._new_chunk(chunk)
                     if cached is None:
-                        try:
-                            node = parse(chunk)
-                        except QueryError:
-                            return None
-                        count = len(chunk.split()) if '"' in chunk else 1
-                        cached = _room_in(cache, self.cache_limit)[chunk] = (self._eval(node), count)
+                        return None
                     bits, count = cached
                     terms += count
                     if terms > MAX_TERMS:
@@ -478,23 +519,14 @@ class PaperIndex:
             return None
         return (union | conjunction) & everything
 
-    def match_many(self, queries: Iterable[str]) -> MatchResult:
-        """Evaluate every distinct query once; an invalid one is reported, never raised."""
-        matches: dict[str, int] = {}
-        errors: dict[str, QueryError] = {}
-        by_text = self._by_text
-        for query in queries:
-            if query in matches:
-                continue
-            bits = by_text.get(query)
-            if bits is None:
-                try:
-                    bits = self.match(query)
-                except QueryError as exc:
-                    errors[query] = exc
-                    continue
-            matches[query] = bits
-        return MatchResult(matches, errors)
+    def _new_chunk(self, chunk: str) -> tuple[int, int] | None:
+        """A chunk's (bitset, words counted against MAX_TERMS), kept; None if it is invalid."""
+        try:
+            node = parse(chunk)
+        except QueryError:
+            return None
+        count = len(chunk.split()) if '"' in chunk else 1
+        return self._chunks.put(chunk, (self._eval(node), count))
 
     def compile(self, query: str) -> CompiledQuery:
         """The compiled filter, memoised per text and per canonical form. Raises `QueryError`."""
@@ -503,9 +535,8 @@ class PaperIndex:
             node = parse(query)
             compiled = self._compiled_by_key.get(node.key)
             if compiled is None:
-                by_key = _room_in(self._compiled_by_key, self.cache_limit)
-                compiled = by_key[node.key] = CompiledQuery(node, self._eval(node))
-            _room_in(self._compiled, self.cache_limit)[query] = compiled
+                compiled = self._compiled_by_key.put(node.key, CompiledQuery(node, self._eval(node)))
+            self._compiled.put(query, compiled)
         return compiled
 
     def _eval(self, node: Node) -> int:
@@ -540,8 +571,7 @@ class PaperIndex:
             bits = self._category(node)  # type: ignore[arg-type]
         else:  # pragma: no cover - parse() builds no other node
             raise TypeError(f"unknown node {node!r}")
-        _room_in(self._bits, 4 * self.cache_limit)[key] = bits
-        return bits
+        return self._bits.put(key, bits)
 
     def _text(self, node: Text) -> int:
         words = node.words
@@ -585,20 +615,49 @@ class PaperIndex:
         bits = compiled.bits & mask
         if not bits:
             return []
-        if compiled._scorer is None:
-            compiled._scorer = [
-                self._leaf_score(leaf) for leaf, positive in iter_leaves(compiled.node) if positive
-            ]
-        scorer = compiled._scorer
+        scorer = self._scorer(compiled)
         cache = compiled._hits
+        terms = self._terms
         hits = []
         for doc in iter_bits(bits):
             hit = cache.get(doc)
             if hit is None:
-                hit = cache[doc] = _score(doc, scorer, _room_in(self._terms, self.cache_limit))
+                hit = cache[doc] = _score(doc, scorer, terms)
             hits.append(hit)
         hits.sort(key=lambda h: (-h.score, h.doc))
         return hits
+
+    def top_hits(self, query: str, k: int, mask: int = -1) -> list[Hit]:
+        """`hits(query, mask)[:k]`, scoring only those k papers. Raises `QueryError`.
+
+        The scores of all matches are added up at once as bit slices (slice j holds the
+        papers whose score has bit j set: a handful of big-int operations per leaf of the
+        filter), the k best are picked from the slices, highest bit first, and only they
+        are scored for their terms. The cost is bounded by the filter's size, not by how
+        many papers it matches, and nothing per paper is kept (the live preview).
+        """
+        compiled = self.compile(query)
+        bits = compiled.bits & mask & self._all
+        if not bits or k <= 0:
+            return []
+        scorer = self._scorer(compiled)
+        slices: list[int] = []
+        title_units, abstract_units, other_units = _WEIGHT_UNITS
+        for title, abstract, other, _terms in scorer:
+            _add_weighted(slices, title & bits, title_units)
+            _add_weighted(slices, abstract & bits, abstract_units)
+            _add_weighted(slices, other & bits, other_units)
+        best = _top_of(slices, bits, k)
+        hits = [_score(doc, scorer, self._terms) for doc in iter_bits(best)]
+        hits.sort(key=lambda h: (-h.score, h.doc))
+        return hits
+
+    def _scorer(self, compiled: CompiledQuery) -> list[tuple[int, int, int, tuple[str, ...]]]:
+        if compiled._scorer is None:
+            compiled._scorer = [
+                self._leaf_score(leaf) for leaf, positive in iter_leaves(compiled.node) if positive
+            ]
+        return compiled._scorer
 
     def _leaf_score(self, leaf: Node) -> tuple[int, int, int, tuple[str, ...]]:
         """(title bits, abstract bits, other bits, terms) of one positive leaf."""
@@ -621,14 +680,53 @@ class PaperIndex:
             terms = (leaf.prefix + "*",)
         else:
             other = self._eval(leaf)
-        cached = _room_in(self._leaf_scores, self.cache_limit)[leaf.key] = (title, abstract, other, terms)
-        return cached
+        return self._leaf_scores.put(leaf.key, (title, abstract, other, terms))
+
+
+def _add_weighted(slices: list[int], bitset: int, weight: int) -> None:
+    """Add `weight` to the score of every paper in `bitset`; the scores are kept as bit
+    slices (bit i of slices[j] is bit j of paper i's score), added with a ripple carry."""
+    position = 0
+    while weight and bitset:
+        if weight & 1:
+            carry, j = bitset, position
+            while carry:
+                while j >= len(slices):
+                    slices.append(0)
+                current = slices[j]
+                slices[j] = current ^ carry
+                carry &= current
+                j += 1
+        weight >>= 1
+        position += 1
+
+
+def _top_of(slices: list[int], candidates: int, k: int) -> int:
+    """The `k` candidates of the highest scores (see `_add_weighted`), ties to the lowest
+    doc, as a bitset: each slice, highest first, halves the papers still in question."""
+    if candidates.bit_count() <= k:
+        return candidates
+    above, tied = 0, candidates  # certainly in; level with the k-th best so far
+    for bits in reversed(slices):
+        high = tied & bits
+        if above.bit_count() + high.bit_count() >= k:
+            tied = high  # the k-th best has this bit: those without it are out
+        else:
+            above |= high  # all of these are in; the k-th best lacks this bit
+            tied &= ~bits
+    missing = k - above.bit_count()
+    for doc in iter_bits(tied):
+        if not missing:
+            break
+        above |= 1 << doc
+        missing -= 1
+    return above
 
 
 def _score(
     doc: int,
     scorer: list[tuple[int, int, int, tuple[str, ...]]],
-    interned: dict[tuple[str, ...], tuple[str, ...]],
+    interned: BytesBoundedDict,
 ) -> Hit:
     """`doc`'s hit; its terms are the one equal tuple of `interned` (hits of one filter mostly
     share their terms, and a worker keeps tens of thousands of filters' hits)."""
@@ -643,4 +741,7 @@ def _score(
         if (other >> doc) & 1:
             score += OTHER_WEIGHT
     found = tuple(terms)
-    return Hit(doc, score, interned.setdefault(found, found))
+    known = interned.get(found)
+    if known is None:
+        known = interned.put(found, found)
+    return Hit(doc, score, known)

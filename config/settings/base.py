@@ -1,5 +1,6 @@
 """Settings shared by every environment. Values come from the environment (django-environ)."""
 
+import re
 from pathlib import Path
 
 import environ
@@ -46,7 +47,7 @@ else:
 # APPS
 # ------------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "alerts.apps.AlertsAdminConfig",  # django.contrib.admin, with the cockpit on its home
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -117,10 +118,10 @@ if REDIS_URL:
         }
     }
 else:
+    # Without Redis each process counts rate limits on its own: right for `make run`'s one
+    # web process, wrong for several (the check subscribers.W001 says so; production
+    # refuses to start without REDIS_URL).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    # Without Redis there is one web process (make run), so a process-local cache is a
-    # correct home for the rate-limit counters.
-    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 # SECURITY
 # ------------------------------------------------------------------------------
@@ -166,6 +167,10 @@ UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")
 # {"MessageStream": "broadcast"} for Postmark, which wants newsletters on a broadcast stream.
 DIGEST_ESP_EXTRA = env.json("DIGEST_ESP_EXTRA", default={})
 
+# The ESPs whose webhook URLs are mounted under /anymail/<esp>/: the one EMAIL_BACKEND
+# sends through. anymail's other ESPs, unconfigured, would answer a stranger with a 500.
+ESP_WEBHOOKS = [match[1]] if (match := re.match(r"anymail\.backends\.(\w+)\.", EMAIL_BACKEND)) else []
+
 # Every ANYMAIL_* variable in the environment is passed to anymail as it is
 # (e.g. ANYMAIL_POSTMARK_SERVER_TOKEN, ANYMAIL_WEBHOOK_SECRET).
 ANYMAIL = {
@@ -207,6 +212,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # PAPER SOURCES
 # ------------------------------------------------------------------------------
+# An offline demo (`make demo`): the scheduled fetches are skipped, with a note in the log
+# and on the admin home, so a machine without network shows no failed fetches.
+OFFLINE_DEMO = env.bool("OFFLINE_DEMO", default=False)
 # arXiv categories fetched every night, besides those that active topic filters name.
 ARXIV_CATEGORIES = env.list("ARXIV_CATEGORIES", default=["cs.AI", "cs.CL", "cs.CV", "cs.LG", "stat.ML"])
 # Extra RSS/Atom feeds fetched every night (bioRxiv, journals, blogs).
@@ -285,11 +293,22 @@ RATE_LIMIT_RESEND = env("RATE_LIMIT_RESEND", default="10/h")
 # Feedback links and the saved-papers pages (opening and pressing): a reader clicks a few,
 # a script hammering forged tokens or votes gets a 429.
 RATE_LIMIT_FEEDBACK = env("RATE_LIMIT_FEEDBACK", default="60/m")
-# Behind a proxy REMOTE_ADDR is the proxy: name the header that carries the client's
-# address (e.g. HTTP_X_REAL_IP, set by the proxy) or every client shares one limit.
-RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default=None)
+# Behind a proxy REMOTE_ADDR is the proxy's address for every client: the client's comes
+# from X-Forwarded-For, the entry the outermost of TRUSTED_PROXIES proxies wrote
+# (subscribers/clientip.py). 0: no proxy in front, the header is ignored (a client could
+# write anything there). Production's default is 1, the TLS proxy the README requires.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+# Or the name of a header the proxy overwrites on every request (e.g. HTTP_X_REAL_IP).
+RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default="subscribers.clientip.client_ip")
+# The sign-up and "send my link" forms answer no sooner than this after the request came
+# in, whatever the address's state: their timing must not tell whether it is subscribed.
+# It covers the work of a new address under load (bench/signup_timing.py).
+SIGNUP_ANSWER_SECONDS = env.float("SIGNUP_ANSWER_SECONDS", default=0.2)
 # The live preview matches filters against the papers first seen in this many days.
 PREVIEW_DAYS = env.int("PREVIEW_DAYS", default=7)
+# What the preview index's caches may hold in each web process, in bytes: any query costs
+# the same bounded memory (alerts/search/matcher.py, bench/preview.py).
+PREVIEW_CACHE_BYTES = env.int("PREVIEW_CACHE_BYTES", default=8 * 1024 * 1024)
 
 # LOGGING
 # ------------------------------------------------------------------------------

@@ -15,3 +15,7 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 # Fetch tests measure the spacing between requests; they set their own small interval.
 ARXIV_REQUEST_INTERVAL = env.float("ARXIV_REQUEST_INTERVAL", default=0.0)
 FETCH_BACKOFF = env.float("FETCH_BACKOFF", default=0.01)
+# The webhook tests post what Postmark sends; the suite's email backend is locmem.
+ESP_WEBHOOKS = ["postmark"]
+# Sign-up answers are held for a fixed time in production; the tests that measure it set it.
+SIGNUP_ANSWER_SECONDS = 0.0

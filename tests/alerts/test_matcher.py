@@ -2,7 +2,7 @@
 
 import pytest
 
-from alerts.search.matcher import Hit, MatchResult, PaperDoc, PaperIndex, iter_bits
+from alerts.search.matcher import Hit, PaperDoc, PaperIndex, iter_bits
 from alerts.search.query import QueryError
 from alerts.search.textnorm import highlight_spans
 
@@ -36,14 +36,19 @@ def test_match_is_a_bitset_over_the_docs(index):
     assert index.match("nothing-like-this") == 0
 
 
-def test_match_many_reports_invalid_filters_without_breaking_the_batch(index):
+def test_an_invalid_filter_raises_its_error_and_the_others_still_match(index):
     queries = ["diffusion", "(diffusion", "Diffusion", "diffusion", "au:lecun", "title:x", "(diffusion"]
-    result = index.match_many(iter(queries))
-    assert isinstance(result, MatchResult)
-    assert result.matches == {"diffusion": 0b0011, "Diffusion": 0b0011, "au:lecun": 0b0001}
-    assert set(result.errors) == {"(diffusion", "title:x"}
-    assert str(result.errors["(diffusion"]) == "unbalanced parenthesis: '(' is never closed (column 1)"
-    assert result.errors["title:x"].column == 1
+    matches: dict[str, int] = {}
+    errors: dict[str, QueryError] = {}
+    for query in queries:
+        try:
+            matches[query] = index.match(query)
+        except QueryError as exc:
+            errors[query] = exc
+    assert matches == {"diffusion": 0b0011, "Diffusion": 0b0011, "au:lecun": 0b0001}
+    assert set(errors) == {"(diffusion", "title:x"}
+    assert str(errors["(diffusion"]) == "unbalanced parenthesis: '(' is never closed (column 1)"
+    assert errors["title:x"].column == 1
 
 
 def test_compile_is_memoised_by_text_and_by_meaning(index):
@@ -100,17 +105,40 @@ def test_an_empty_day_matches_nothing():
     assert index.hits("diffusion") == []
 
 
-def test_a_long_lived_index_forgets_old_queries_and_still_answers_the_same(index):
+def all_caches(index: PaperIndex) -> list:
+    fields = (index._title, index._abstract)
+    return [
+        *(index._bits, index._by_text, index._chunks, index._errors, index._compiled),
+        *(index._compiled_by_key, index._leaf_scores, index._terms),
+        *(cache for field in fields for cache in (field._phrases, field._prefixes)),
+    ]
+
+
+def test_a_long_lived_index_keeps_its_caches_within_their_bytes_and_still_answers_the_same():
     words = ("diffusion", "attention", "graph*", "grasping", "models", "sparse", "self-supervised")
     queries = [
         *(q for w in words for q in (w, f"ti:{w}", f"{w} -cat:cs.CV", f"({w} OR robot) cat:cs.*")),
         *('"diffusion models"', '"sparse attention"', '"message passing"', 'abs:"self-supervised policy"'),
+        "graph* AND NOT (",
+        "au:",  # invalid: their errors are cached too
     ]
-    fresh = PaperIndex(DOCS)
-    expected = [(fresh.match(q), fresh.hits(q)) for q in queries]
-    index.cache_limit = 4
+
+    def answers(index: PaperIndex) -> list:
+        found = []
+        for q in queries:
+            try:
+                found.append((index.match(q), index.hits(q), index.top_hits(q, 2)))
+            except QueryError as exc:
+                found.append(str(exc))
+        return found
+
+    expected = answers(PaperIndex(DOCS))
+    index = PaperIndex(DOCS, cache_bytes=40_000)
     for _ in range(2):  # the second round finds most of its queries forgotten
-        assert [(index.match(q), index.hits(q)) for q in queries] == expected
-    for cache in (index._by_text, index._compiled, index._compiled_by_key, index._chunks, index._terms):
-        assert len(cache) <= 4
-    assert len(index._bits) <= 16
+        assert answers(index) == expected
+    caches = all_caches(index)
+    for cache in caches:
+        assert 0 <= cache.used <= cache.budget
+        assert cache.used == sum(cache.size_of(key, value) for key, value in cache.items())
+    assert sum(cache.budget for cache in caches) <= 40_000
+    assert len(index._by_text) < len(queries) - 2  # some were dropped

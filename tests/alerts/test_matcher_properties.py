@@ -263,3 +263,18 @@ def test_every_hit_is_a_match_and_scores_rank_it(corpus, tree, data):
     hits = index.hits(query)
     assert sorted(hit.doc for hit in hits) == [i for i in range(len(corpus)) if index.match(query) >> i & 1]
     assert [(-h.score, h.doc) for h in hits] == sorted((-h.score, h.doc) for h in hits)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    corpus=st.lists(papers, min_size=1, max_size=10),
+    tree=trees,
+    data=st.data(),
+    k=st.integers(min_value=0, max_value=6),
+    mask=st.integers(min_value=0, max_value=(1 << 10) - 1),
+)
+def test_the_top_hits_are_the_first_hits_without_scoring_every_match(corpus, tree, data, k, mask):
+    query = render(tree, data.draw)
+    index = PaperIndex(corpus)
+    assert index.top_hits(query, k, mask) == index.hits(query, mask)[:k], query
+    assert index.top_hits(query, k) == PaperIndex(corpus).hits(query)[:k], query

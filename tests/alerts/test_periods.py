@@ -16,8 +16,10 @@ def test_daily_period_is_the_local_day_and_due_at_the_local_send_hour():
     period = current_period(now=at("2026-11-24T23:30"), timezone="Asia/Tokyo", frequency="daily", send_hour=8)
     assert period.start == dt.date(2026, 11, 25)
     assert period.due_at == at("2026-11-24T23:00")  # 08:00 in Tokyo
-    assert period.is_due(at("2026-11-24T23:30"))
-    assert not period.is_due(at("2026-11-24T22:59"))
+    # Due at 23:00 UTC: dispatch's highest due send hour in Tokyo reaches 8 then, not before.
+    tokyo = {"timezone": "Asia/Tokyo", "frequency": "daily"}
+    assert due_hours(now=at("2026-11-24T23:30"), **tokyo) == (period.start, 8)
+    assert due_hours(now=at("2026-11-24T22:59"), **tokyo) == (period.start, 7)
 
 
 def test_weekly_period_starts_on_the_week_start_day():

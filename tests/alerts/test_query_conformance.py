@@ -426,3 +426,10 @@ def test_query_matches_exactly_these_papers(index, query, expected):
     bits = index.match(query)
     assert {CORPUS[doc]["id"] for doc in iter_bits(bits)} == expected
     assert index.compile(query).bits == bits
+
+
+@pytest.mark.parametrize(("query", "expected"), TABLE, ids=[query for query, _ in TABLE])
+def test_the_best_few_are_the_first_of_all_hits(index, query, expected):
+    # The live preview's top 5 (and any k) equal the head of the fully scored list, ties included.
+    for k in (1, 2, 3, 5, 8):
+        assert index.top_hits(query, k) == index.hits(query)[:k]

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alerts.search import textnorm
-from alerts.search.textnorm import highlight_spans, tokens
+from alerts.search.textnorm import analyse, highlight_spans
 
 
 @pytest.mark.parametrize(
@@ -26,8 +26,8 @@ from alerts.search.textnorm import highlight_spans, tokens
         ("", []),
     ],
 )
-def test_tokens(text, expected):
-    assert tokens(text) == expected
+def test_index_tokens(text, expected):
+    assert analyse(text)[0] == expected
 
 
 def test_a_compound_keeps_its_joined_form_beside_the_positions():

@@ -8,8 +8,11 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -63,6 +66,29 @@ def test_production_refuses_to_start_without_its_host_names(tmp_path):
     assert "DJANGO_ALLOWED_HOSTS" in result.stderr
 
 
+def test_production_refuses_to_start_without_redis(tmp_path):
+    # gunicorn runs several workers: rate limits counted in each one's memory would let a
+    # client through once per worker.
+    env = clean_env(tmp_path)
+    del env["REDIS_URL"]
+    result = manage(env, "check")
+    assert result.returncode != 0
+    assert "REDIS_URL is required in production" in result.stderr
+
+
+@pytest.mark.parametrize("site_url", [None, "", "alerts.example.org", "https://"])
+def test_production_refuses_to_start_without_the_sites_address(tmp_path, site_url):
+    # Without it every link in the emails would point at the development default.
+    env = clean_env(tmp_path)
+    del env["SITE_URL"]
+    if site_url is not None:
+        env["SITE_URL"] = site_url
+    result = manage(env, "check")
+    assert result.returncode != 0
+    message = "SITE_URL must be set to the public address of the site, e.g. https://alerts.example.org"
+    assert message in result.stderr
+
+
 @pytest.fixture(scope="module")
 def collected(tmp_path_factory):
     """A data directory with the static files collected as the Dockerfile's build step does:
@@ -113,18 +139,13 @@ class Site:
         return answer
 
 
-@pytest.fixture
-def site(tmp_path, collected, database_url, redis_server, transactional_db):
-    env = clean_env(collected, DATABASE_URL=database_url, REDIS_URL=redis_server.url)
+@contextmanager
+def gunicorn(env: dict[str, str], log: Path, workers: int = 1) -> Iterator[Site]:
     port = free_port()
-    log = tmp_path / "gunicorn.log"
+    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            [*command, "--workers", str(workers)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     try:
         wait_for_port(port, timeout=60, proc=proc)
@@ -132,6 +153,35 @@ def site(tmp_path, collected, database_url, redis_server, transactional_db):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+@pytest.fixture
+def site(tmp_path, collected, database_url, redis_server, transactional_db):
+    env = clean_env(collected, DATABASE_URL=database_url, REDIS_URL=redis_server.url)
+    with gunicorn(env, tmp_path / "gunicorn.log") as running:
+        yield running
+
+
+def test_behind_the_proxy_rate_limits_count_per_client_across_workers(
+    tmp_path, collected, database_url, redis_server, transactional_db
+):
+    """The documented set-up: one TLS proxy appending to X-Forwarded-For, gunicorn with
+    several workers, the counts in Redis (each request on a new connection, so the
+    workers share them out)."""
+    env = clean_env(
+        collected, DATABASE_URL=database_url, REDIS_URL=redis_server.url, RATE_LIMIT_PREVIEW="4/d"
+    )
+    with gunicorn(env, tmp_path / "gunicorn.log", workers=3) as site:
+
+        def preview(forwarded: str) -> int:
+            return site.request(
+                "GET", "/preview/?q=ti%3Agraph", headers={"X-Forwarded-For": forwarded}
+            ).status
+
+        assert [preview("198.51.100.21") for _ in range(4)] == [200] * 4
+        assert preview("198.51.100.21") == 429
+        assert preview("203.0.113.1, 198.51.100.21") == 429  # a forged entry before the proxy's
+        assert preview("198.51.100.22") == 200  # another client behind the same proxy
 
 
 def test_plain_http_is_redirected_to_https_except_the_health_check(site):

@@ -15,8 +15,8 @@ import pytest
 from django.core.management import call_command
 
 from alerts.models import Digest, DigestItem
-from alerts.outbox import outbox_messages
 from subscribers.models import Subscriber
+from tests.outbox import outbox_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -111,8 +111,12 @@ def test_sign_up_confirm_manage_digest_unsubscribe(
         assert page.locator("a.title-link").count() == digest.paper_count + more
         snap("digest-in-browser")
 
-        # 6. Its unsubscribe link, and the button.
-        page.click("a:has-text('Unsubscribe')")
+        # The browser view only shows: no address, no manage or unsubscribe link.
+        assert page.locator("a:has-text('Unsubscribe')").count() == 0
+        assert email not in page.content()
+
+        # 6. The email's unsubscribe link, and the button.
+        page.goto(link(text, "Unsubscribe"))
         page.locator("button:has-text('Unsubscribe')").wait_for()
         snap("unsubscribe")
         page.click("button:has-text('Unsubscribe')")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from alerts.digests.runner import digests_run
-from alerts.outbox import outbox_messages
 from subscribers.models import Vote
 from tests.alerts.digests.conftest import make_papers, subscribe
+from tests.outbox import outbox_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -52,7 +52,7 @@ def readers(transactional_db):
 
 
 def dispatch_and_queue() -> list[int]:
-    """What beat's hourly dispatch does: digest rows for everyone due, queued in chunks."""
+    """What beat's dispatch (every 15 minutes) does: digest rows for everyone due, queued in chunks."""
     result = digests_dispatch(due_only=False)
     ids = [pk for chunk in pending_of_run(result.window_end) for pk in chunk]
     digests_enqueue(ids)  # autocommit: the chunks are published at once

@@ -86,3 +86,19 @@ def test_a_thousand_filters_are_refused_by_both_forms_and_the_service(client, su
 
     assert list(TopicFilter.objects.values_list("name", "query")) == before
     assert Subscriber.objects.count() == 1
+
+
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_bidi_controls_are_dropped_from_filter_names_everywhere(client, subscriber, mailoutbox):
+    """A right-to-left override in a name would reverse what a page or an email shows
+    after it; the name is kept without them (they are not text)."""
+    name = "\u202eGraphs\u202c and \u2067agents\u2069"
+    client.post("/", signup_data("bidi@example.org", [(name, "ti:graph")]))
+    assert Subscriber.objects.get(email="bidi@example.org").filters.get().name == "Graphs and agents"
+    path = tokens.manage_url(subscriber).removeprefix("https://alerts.example.org")
+    client.post(path, preferences_data([(name, "ti:graph")]))
+    stored = TopicFilter.objects.get(subscriber=subscriber).name
+    assert stored == "Graphs and agents"
+    assert not any(ch in stored for ch in BIDI)

@@ -6,11 +6,16 @@ each is refused (400) and changes nothing; the ESP's own call, with the secret, 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from alerts.models import DeliveryEvent
 from subscribers.models import Subscriber, SubscriberEvent
 from tests.factories import SubscriberFactory
+from tests.servers import ROOT
 
 from .conftest import WEBHOOK_SECRET, case_ids, cases, post_tracking_event
 
@@ -71,3 +76,45 @@ def test_the_esps_own_call_is_applied(client, settings, ada):
     assert call(client, "secret").status_code == 200
     ada.refresh_from_db()
     assert ada.status == Subscriber.Status.COMPLAINED
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/anymail/mailgun/tracking/",
+        "/anymail/mailgun/inbound_mime/",
+        "/anymail/sendgrid/tracking/",
+        "/anymail/amazon_ses/tracking/",
+        "/anymail/mandrill/",
+    ],
+)
+def test_webhook_urls_of_esps_not_configured_are_not_mounted(client, url, ada):
+    # Unconfigured, anymail's views answer with a 500 (and a traceback in the logs).
+    assert client.post(url, "{}", content_type="application/json").status_code == 404
+    assert unchanged(ada)
+
+
+def test_the_mounted_webhooks_follow_the_email_backend(tmp_path):
+    """Outside the tests, the ESP is the one DJANGO_EMAIL_BACKEND sends through."""
+    code = "from django.conf import settings; print(settings.ESP_WEBHOOKS)"
+
+    def webhooks(backend: str) -> str:
+        env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG")}
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings.local",
+            DATA_DIR=str(tmp_path),
+            DJANGO_EMAIL_BACKEND=backend,
+        )
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return result.stdout.strip().splitlines()[-1]
+
+    assert webhooks("anymail.backends.amazon_ses.EmailBackend") == "['amazon_ses']"
+    assert webhooks("django.core.mail.backends.smtp.EmailBackend") == "[]"

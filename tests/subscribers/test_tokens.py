@@ -95,13 +95,15 @@ def test_manage_and_unsubscribe_links_never_expire(subscriber):
     assert len(token.split(".")) == 2
 
 
-def test_rotating_the_token_secret_revokes_every_link(subscriber):
+def test_rotating_the_token_secret_revokes_every_link_but_the_unsubscribe_link(subscriber):
     links = {purpose: tokens.make_token(subscriber, purpose) for purpose in tokens.PURPOSES}
     subscriber.token_secret = "f" * 32
     subscriber.save()
-    for purpose, token in links.items():
+    for purpose in (tokens.CONFIRM, tokens.MANAGE):
         with pytest.raises(tokens.TokenInvalid):
-            tokens.subscriber_from_token(token, purpose)
+            tokens.subscriber_from_token(links[purpose], purpose)
+    # Every digest ever sent carries it: it is keyed by a secret that is never replaced.
+    assert tokens.subscriber_from_token(links[tokens.UNSUBSCRIBE], tokens.UNSUBSCRIBE) == subscriber
 
 
 def test_links_survive_a_secret_key_rotation_through_the_fallbacks(subscriber, settings):
@@ -189,3 +191,61 @@ def test_making_a_link_costs_a_few_microseconds(subscriber):
     best = min(timeit.repeat(lambda: tokens.unsubscribe_url(subscriber), number=runs, repeat=5)) / runs
     print(f"unsubscribe_url: {best * 1e6:.2f} µs per link")
     assert best < 20e-6  # a few µs on a laptop; generous for a loaded 2-core CI machine
+
+
+# Links already sent keep working: tokens made before the signer was rebuilt on hmac. ----
+
+FIXED_SECRET = "0123456789abcdef0123456789abcdef"
+OLD_KEY = "old-secret-key-for-fixed-tokens-" + "o" * 20
+NEW_KEY = "new-secret-key-for-fixed-tokens-" + "n" * 20
+ISSUED = 1764300000  # 2025-11-28 03:20 UTC, in seconds
+# purpose -> token, for subscriber 4242 (digest 777), made with SECRET_KEY = OLD_KEY ...
+MADE_WITH_OLD_KEY = {
+    tokens.CONFIRM: "16Q.V3oN00u.iC5plp7imdIFA1jUcGL5RVbaVO2",
+    tokens.MANAGE: "16Q.S2SVhOnOAaYhZq4CQP_dyvZ0TMY",
+    tokens.UNSUBSCRIBE: "16Q.Xy8i2z83MkTuJI6I6mD46gKLofU",
+    tokens.DIGEST: "CX.joHzAFRJ-uzZ0pC4XCeTP2d7LOU",
+    tokens.FEED: "16Q.JjUb5loSWuDNSugBNKCtlniW9v_",
+}
+# ... and with SECRET_KEY = NEW_KEY.
+MADE_WITH_NEW_KEY = {
+    tokens.CONFIRM: "16Q.V3oN00u.bDScwSfAxlzQknv1r0s4N2IF2Oj",
+    tokens.MANAGE: "16Q.5EATXBJjVc2LM_B23-OiL4yMkWd",
+    tokens.UNSUBSCRIBE: "16Q.4fbN_j3typJgzRJsc1ks1GN0Rsq",
+    tokens.DIGEST: "CX.CFOGoWySxK9_IRCPL_0lbpF6pme",
+    tokens.FEED: "16Q.BwzIUmwgwRAgQAwdCP5SBAhOtoC",
+}
+
+
+def made_now(subscriber) -> dict[str, str]:
+    made = {purpose: tokens.make_token(subscriber, purpose, timestamp=ISSUED) for purpose in tokens.PURPOSES}
+    made[tokens.DIGEST] = tokens.object_token(subscriber, tokens.DIGEST, 777)
+    made[tokens.FEED] = tokens.object_token(subscriber, tokens.FEED, subscriber.pk)
+    return made
+
+
+def assert_accepted(subscriber, links: dict[str, str]) -> None:
+    for purpose in (tokens.MANAGE, tokens.UNSUBSCRIBE):
+        assert tokens.subscriber_from_token(links[purpose], purpose) == subscriber
+    # A genuine confirmation from 2025 is refused as expired, never as forged.
+    with pytest.raises(tokens.TokenExpired):
+        tokens.subscriber_from_token(links[tokens.CONFIRM], tokens.CONFIRM)
+    tokens.object_token_check(links[tokens.DIGEST], tokens.DIGEST, subscriber)
+    assert tokens.subscriber_from_feed_token(links[tokens.FEED]) == subscriber
+
+
+def test_links_made_before_keep_the_same_bytes_and_still_verify(settings):
+    # A subscriber from before unsubscribe links had their own secret: migration 0004 began
+    # it as a copy of token_secret, so the unsubscribe links sent before keep verifying.
+    subscriber = SubscriberFactory(pk=4242, token_secret=FIXED_SECRET, unsubscribe_secret=FIXED_SECRET)
+    settings.SITE_URL = SITE
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = OLD_KEY, []
+    assert made_now(subscriber) == MADE_WITH_OLD_KEY
+    assert_accepted(subscriber, MADE_WITH_OLD_KEY)
+    assert tokens.unsubscribe_url(subscriber) == f"{SITE}/unsubscribe/{MADE_WITH_OLD_KEY['unsubscribe']}/"
+    # After a key rotation: new links with the new key, old links through the fallback.
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = NEW_KEY, [OLD_KEY]
+    assert made_now(subscriber) == MADE_WITH_NEW_KEY
+    assert_accepted(subscriber, MADE_WITH_NEW_KEY)
+    assert_accepted(subscriber, MADE_WITH_OLD_KEY)
+    assert tokens.feed_url(subscriber) == f"{SITE}/feed/{MADE_WITH_NEW_KEY['feed']}.xml"

@@ -1,7 +1,6 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models.functions import Lower
 
 from alerts.digests.previews import digest_preview
 from alerts.management.commands.send_digests import parse_date
@@ -17,11 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--html", type=Path, help="write the HTML part to this file")
 
     def handle(self, *args, **opts):
-        subscriber = (
-            Subscriber.objects.annotate(email_ci=Lower("email"))
-            .filter(email_ci=opts["address"].lower())
-            .first()
-        )
+        subscriber = Subscriber.objects.by_email(opts["address"]).first()
         if subscriber is None:
             raise CommandError(f"no subscriber with the address {opts['address']!r}")
         preview = digest_preview(subscriber=subscriber, day=opts["date"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urljoin
 
+from alerts.core.display import safe_url
 from alerts.papers.sources.records import (
     PaperRecord,
     SourceError,
@@ -26,9 +27,8 @@ def parse(body: bytes, *, feed_url: str = "") -> list[PaperRecord]:
 
 
 def _record(entry, position: int, feed_url: str) -> PaperRecord:
-    link = urljoin(feed_url, (entry.get("link") or "").strip())
-    if not link.lower().startswith(("http://", "https://")):
-        link = ""  # a "javascript:" link (or one relative to nothing known) is never shown to anyone
+    # A "javascript:" link (or one relative to nothing known) is never shown to anyone.
+    link = safe_url(urljoin(feed_url, (entry.get("link") or "").strip()))
     key = (entry.get("id") or "").strip() or link
     if not key:
         raise SourceError(SOURCE, f"item {position} has neither a guid nor a link")

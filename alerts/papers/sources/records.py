@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 import feedparser
 
+from alerts.core.display import shorten
+
 # arXiv announces in US Eastern time: an announcement "date" is a date there.
 ARXIV_TIMEZONE = ZoneInfo("America/New_York")
 
@@ -164,14 +166,6 @@ def clean_text(text: str | None) -> str:
     """Collapse the line breaks and indentation feeds wrap titles and abstracts with, and drop
     bidirectional overrides that would reverse whatever is shown after the text."""
     return " ".join((text or "").translate(_BIDI_CONTROLS).split())
-
-
-def shorten(text: str, limit: int) -> str:
-    """`text` if it fits in `limit` characters, else its start cut at a space, with "…"."""
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", limit // 2, limit)
-    return text[: cut if cut > 0 else limit - 1].rstrip() + "…"
 
 
 class _TextExtractor(HTMLParser):

@@ -6,10 +6,11 @@ import datetime as dt
 import uuid
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alerts.core import bulk
-from alerts.models import Digest, DigestItem
+from alerts.models import Digest, DigestItem, Paper
 from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -90,3 +91,32 @@ def test_insert_ignores_rows_that_break_a_unique_constraint():
         [],
         [],
     )
+
+
+def test_insert_refuses_a_row_that_breaks_a_unique_constraint_and_writes_none():
+    (digest,) = digests(1)
+    first, second = PaperFactory(), PaperFactory()
+    DigestItem.objects.create(digest=digest, paper=first, rank=9)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        bulk.insert(
+            DigestItem,
+            [
+                {"digest_id": digest.pk, "paper_id": second.pk, "rank": 1},
+                {"digest_id": digest.pk, "paper_id": first.pk, "rank": 2},
+            ],
+        )
+    assert list(DigestItem.objects.filter(digest=digest).values_list("paper_id", "rank")) == [(first.pk, 9)]
+
+
+def test_papers_are_written_through_the_bulk_writer_with_their_json_and_dates():
+    papers = [PaperFactory(), PaperFactory()]
+    papers[0].authors = ["Ada Lovelace", "Émile Borel"]
+    papers[0].affiliations = {"Ada Lovelace": ["Cambridge"]}
+    papers[1].authors, papers[1].published = [], dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+    bulk.update(papers, ["authors", "affiliations", "published"])
+    again = {p.pk: p for p in Paper.objects.filter(pk__in=[p.pk for p in papers])}
+    assert (again[papers[0].pk].authors, again[papers[0].pk].affiliations) == (
+        ["Ada Lovelace", "Émile Borel"],
+        {"Ada Lovelace": ["Cambridge"]},
+    )
+    assert (again[papers[1].pk].authors, again[papers[1].pk].published) == ([], papers[1].published)

@@ -1,4 +1,4 @@
-"""The hourly dispatch walked through whole local days, as beat runs it: across both DST
+"""Beat's dispatch (every 15 minutes) walked through whole local days: across both DST
 changes, on both sides of the date line, after a subscriber changes time zone or send hour,
 and over weeks. Each subscriber gets exactly one digest per local day (per week for weekly),
 created at the first run once their local send hour has come; none is skipped.

@@ -114,7 +114,7 @@ def test_running_dispatch_and_send_twice_sends_nothing_twice(papers, mailoutbox)
     assert len(mailoutbox) == 2
 
 
-def test_hourly_dispatch_only_takes_subscribers_whose_hour_has_come(papers):
+def test_the_beat_dispatch_only_takes_subscribers_whose_hour_has_come(papers):
     now = dt.datetime(2026, 11, 24, 7, 20, tzinfo=dt.UTC)
     due = subscribe("due@example.org", ("x", "diffusion"), send_hour=7)
     later = subscribe("later@example.org", ("x", "diffusion"), send_hour=8)

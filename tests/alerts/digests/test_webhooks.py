@@ -207,8 +207,8 @@ def test_a_token_whose_signature_ends_in_a_dash_unsubscribes_by_mail_too(db):
     """URL-safe base64 ends in "-" for one token in 64: the subject is still read."""
     subscriber = SubscriberFactory(email="ada@example.org")
     while not (token := tokens.make_token(subscriber, tokens.UNSUBSCRIBE)).endswith("-"):
-        subscriber.token_secret = new_token_secret()
-        subscriber.save(update_fields=["token_secret"])
+        subscriber.unsubscribe_secret = new_token_secret()  # the secret unsubscribe links use
+        subscriber.save(update_fields=["unsubscribe_secret"])
     assert inbound_unsubscribe(subject=f"Re: unsubscribe {token}") == subscriber
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.UNSUBSCRIBED

@@ -11,13 +11,14 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from alerts.digests.dispatch import chunked, digests_dispatch, pending_of_run
+from alerts.core.batches import chunked
+from alerts.digests.dispatch import digests_dispatch, pending_of_run
 from alerts.models import Digest, Paper
-from alerts.outbox import outbox_messages
 from alerts.search.matcher import PaperDoc, PaperIndex, iter_bits
 from alerts.tasks import dispatch_due_digests, recover_digests, send_digest_chunk
 from tests.conftest import broker_busy, redeliver_abandoned
 from tests.fakeesp import Step
+from tests.outbox import outbox_messages
 from tests.servers import wait_until
 
 from .conftest import SITE, make_papers, subscribe

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0007_digest_unknown_outcome'),
+        ('alerts', '0010_daily_counts'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('alerts', '0006_fetchrun_left_out'),
-        ('subscribers', '0003_topicfilter_category_notice_sent_at'),
+        ('subscribers', '0005_subscriber_pending_signup'),
     ]
 
     operations = [

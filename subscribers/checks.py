@@ -1,0 +1,30 @@
+"""System checks of the subscription pages' set-up."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import checks
+
+PROCESS_LOCAL_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+}
+
+
+@checks.register(checks.Tags.caches)
+def rate_limits_shared(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Rate limits count in the default cache; a process-local one counts per process."""
+    backend = settings.CACHES["default"]["BACKEND"]
+    if backend not in PROCESS_LOCAL_CACHES:
+        return []
+    return [
+        checks.Warning(
+            "Rate limits are counted in each process's own memory (REDIS_URL is not set).",
+            hint=(
+                "Right for one web process (make run). With several (gunicorn workers, more "
+                "hosts), each counts alone and a client gets the limit once per process: "
+                "set REDIS_URL."
+            ),
+            id="subscribers.W001",
+        )
+    ]
