@@ -142,6 +142,8 @@ class DigestItem(models.Model):
     class Section(models.TextChoices):
         MATCHED = "matched", "Matched"
         TRENDING = "trending", "Trending"
+        # Matched but past max_papers: not in the email, listed in its browser view.
+        MORE = "more", "More matches (browser view)"
 
     digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items")
     paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+")

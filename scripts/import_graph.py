@@ -28,6 +28,7 @@ APPS = ("alerts", "subscribers", "config")
 LAYERS = ("core", "search", "models", "papers", "subscribers", "digests", "edges")
 EDGE_NAMES = {
     "admin", "apps", "views", "urls", "forms", "tasks", "signals", "outbox", "outbox_views",
+    "feedback_views",
     "health", "context_processors", "templatetags", "management",
 }  # fmt: skip
 NO_DJANGO = ("alerts.search",)

@@ -14,7 +14,7 @@ from django.utils.formats import date_format
 from alerts.search.query import unknown_categories
 from subscribers import selectors, services
 from subscribers.admin_links import preview_link
-from subscribers.models import Subscriber, SubscriberEvent, TopicFilter
+from subscribers.models import Subscriber, SubscriberEvent, TopicFilter, Vote
 
 Actor = SubscriberEvent.Actor
 Status = Subscriber.Status
@@ -271,4 +271,25 @@ class SubscriberEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Vote)
+class VoteAdmin(admin.ModelAdmin):
+    """Readers' votes from their digests (more / less like this, save): seen and removable
+    here (a reader removes their own on the manage page); never written by hand."""
+
+    list_display = ("created_at", "subscriber", "action", "paper")
+    list_filter = ("action", "created_at")
+    search_fields = ("subscriber__email", "paper__arxiv_id", "paper__title")
+    date_hierarchy = "created_at"
+    list_select_related = ("subscriber", "paper")
+    raw_id_fields = ("subscriber", "paper", "digest")
+    list_per_page = 100
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

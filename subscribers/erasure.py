@@ -2,7 +2,8 @@
 
 Their digests, items and delivery events stay, so that the counts (digests sent, papers
 sent, bounces) stay true; what identifies them or what they wrote goes: the address in
-ESP events and error messages, their filter names (in subjects and items).
+ESP events and error messages, their filter names (in subjects and items), their votes
+and saved papers.
 
 The ESP's message ids stay: random ids only the ESP can tie to an address (the person is
 to be erased there too), by which a late webhook event about one of these digests is
@@ -15,11 +16,13 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 
 from alerts.models import DeliveryEvent, Digest, DigestItem
-from subscribers.models import Subscriber
+from subscribers.models import Subscriber, Vote
 
 
 def subscriber_traces_erase(*, subscriber: Subscriber) -> None:
     """Call inside the transaction that deletes `subscriber`, before the delete."""
+    # Their votes and saved papers (and so what a personal model learns from) go first.
+    Vote.objects.filter(subscriber=subscriber).delete()
     digests = Digest.objects.filter(subscriber=subscriber)
     DigestItem.objects.filter(digest__in=digests).update(filters=[], terms=[])
     DeliveryEvent.objects.alias(recipient_ci=Lower("recipient")).filter(

@@ -115,6 +115,29 @@ class SignupForm(PreferencesForm):
         return rules.check_email(self.cleaned_data["email"])
 
 
+class TrendingSignupForm(Form):
+    """The one-box subscription: an address alone gets the day's trending papers, daily, at
+    the default hour (filters and the rest can be added later on the manage page)."""
+
+    email = forms.CharField(
+        label="Email address",
+        max_length=320,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        error_messages={
+            "required": "Enter your email address.",
+            "max_length": "An email address can be at most 254 characters long.",
+        },
+    )
+
+    def __init__(self, *args, **kwargs):
+        # Its own ids: the full sign-up form on the same page has an email field too.
+        kwargs.setdefault("auto_id", "trending_%s")
+        super().__init__(*args, **kwargs)
+
+    def clean_email(self):
+        return rules.check_email(self.cleaned_data["email"])
+
+
 class FilterForm(Form):
     name = forms.CharField(
         label="Name",
@@ -152,7 +175,8 @@ class FilterForm(Form):
 class BaseFilterFormSet(forms.BaseFormSet):
     def get_form_kwargs(self, index):
         # Every row may be left empty (an empty row is simply no filter, so a person can
-        # remove one by clearing it); the formset as a whole needs at least one filter.
+        # remove one by clearing it); the formset as a whole needs at least one filter,
+        # unless the subscriber takes the day's trending papers.
         return {"empty_permitted": True, "use_required_attribute": False}
 
     def clean(self):
@@ -160,7 +184,8 @@ class BaseFilterFormSet(forms.BaseFormSet):
         # (a missing management form, too many rows) by not adding to them.
         if any(self.errors) or self._non_form_errors:
             return
-        if not self.filled_forms():
+        # None at all is a trending-only subscription (the trending box ticked).
+        if not self.filled_forms() and not self.data.get("include_trending"):
             raise forms.ValidationError(
                 "Add at least one filter: a query that describes papers you want.", code="too_few_forms"
             )

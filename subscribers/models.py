@@ -171,3 +171,33 @@ class SubscriberEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class Vote(models.Model):
+    """What a reader said about one paper of a digest: more like this, less like this, or
+    save it for later. *More* and *less* exclude each other (the latest press wins); *save*
+    stands beside either. The personal model learns from these rows; erasure removes them."""
+
+    class Action(models.TextChoices):
+        MORE = "more", "More like this"
+        LESS = "less", "Less like this"
+        SAVE = "save", "Save"
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="votes")
+    paper = models.ForeignKey("alerts.Paper", on_delete=models.CASCADE, related_name="+")
+    # The digest whose link it came from (kept when that digest row goes).
+    digest = models.ForeignKey(
+        "alerts.Digest", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=8, choices=Action.choices)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "paper", "action"], name="vote_once_per_action"),
+        ]
+        indexes = [models.Index(fields=["subscriber", "action", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} paper {self.paper_id}"

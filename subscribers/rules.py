@@ -134,9 +134,10 @@ def default_filter_name(query: str) -> str:
     return query if len(query) <= 60 else query[:59] + "…"
 
 
-def check_filters(filters: list[FilterInput]) -> list[FilterInput]:
-    """Clean every filter; between one and MAX_FILTERS of them."""
-    if not filters:
+def check_filters(filters: list[FilterInput], *, trending: bool = False) -> list[FilterInput]:
+    """Clean every filter; between one and MAX_FILTERS of them, or none for a subscriber
+    who gets the day's trending papers (`trending`)."""
+    if not filters and not trending:
         raise ValidationError(
             "Add at least one filter: a query that describes papers you want.", code="filters"
         )

@@ -210,7 +210,7 @@ def subscription_create(
     SUBSCRIBER_EMAILS_PER_DAY a day.
     """
     email = rules.check_email(email)
-    filters = rules.check_filters(filters)
+    filters = rules.check_filters(filters, trending=include_trending)
     preferences = _check_preferences(
         timezone=timezone,
         send_hour=send_hour,
@@ -369,7 +369,8 @@ def subscription_update(
         include_trending=include_trending,
         send_when_empty=send_when_empty,
     )
-    cleaned_filters = rules.check_filters(filters) if filters is not None else None
+    trending = subscriber.include_trending if include_trending is None else include_trending
+    cleaned_filters = rules.check_filters(filters, trending=trending) if filters is not None else None
     subscriber = _locked(subscriber)
     if subscriber.status == Status.COMPLAINED:
         raise SubscriptionError("This subscription is closed. Please contact us.")

@@ -48,6 +48,9 @@ PURPOSES = (CONFIRM, MANAGE, UNSUBSCRIBE)
 # Links to something a subscriber owns (a digest's browser view, their Atom feed): the id
 # is the object's, the signature is keyed by the owner's token_secret.
 DIGEST, FEED = "digest", "feed"
+# A digest's feedback links (more/less like this, save): one signature per digest, the
+# paper and the action ride in the path (subscribers.feedback checks them).
+FEEDBACK = "feedback"
 OBJECT_PURPOSES = (DIGEST, FEED)
 # A confirmation link works for a week; manage and unsubscribe links as long as the
 # subscriber exists (an unsubscribe link in a year-old digest must still work).
@@ -255,3 +258,57 @@ def subscriber_from_feed_token(token: str) -> Subscriber | None:
     except TokenInvalid:
         return None
     return subscriber
+
+
+# A feedback token appears three times under every paper of a digest (up to 150 times in
+# one email, which must stay under Gmail's clipping size), so its signature is shorter:
+# 96 bits, still far beyond guessing online against a rate-limited endpoint.
+FEEDBACK_SIGNATURE_LENGTH = 16
+
+
+def feedback_token(digest, subscriber: Subscriber) -> str:
+    """The token of one digest's feedback links, keyed by its owner's token_secret."""
+    ident = signing.b62_encode(digest.pk)
+    return f"{ident}.{_sign(FEEDBACK, f'{ident}.{subscriber.token_secret}')[:FEEDBACK_SIGNATURE_LENGTH]}"
+
+
+def feedback_digest_id(token: str) -> int:
+    """The digest id a feedback token names; not verified yet (`feedback_token_check`)."""
+    parts = token.split(".")
+    if len(parts) != 2 or len(parts[1]) != FEEDBACK_SIGNATURE_LENGTH:
+        raise TokenInvalid("malformed token")
+    try:
+        pk = signing.b62_decode(parts[0])
+    except ValueError:
+        raise TokenInvalid("malformed token") from None
+    if pk <= 0 or pk >= 2**63:
+        raise TokenInvalid("malformed token")
+    return pk
+
+
+def feedback_token_check(token: str, owner: Subscriber | None) -> None:
+    """Raise TokenInvalid unless `token` was made for its digest and this owner (checked in
+    constant time against SECRET_KEY and each fallback key)."""
+    feedback_digest_id(token)
+    ident, signature = token.split(".")
+    message = f"{ident}.{owner.token_secret if owner else '-'}"
+    signer = _signer(FEEDBACK)
+    valid = False
+    for key in [signer.key, *signer.fallback_keys]:
+        valid |= constant_time_compare(_sign(FEEDBACK, message, key)[:FEEDBACK_SIGNATURE_LENGTH], signature)
+    if not valid or owner is None:
+        raise TokenInvalid("bad signature")
+
+
+def feedback_url(digest, subscriber: Subscriber) -> str:
+    """The base of one digest's feedback links, without the trailing slash: a paper's link
+    is `<base>/<paper id>/<action>/`. One HMAC per digest, however many papers it shows."""
+    return _absolute("feedback-digest", feedback_token(digest, subscriber)).removesuffix("/")
+
+
+PREVIEW = "preview"
+
+
+def preview_feedback_url() -> str:
+    """The feedback link base of a preview (no digest yet): its links say so when opened."""
+    return _absolute("feedback-digest", PREVIEW).removesuffix("/")

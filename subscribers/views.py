@@ -17,10 +17,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import get_usage
 
-from subscribers import filter_preview, services, tokens
+from subscribers import feedback, filter_preview, services, tokens
 from subscribers.clientip import client_ip
-from subscribers.forms import FILTERS_PREFIX, PreferencesForm, SignupForm, filter_formset
-from subscribers.models import MAX_FILTERS, Subscriber, SubscriberEvent
+from subscribers.forms import FILTERS_PREFIX, PreferencesForm, SignupForm, TrendingSignupForm, filter_formset
+from subscribers.models import DEFAULT_PAPERS, MAX_FILTERS, Subscriber, SubscriberEvent
 from subscribers.selectors import filters_with_unknown_categories
 from subscribers.tokens import feed_url
 
@@ -110,9 +110,16 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         form = SignupForm()
         form.offer_browser_timezone()
-        context = {"form": form, "formset": filter_formset(rows=1), "previews": {}}
+        context = {
+            "form": form,
+            "formset": filter_formset(rows=1),
+            "previews": {},
+            "trending_form": TrendingSignupForm(),
+        }
         return render(request, "subscribers/signup.html", context)
     action = request.POST.get("action", "subscribe")
+    if action == "trending":
+        return _rate_limited(request, "signup", "RATE_LIMIT_SIGNUP") or _trending_signup(request)
     if action in ("add_filter", "preview"):
         limited = _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW", cost=_preview_cost(request))
         return limited or _redisplay(request, SignupForm, "subscribers/signup.html", {})
@@ -159,6 +166,30 @@ def _subscribe(request: HttpRequest) -> HttpResponse:
             # response must not tell a stranger whether someone is subscribed.
             return render(request, "subscribers/check_inbox.html", {"email": data["email"]})
     context = {"form": form, "formset": formset, "previews": {}}
+    return render(request, "subscribers/signup.html", context, status=400)
+
+
+def _trending_signup(request: HttpRequest) -> HttpResponse:
+    """The one-box subscription: the day's trending papers for an address alone, daily at
+    the default hour, confirmed by email like any sign-up."""
+    form = TrendingSignupForm(request.POST)
+    if form.is_valid():
+        try:
+            services.subscription_create(
+                email=form.cleaned_data["email"],
+                filters=[],
+                timezone="UTC",
+                send_hour=Subscriber._meta.get_field("send_hour").default,
+                frequency=Subscriber.Frequency.DAILY,
+                max_papers=DEFAULT_PAPERS,
+                include_trending=True,
+                client_ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            form.add_error("email", exc)
+        else:
+            return render(request, "subscribers/check_inbox.html", {"email": form.cleaned_data["email"]})
+    context = {"form": SignupForm(), "formset": filter_formset(rows=1), "previews": {}, "trending_form": form}
     return render(request, "subscribers/signup.html", context, status=400)
 
 
@@ -265,6 +296,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         "token": token,
         "feed_url": feed_url(subscriber),
         "category_notices": filters_with_unknown_categories(subscriber_ids=[subscriber.pk]),
+        "votes": feedback.votes_of(subscriber=subscriber),
     }
     if subscriber.status == Status.COMPLAINED:
         return render(request, "subscribers/manage_closed.html", context)
@@ -274,7 +306,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         initial = {field: getattr(subscriber, field) for field in PreferencesForm.base_fields}
         context.update(
             form=PreferencesForm(initial=initial),
-            formset=filter_formset(initial=filters, rows=len(filters)),
+            formset=filter_formset(initial=filters, rows=max(1, len(filters))),
             previews={},
         )
         return render(request, "subscribers/manage.html", context)

@@ -89,6 +89,9 @@ def paper_row_of(paper: Paper) -> PaperRow:
 # Per-run caches of filter results are emptied when they grow past this many filters, so
 # a worker's memory stays bounded however many distinct filters the subscribers have.
 CACHE_LIMIT = 50_000
+# Matches past max_papers kept with a digest for its browser view ("N more matches"): a
+# broad filter can match hundreds a day, and every digest row's items are written.
+MORE_KEPT = 100
 RECENCY_CACHE_LIMIT = 64  # window starts: most digests of a run share one
 
 
@@ -239,6 +242,15 @@ class Composition:
     trending: list[ComposedItem]
     # Filters that could not be evaluated (a stored query the language no longer accepts).
     invalid_filters: list[str] = field(default_factory=list)
+    # Matches past max_papers, best first (at most MORE_KEPT of them): not in the email,
+    # which says how many there are; listed in its browser view.
+    more: list[ComposedItem] = field(default_factory=list)
+    # How many matched past max_papers (more than `more` holds when over MORE_KEPT).
+    more_total: int = 0
+
+    @property
+    def more_count(self) -> int:
+        return max(self.more_total, len(self.more))
 
     @property
     def is_empty(self) -> bool:
@@ -246,7 +258,8 @@ class Composition:
 
     @property
     def all_items(self) -> list[ComposedItem]:
-        return self.items + self.trending
+        """Every item to store with the digest (the extra matches too)."""
+        return self.items + self.trending + self.more
 
 
 @dataclass(frozen=True)
@@ -268,26 +281,51 @@ def compose(
     window, none already sent to them (`excluded`), and optionally what is trending."""
     candidates_mask = pidx.window_mask(window_start, pidx.window_end) & ~excluded
     found, categories, invalid = _matches(pidx, filters, candidates_mask, categories=include_trending)
-    chosen = ranking.rank(found, pidx.trending_bonus, pidx.recency_bonus(window_start), max_papers)
-    items = []
-    for n, (total, doc) in enumerate(chosen, start=1):
-        _, names, hits = found[doc]
-        items.append(
-            ComposedItem(
-                paper=pidx.papers[doc],
-                doc=doc,
-                section=DigestItem.Section.MATCHED,
-                rank=n,
-                score=round(total, 4),
-                filters=names,
-                terms=tuple(sorted({term for hit in hits for term in hit.terms})),
-            )
-        )
+    recency = pidx.recency_bonus(window_start)
+    chosen = ranking.rank(found, pidx.trending_bonus, recency, max_papers)
+    items = [
+        _matched_item(pidx, found, doc, total, n, DigestItem.Section.MATCHED)
+        for n, (total, doc) in enumerate(chosen, start=1)
+    ]
+    more = []
+    if len(found) > len(chosen):
+        taken = {doc for _, doc in chosen}
+        rest = [
+            entry
+            for entry in ranking.rank(found, pidx.trending_bonus, recency, len(found))
+            if entry[1] not in taken
+        ]
+        more = [
+            _matched_item(pidx, found, doc, total, n, DigestItem.Section.MORE)
+            for n, (total, doc) in enumerate(rest[:MORE_KEPT], start=len(items) + 1)
+        ]
     trending_items: list[ComposedItem] = []
     if include_trending and candidates_mask:
-        trending_items = _trending(pidx, items, categories, candidates_mask)
+        # A trending-only subscription (no filters) gets a whole digest of trending papers.
+        limit = settings.DIGEST_TRENDING_SIZE if filters else max_papers
+        trending_items = _trending(pidx, items, categories, candidates_mask, limit)
     return Composition(
-        window_start=window_start, items=items, trending=trending_items, invalid_filters=invalid
+        window_start=window_start,
+        items=items,
+        trending=trending_items,
+        invalid_filters=invalid,
+        more=more,
+        more_total=len(found) - len(chosen),
+    )
+
+
+def _matched_item(
+    pidx: PeriodIndex, found: dict, doc: int, total: float, rank: int, section: str
+) -> ComposedItem:
+    _, names, hits = found[doc]
+    return ComposedItem(
+        paper=pidx.papers[doc],
+        doc=doc,
+        section=section,
+        rank=rank,
+        score=round(total, 4),
+        filters=names,
+        terms=tuple(sorted({term for hit in hits for term in hit.terms})),
     )
 
 
@@ -329,14 +367,13 @@ def _matches(
 
 
 def _trending(
-    pidx: PeriodIndex, items: list[ComposedItem], categories: set[str], candidates_mask: int
+    pidx: PeriodIndex, items: list[ComposedItem], categories: set[str], candidates_mask: int, limit: int
 ) -> list[ComposedItem]:
     """The most upvoted candidates in the categories the filters name or the chosen papers
     are in, besides the papers already chosen."""
     categories = categories | {cat for item in items for cat in item.paper.categories}
     pool = candidates_mask & (pidx.category_mask(categories) if categories else -1)
     shown = {item.doc for item in items}
-    limit = settings.DIGEST_TRENDING_SIZE
     trending: list[ComposedItem] = []
     for doc in pidx.by_upvotes:
         if len(trending) >= limit:
@@ -362,6 +399,8 @@ def composition_from_items(
     or None for a paper no longer at hand."""
     matched: list[ComposedItem] = []
     trending: list[ComposedItem] = []
+    more: list[ComposedItem] = []
+    sections = {DigestItem.Section.TRENDING: trending, DigestItem.Section.MORE: more}
     for item in items:
         found = locate(item)
         if found is None:
@@ -376,8 +415,8 @@ def composition_from_items(
             filters=list(item.filters),
             terms=tuple(item.terms),
         )
-        (trending if item.section == DigestItem.Section.TRENDING else matched).append(composed)
-    return Composition(window_start=window_start, items=matched, trending=trending)
+        sections.get(item.section, matched).append(composed)
+    return Composition(window_start=window_start, items=matched, trending=trending, more=more)
 
 
 def filters_of(subscriber_ids: Iterable[int]) -> dict[int, list[FilterSpec]]:
@@ -415,6 +454,7 @@ def already_sent(pidx: PeriodIndex, subscriber_ids: Iterable[int]) -> dict[int, 
     rows = DigestItem.objects.filter(
         digest__subscriber_id__in=list(subscriber_ids),
         digest__status=Digest.Status.SENT,
+        section__in=(DigestItem.Section.MATCHED, DigestItem.Section.TRENDING),  # not the extras
         digest__window_end__gt=lookback(pidx.window_end),
     ).values_list("digest__subscriber_id", "paper_id")
     masks: dict[int, int] = {}

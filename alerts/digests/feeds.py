@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from alerts.digests.rendering import safe_url
 from alerts.models import Digest, DigestItem
 from subscribers.models import Subscriber
+from subscribers.tokens import feedback_url
 
 # Two full digests of 50 papers: a reader polling daily never misses an entry.
 FEED_ENTRIES = 100
@@ -31,8 +32,13 @@ class FeedVersion:
 def feed_items(*, subscriber: Subscriber, limit: int = FEED_ENTRIES) -> list[DigestItem]:
     """The papers of the subscriber's sent digests, newest digest first, in the digest's order."""
     return list(
-        DigestItem.objects.filter(digest__subscriber=subscriber, digest__status=Digest.Status.SENT)
-        .select_related("paper", "digest")
+        DigestItem.objects.filter(
+            digest__subscriber=subscriber,
+            digest__status=Digest.Status.SENT,
+            # Not the matches past max_papers: the email only counted them.
+            section__in=(DigestItem.Section.MATCHED, DigestItem.Section.TRENDING),
+        )
+        .select_related("paper", "digest", "digest__subscriber")
         .order_by("-digest__sent_at", "-digest_id", "section", "rank")[:limit]
     )
 
@@ -87,5 +93,6 @@ def entry_content(item: DigestItem) -> str:
             "authors": ", ".join(paper.authors),
             "abs_url": safe_url(paper.abs_url),
             "pdf_url": pdf_url,
+            "feedback_url": feedback_url(item.digest, item.digest.subscriber),
         },
     ).strip()

@@ -15,7 +15,7 @@ from alerts.digests.periods import WEEKLY
 from alerts.digests.rendering import Links, RenderedDigest, render_digest
 from alerts.models import Digest
 from subscribers.models import Subscriber
-from subscribers.tokens import digest_view_url, manage_url, unsubscribe_url
+from subscribers.tokens import digest_view_url, feedback_url, manage_url, unsubscribe_url
 
 
 def _site_host() -> str:
@@ -33,11 +33,13 @@ def _mailbox_of(address: str) -> str:
 
 
 def digest_links(digest: Digest, subscriber: Subscriber) -> Links:
-    """The signed links of one digest: manage, unsubscribe, view in the browser."""
+    """The signed links of one digest: manage, unsubscribe, view in the browser, and the
+    base of its feedback links."""
     return Links(
         manage_url=manage_url(subscriber),
         unsubscribe_url=unsubscribe_url(subscriber),
         view_url=digest_view_url(digest, subscriber),
+        feedback_url=feedback_url(digest, subscriber),
     )
 
 

@@ -19,7 +19,14 @@ from alerts.digests.periods import WEEKLY, current_period, period_for_date, peri
 from alerts.digests.rendering import Links, RenderedDigest, render_digest, render_digest_direct
 from alerts.models import Digest, DigestItem
 from subscribers.models import Subscriber
-from subscribers.tokens import DIGEST, TokenInvalid, object_id_of, object_token_check
+from subscribers.tokens import (
+    DIGEST,
+    TokenInvalid,
+    feedback_url,
+    object_id_of,
+    object_token_check,
+    preview_feedback_url,
+)
 
 
 def _links_for_others(*, view_url: str) -> Links:
@@ -28,7 +35,10 @@ def _links_for_others(*, view_url: str) -> Links:
     page where the owner of an address gets their own links by email, and "view in your
     browser" to the admin's preview page (`view_url`, behind the admin's login)."""
     resend = f"{settings.SITE_URL}/resend/"
-    return Links(manage_url=resend, unsubscribe_url=resend, view_url=view_url)
+    # A preview is no digest: its feedback links open a page that says so.
+    return Links(
+        manage_url=resend, unsubscribe_url=resend, view_url=view_url, feedback_url=preview_feedback_url()
+    )
 
 
 @dataclass
@@ -115,7 +125,13 @@ def digest_for_view(digest: Digest, view_url: str) -> RenderedDigest:
         filter_names=names,
         period=digest.period,
         weekly=digest.frequency == WEEKLY,
-        links=Links(manage_url="", unsubscribe_url="", view_url=view_url),
+        links=Links(
+            manage_url="",
+            unsubscribe_url="",
+            view_url=view_url,
+            feedback_url=feedback_url(digest, digest.subscriber),
+        ),
+        list_more=True,
         read_only=True,
     )
 

@@ -40,7 +40,7 @@ from alerts.search.textnorm import Highlighter, highlight_spans
 SLOT_NONCE = secrets.token_hex(8)
 SLOT_RE = re.compile(rf"@@slot{SLOT_NONCE}:([a-z_]+)@@")
 # Slots that take HTML rendered by a template (paper blocks); every other slot is text.
-RAW_SLOTS = frozenset({"papers", "trending"})
+RAW_SLOTS = frozenset({"papers", "trending", "more"})
 # The abstract's first lines, with "read more" to the paper's page: 50 papers and the
 # trending section stay under Gmail's clipping size (tests/alerts/digests/test_email_size.py).
 ABSTRACT_CHARS = 240
@@ -127,26 +127,33 @@ class Compiled:
         self._prepare()
         return tag
 
-    def fill_around(self, values: dict[str, str], name: str) -> tuple[tuple[str, ...], str]:
-        """The parts before slot `name`, the last slot, filled with `values`; and the text
-        after it (parts, not joined: a digest joins every part of its blocks once)."""
-        if not self.names or self.names[-1] != name:
-            return (self.fill(values),), ""
+    def fill_until(self, values: dict[str, str], stop: frozenset[str]) -> tuple[tuple[str, ...], int]:
+        """The parts before the first slot named in `stop`, the slots before it filled with
+        `values`, and that slot's index (parts, not joined: a digest joins every part of
+        its blocks once)."""
+        at = self.first_of(stop)
         parts = [self.literals[0]]
-        for slot, escape, literal in self._steps[:-1]:
+        for slot, escape, literal in self._steps[:at]:
             value = values[slot]
             parts.append(escape(value) if escape else value)
             parts.append(literal)
-        return tuple(parts), self.literals[-1]
+        return tuple(parts), at
 
-    def around(self, name: str) -> tuple[str, str]:
-        """The text before and after slot `name`, the only slot left (the whole text and ""
-        when there is none)."""
-        if not self.names:
-            return self.literals[0], ""
-        if self.names != [name]:
-            raise ValueError(f"slots {self.names} are open, not only {name!r}")
-        return self.literals[0], self.literals[1]
+    def first_of(self, names: frozenset[str]) -> int:
+        """The index of the first slot named in `names` (the number of slots if none is)."""
+        return next((i for i, name in enumerate(self.names) if name in names), len(self.names))
+
+    def tail(self, at: int, first: str, repeated: str) -> tuple[str, ...]:
+        """The literals after slot `at`, split at the slots that follow it, all `repeated`.
+        Slot `at` is `first` (its literal comes first) or already `repeated` (an empty
+        first literal stands in for the missing `first`)."""
+        rest = self.names[at + 1 :]
+        if any(name != repeated for name in rest):
+            raise ValueError(f"slots {rest} follow {first!r}, not only {repeated!r}")
+        literals = tuple(self.literals[at + 1 :])
+        if at == len(self.names) or self.names[at] == repeated:
+            return ("", *literals)
+        return literals
 
     def fill(self, values: dict[str, str | list[str]]) -> str:
         """The template with `values` in its slots; a raw slot may take a list of parts."""
@@ -274,12 +281,29 @@ def highlighted_html(text: str, spans: list[tuple[int, int]], mark: str) -> str:
     return "".join(out)
 
 
+# The slots of a paper block that every digest fills: the matched filters' names, then
+# the base of the digest's feedback links (more / less like this, save), several times.
+PER_DIGEST = frozenset({"matched", "feedback"})
+
+
 class Block:
     """A paper's block, rendered once per run, as the text before and after what changes
-    per digest: the matched filters' names, and in HTML the highlighted title and abstract
-    (`highlighted`)."""
+    per digest: the matched filters' names, the digest's feedback links, and in HTML the
+    highlighted title and abstract (`highlighted`). A digest writes the parts before, its
+    names, then `tail` joined by its feedback link base."""
 
-    __slots__ = ("_snippet_words", "_title_words", "escape", "html", "marks", "snippet", "text", "title")
+    __slots__ = (
+        "_snippet_words",
+        "_title_words",
+        "escape",
+        "html",
+        "html_tail",
+        "marks",
+        "snippet",
+        "text",
+        "text_tail",
+        "title",
+    )
 
     def __init__(self, paper: PaperRow, *, matched: bool) -> None:
         context = {"slots": Slots(), **site_context(), **paper_context(paper, (), show_matched=matched)}
@@ -295,7 +319,10 @@ class Block:
         self.marks = {name: self.html.unwrap(name) for name in HIGHLIGHTED if name in self.html.names}
         names = self.html.names
         self.escape = self.html.escapers[names.index("matched")] if "matched" in names else None
-        self.text = Compiled(render_to_string("emails/_digest_paper.txt", context)).around("matched")
+        self.html_tail = self.html.tail(self.html.first_of(PER_DIGEST), "matched", "feedback")
+        text = Compiled(render_to_string("emails/_digest_paper.txt", context))
+        self.text, at = text.fill_until({}, PER_DIGEST)
+        self.text_tail = text.tail(at, "matched", "feedback")
         self._title_words: Highlighter | None = None
         self._snippet_words: Highlighter | None = None
 
@@ -313,12 +340,10 @@ class Block:
             self._snippet_words = Highlighter(self.snippet)
         return self._snippet_words
 
-    def highlighted(
-        self, state: PeriodRendering, key: tuple, terms: tuple[str, ...]
-    ) -> tuple[tuple[str, ...], str]:
+    def highlighted(self, state: PeriodRendering, key: tuple, terms: tuple[str, ...]) -> tuple[str, ...]:
         """The HTML block with `terms` marked in the title and abstract, as the parts before
-        the matched filters' names and the text after them; shared by every digest whose
-        terms mark the same words here. `key` names the block in the run's caches."""
+        the matched filters' names (then `html_tail`); shared by every digest whose terms
+        mark the same words here. `key` names the block in the run's caches."""
         in_title = self.title_words.relevant(terms) if terms else ()
         in_snippet = self.snippet_words.relevant(terms) if terms else ()
         found = state.highlights.get((key, in_title, in_snippet))
@@ -335,7 +360,7 @@ class Block:
                     self.marks["abstract_html"],
                 )
             found = state.highlights.put(
-                (key, in_title, in_snippet), self.html.fill_around(values, "matched")
+                (key, in_title, in_snippet), self.html.fill_until(values, PER_DIGEST)[0]
             )
         return state.highlight_terms.put((key, terms), found)
 
@@ -383,6 +408,8 @@ class Links:
     manage_url: str
     unsubscribe_url: str
     view_url: str
+    # The base of the digest's feedback links (subscribers.tokens.feedback_url).
+    feedback_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -404,6 +431,8 @@ def subject_parts(
             if len(names) > 1:
                 rest = len(names) - 1
                 summary += f" and {rest} more filter{'s' if rest != 1 else ''}"
+    elif composition.trending and not filter_names:  # a trending-only subscription
+        summary = f"{len(composition.trending)} trending paper{'s' if len(composition.trending) != 1 else ''}"
     elif composition.trending:
         summary = f"No new matches; {len(composition.trending)} trending papers"
     else:
@@ -441,20 +470,36 @@ def _values(
         "summary": parts["summary"],
         "when": parts["when"],
         "email": email,
-        "filters": ", ".join(f"'{n}'" for n in filter_names),
+        "filters": (
+            "with the filters " + ", ".join(f"'{n}'" for n in filter_names)
+            if filter_names
+            else "for the day's trending papers"
+        ),
         "manage_url": links.manage_url,
         "unsubscribe_url": links.unsubscribe_url,
         "view_url": links.view_url,
+        "saved_url": f"{links.feedback_url}/saved/",
     }
 
 
+def _joined(out: list[str], name: str, tail: tuple[str, ...], feedback: str) -> None:
+    """Append a block's per-digest parts: the matched filters' names, then its tail with
+    the digest's feedback link base in each gap."""
+    out.append(name)
+    out.append(tail[0])
+    for literal in tail[1:]:
+        out.append(feedback)
+        out.append(literal)
+
+
 def _blocks(
-    state: PeriodRendering, items: list[ComposedItem], *, matched: bool
+    state: PeriodRendering, items: list[ComposedItem], *, matched: bool, feedback: str
 ) -> tuple[list[str], list[str]]:
     """The items' paper blocks as parts to join: (HTML, text)."""
     html: list[str] = []
     text: list[str] = []
     names: dict[tuple[str, ...], tuple[str, str]] = {}  # items often share their filters
+    feedback_html = escape_attribute(feedback)
     for item in items:
         key = (item.doc, matched)
         block = state.blocks.get(key) or paper_block(state, item)
@@ -463,13 +508,10 @@ def _blocks(
         if name is None:
             joined = ", ".join(filters)
             name = names[filters] = (block.escape(joined) if block.escape else joined, joined)
-        before, after = state.highlight_terms.get((key, item.terms)) or block.highlighted(
-            state, key, item.terms
-        )
-        html += before
-        html += (name[0], after)
-        before, after = block.text
-        text += (before, name[1], after)
+        html += state.highlight_terms.get((key, item.terms)) or block.highlighted(state, key, item.terms)
+        _joined(html, name[0], block.html_tail, feedback_html)
+        text += block.text
+        _joined(text, name[1], block.text_tail, feedback)
     return html, text
 
 
@@ -486,21 +528,31 @@ def render_digest(
     """One digest, from the compiled templates and the run's paper blocks."""
     plain = _values(composition, email, filter_names, period, weekly, links)
     state = rendering_of(pidx)
-    papers_html, papers_text = _blocks(state, composition.items, matched=True)
+    feedback = links.feedback_url
+    papers_html, papers_text = _blocks(state, composition.items, matched=True, feedback=feedback)
     trend_html = trend_text = ""
     if composition.trending:
-        blocks_html, blocks_text = _blocks(state, composition.trending, matched=False)
+        blocks_html, blocks_text = _blocks(state, composition.trending, matched=False, feedback=feedback)
         trend_html = compiled("emails/_digest_trending.html", "fragment").fill({"papers": blocks_html})
         trend_text = compiled("emails/_digest_trending.txt").fill({"papers": blocks_text})
+    more_html = more_text = ""
+    if composition.more_count:
+        values = {"count": more_label(composition.more_count), "view_url": links.view_url}
+        more_html = compiled("emails/_digest_more.html", "fragment").fill(values)
+        more_text = compiled("emails/_digest_more.txt").fill(values)
     return RenderedDigest(
         subject=_header_safe(compiled("emails/digest_subject.txt").fill(plain).strip()),
         text=compiled("emails/digest_body.txt").fill(
-            {**plain, "papers": papers_text, "trending": trend_text}
+            {**plain, "papers": papers_text, "more": more_text, "trending": trend_text}
         ),
         html=compiled("emails/digest_body.html", "document").fill(
-            {**plain, "papers": papers_html, "trending": trend_html}
+            {**plain, "papers": papers_html, "more": more_html, "trending": trend_html}
         ),
     )
+
+
+def more_label(count: int) -> str:
+    return f"{count} more match{'es' if count != 1 else ''}"
 
 
 def render_digest_direct(
@@ -512,25 +564,33 @@ def render_digest_direct(
     weekly: bool,
     links: Links,
     read_only: bool = False,
+    list_more: bool = False,
 ) -> RenderedDigest:
     """The same digest rendered from scratch: every template rendered with its real values
     and the CSS inlined into the whole document. The reference for `render_digest` (tests
     compare the two) and the baseline the rendering benchmark measures it against.
 
     `read_only`: the browser view's footer, with no address and no manage or unsubscribe
-    link (a browser-view link may be shared; those links only travel by email)."""
+    link (a browser-view link may be shared; those links only travel by email).
+    `list_more` (the browser view too): the matches past max_papers are listed, not counted."""
     plain = _values(composition, email, filter_names, period, weekly, links)
     site = site_context()
-    trend_html, trend_text = _direct_trending(site, composition.trending)
+    feedback = links.feedback_url
+    trend_html, trend_text = _direct_trending(site, composition.trending, feedback)
+    more_html, more_text = _direct_more(site, composition, links, list_more)
     html_slots = {
         **plain,
-        "papers": mark_safe(_direct_blocks(site, composition.items, "emails/_digest_paper.html", True)),  # noqa: S308
+        "papers": mark_safe(  # noqa: S308 - rendered (escaped) by the template
+            _direct_blocks(site, composition.items, "emails/_digest_paper.html", True, feedback)
+        ),
         "trending": mark_safe(trend_html),  # noqa: S308 - rendered (escaped) by the template above
+        "more": mark_safe(more_html),  # noqa: S308 - rendered (escaped) by its template
     }
     text_slots = {
         **plain,
-        "papers": _direct_blocks(site, composition.items, "emails/_digest_paper.txt", True),
+        "papers": _direct_blocks(site, composition.items, "emails/_digest_paper.txt", True, feedback),
         "trending": trend_text,
+        "more": more_text,
     }
     return RenderedDigest(
         subject=_header_safe(render_to_string("emails/digest_subject.txt", {**site, "slots": plain}).strip()),
@@ -546,7 +606,7 @@ def render_digest_direct(
     )
 
 
-def _direct_blocks(site: dict, items: list[ComposedItem], template: str, matched: bool) -> str:
+def _direct_blocks(site: dict, items: list[ComposedItem], template: str, matched: bool, feedback: str) -> str:
     """The items' paper blocks rendered from scratch by `template`."""
     return "".join(
         render_to_string(
@@ -554,24 +614,52 @@ def _direct_blocks(site: dict, items: list[ComposedItem], template: str, matched
             {
                 **site,
                 **paper_context(item.paper, item.terms, show_matched=matched),
-                "slots": {"matched": ", ".join(item.filters) if matched else ""},
+                "slots": {"matched": ", ".join(item.filters) if matched else "", "feedback": feedback},
             },
         )
         for item in items
     )
 
 
-def _direct_trending(site: dict, trending: list[ComposedItem]) -> tuple[str, str]:
+def _direct_trending(site: dict, trending: list[ComposedItem], feedback: str) -> tuple[str, str]:
     """The trending section rendered from scratch: (HTML, text), empty without papers."""
     if not trending:
         return "", ""
-    blocks_html = _direct_blocks(site, trending, "emails/_digest_paper.html", False)
+    blocks_html = _direct_blocks(site, trending, "emails/_digest_paper.html", False, feedback)
     html = render_to_string(
         "emails/_digest_trending.html",
         {**site, "slots": {"papers": mark_safe(blocks_html)}},  # noqa: S308 - rendered (escaped) by their template
     )
     text = render_to_string(
         "emails/_digest_trending.txt",
-        {**site, "slots": {"papers": _direct_blocks(site, trending, "emails/_digest_paper.txt", False)}},
+        {
+            **site,
+            "slots": {"papers": _direct_blocks(site, trending, "emails/_digest_paper.txt", False, feedback)},
+        },
+    )
+    return html, text
+
+
+def _direct_more(site: dict, composition: Composition, links: Links, list_more: bool) -> tuple[str, str]:
+    """The matches past max_papers rendered from scratch: counted with a link to the
+    browser view, or (`list_more`) listed; (HTML, text), empty when there are none."""
+    count = composition.more_count
+    if not count:
+        return "", ""
+    if not list_more:
+        slots = {"count": more_label(count), "view_url": links.view_url}
+        html = render_to_string("emails/_digest_more.html", {**site, "slots": slots})
+        return html, render_to_string("emails/_digest_more.txt", {**site, "slots": slots})
+    blocks = {
+        kind: _direct_blocks(site, composition.more, f"emails/_digest_paper.{kind}", True, links.feedback_url)
+        for kind in ("html", "txt")
+    }
+    label = more_label(len(composition.more))
+    html = render_to_string(
+        "emails/_digest_more_list.html",
+        {**site, "slots": {"count": label, "papers": mark_safe(blocks["html"])}},  # noqa: S308 - rendered (escaped) by their template
+    )
+    text = render_to_string(
+        "emails/_digest_more_list.txt", {**site, "slots": {"count": label, "papers": blocks["txt"]}}
     )
     return html, text

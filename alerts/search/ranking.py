@@ -38,14 +38,47 @@ def rank(
 ) -> list[tuple[float, int]]:
     """The best `limit` candidates as `(score, doc)`, best first; ties broken by doc
     (stable, repeatable). `candidates`: {doc: (best single-filter relevance, the filters
-    that matched, ...)}; `trending` and `recency`: each doc's bonuses (see above)."""
+    that matched, ...)}; `trending` and `recency`: each doc's bonuses (see above).
+    When more match than fit, the slots are shared fairly (`fair_share`)."""
     extra = EXTRA_FILTER_WEIGHT
     scored = [
         (-(entry[0] + extra * (len(entry[1]) - 1) + trending[doc] + recency[doc]), doc)
         for doc, entry in candidates.items()
     ]
     scored.sort()
+    if len(scored) > limit:
+        scored = fair_share(scored, candidates, limit)
     return [(-negative, doc) for negative, doc in scored[:limit]]
+
+
+def fair_share(
+    scored: list[tuple[float, int]], candidates: Mapping[int, Sequence], limit: int
+) -> list[tuple[float, int]]:
+    """`limit` of the `scored` docs (best first) such that each filter gets some slots
+    before any gets many: in turn, every filter takes its best docs not taken yet, up to
+    its share (half the slots, split evenly, at least one each); the best of the rest
+    fill what is left. Without it a broad filter pushes a narrow one out of the digest."""
+    by_filter: dict[str, list[tuple[float, int]]] = {}
+    for entry in scored:
+        for name in candidates[entry[1]][1]:
+            by_filter.setdefault(name, []).append(entry)
+    if len(by_filter) < 2:
+        return scored[:limit]
+    share = max(1, limit // (2 * len(by_filter)))
+    taken: set[int] = set()
+    for entries in by_filter.values():  # filters in the order of their best paper
+        got = 0
+        for entry in entries:
+            if got >= share or len(taken) >= limit:
+                break
+            if entry[1] not in taken:
+                taken.add(entry[1])
+                got += 1
+    for entry in scored:
+        if len(taken) >= limit:
+            break
+        taken.add(entry[1])
+    return [entry for entry in scored if entry[1] in taken]
 
 
 def trending(upvotes_by_doc: dict[int, int], exclude: set[int], limit: int) -> list[int]:

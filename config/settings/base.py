@@ -290,6 +290,9 @@ SUBSCRIBER_EMAILS_PER_DAY = env.int("SUBSCRIBER_EMAILS_PER_DAY", default=3)
 RATE_LIMIT_SIGNUP = env("RATE_LIMIT_SIGNUP", default="20/h")
 RATE_LIMIT_PREVIEW = env("RATE_LIMIT_PREVIEW", default="120/m")
 RATE_LIMIT_RESEND = env("RATE_LIMIT_RESEND", default="10/h")
+# Feedback links and the saved-papers pages (opening and pressing): a reader clicks a few,
+# a script hammering forged tokens or votes gets a 429.
+RATE_LIMIT_FEEDBACK = env("RATE_LIMIT_FEEDBACK", default="60/m")
 # Behind a proxy REMOTE_ADDR is the proxy's address for every client: the client's comes
 # from X-Forwarded-For, the entry the outermost of TRUSTED_PROXIES proxies wrote
 # (subscribers/clientip.py). 0: no proxy in front, the header is ignored (a client could

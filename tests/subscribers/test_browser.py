@@ -45,7 +45,7 @@ def test_sign_up_with_live_preview(browser, live_server, screenshots, week_paper
         page.screenshot(path=str(screenshots / f"sign-up-{label}.png"), full_page=True)
         assert page.evaluate(NO_HORIZONTAL_OVERFLOW)
 
-        page.click("button.primary:has-text('Subscribe')")
+        page.click("button.primary[value=subscribe]")
         page.locator("h1:has-text('Check your inbox')").wait_for()
         assert f"ada-{label}@example.org" in page.inner_text("main")
         assert page.evaluate(NO_HORIZONTAL_OVERFLOW)

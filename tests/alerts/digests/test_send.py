@@ -201,9 +201,21 @@ def test_max_papers_caps_the_digest_and_keeps_the_best(db, mailoutbox):
         title = "Attention everywhere" if n == 3 else f"Paper {n}"
         PaperFactory(title=title, abstract=f"We study attention, variant {n}.")
     digests_run()
-    items = list(DigestItem.objects.filter(digest__subscriber=subscriber).order_by("rank"))
+    items = list(
+        DigestItem.objects.filter(digest__subscriber=subscriber, section=DigestItem.Section.MATCHED).order_by(
+            "rank"
+        )
+    )
     assert len(items) == 5
     assert items[0].paper.title == "Attention everywhere"  # the title match ranks first
+    # Nothing silently cut: the other three are kept for the browser view, and the email
+    # says so with a link to it.
+    more = DigestItem.objects.filter(digest__subscriber=subscriber, section=DigestItem.Section.MORE)
+    assert sorted(more.values_list("rank", flat=True)) == [6, 7, 8]
+    (message,) = mailoutbox
+    assert "3 more matches not in this email; see them all in your browser:" in message.body
+    view = re.search(r"see them all in your browser:\n(\S+)", message.body).group(1)
+    assert view.rsplit("/digest/", 1)[1] in re.search(r"View in your browser: (\S+)", message.body).group(1)
 
 
 def _queries_for(count: int, offset: int) -> int:

@@ -1,0 +1,96 @@
+"""Nothing silently cut: past max_papers the email says how many more matched and links to
+its browser view, which lists them all; slots are shared fairly between filters, and a
+paper two filters match says so and ranks higher."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.utils import timezone
+
+from alerts.digests import composing
+from alerts.digests.composing import FilterSpec
+from alerts.digests.rendering import Links, render_digest, render_digest_direct
+from alerts.digests.runner import digests_run
+from alerts.models import DigestItem
+from tests.factories import PaperFactory
+
+from .conftest import SITE, html_of, subscribe
+
+pytestmark = pytest.mark.django_db
+
+
+def broad_and_narrow():
+    """Ten papers for a broad filter (strong title matches), three for a narrow one, one both."""
+    for n in range(10):
+        PaperFactory(title=f"Language models, part {n}", abstract="Language models language models.")
+    for n in range(3):
+        PaperFactory(title=f"Robot arms {n}", abstract="Grasping with robot arms.")
+    PaperFactory(title="Language models for robot arms", abstract="Language models drive robot arms.")
+
+
+def test_the_email_counts_the_rest_and_the_browser_view_lists_them_all(client, mailoutbox):
+    broad_and_narrow()
+    subscriber = subscribe("ada@example.org", ("LLMs", "language models"), ("Robots", "robot"), max_papers=5)
+    digests_run()
+    (message,) = mailoutbox
+    sent = DigestItem.objects.filter(digest__subscriber=subscriber, section=DigestItem.Section.MATCHED)
+    assert sent.count() == 5
+    assert "9 more matches not in this email" in message.body
+    assert "9 more matches not in this email" in html_of(message)
+    view = re.search(r"View in your browser: (\S+)", message.body).group(1)
+    page = client.get(view.removeprefix(SITE))
+    assert page.status_code == 200
+    text = re.sub(r"<[^>]+>", "", page.text)  # matched words are marked up
+    assert "9 more matches, not in the email" in text
+    for title in [f"Language models, part {n}" for n in range(10)] + [f"Robot arms {n}" for n in range(3)]:
+        assert title in text
+
+
+def test_filters_share_the_slots_and_a_paper_both_match_says_so_first(mailoutbox):
+    broad_and_narrow()
+    subscriber = subscribe("ada@example.org", ("LLMs", "language models"), ("Robots", "robot"), max_papers=5)
+    digests_run()
+    sent = list(
+        DigestItem.objects.filter(digest__subscriber=subscriber, section=DigestItem.Section.MATCHED)
+        .select_related("paper")
+        .order_by("rank")
+    )
+    assert sent[0].paper.title == "Language models for robot arms"
+    assert sent[0].filters == ["LLMs", "Robots"]
+    assert "Matched: LLMs, Robots" in mailoutbox[0].body
+    # Without sharing, the broad filter's ten strong matches would take every slot.
+    assert sum(item.filters == ["Robots"] for item in sent) >= 1
+
+
+def test_the_compiled_digest_with_more_matches_is_the_templates_rendered_directly():
+    broad_and_narrow()
+    now = timezone.now()
+    pidx = composing.build_period_index(now)
+    composition = composing.compose(
+        pidx=pidx,
+        filters=[FilterSpec("LLMs", "language models")],
+        window_start=now - composing.dt.timedelta(days=1),
+        excluded=0,
+        max_papers=5,
+        include_trending=False,
+    )
+    assert composition.more_count == 6
+    args = dict(
+        composition=composition,
+        email="ada@example.org",
+        filter_names=["LLMs"],
+        period=now.date(),
+        weekly=False,
+        links=Links(
+            manage_url=f"{SITE}/manage/a.b/",
+            unsubscribe_url=f"{SITE}/unsubscribe/a.b/",
+            view_url=f"{SITE}/digest/c.d/",
+            feedback_url=f"{SITE}/feedback/e.f",
+        ),
+    )
+    fast, direct = render_digest(pidx=pidx, **args), render_digest_direct(**args)
+    assert fast.text == direct.text
+    assert fast.html == direct.html
+    assert "6 more matches not in this email" in fast.text
