@@ -43,7 +43,7 @@ def start_database() -> servers.PostgresServer:
     # A private data directory: production settings serve collected static files from it.
     data = tempfile.mkdtemp(prefix="pa-bench-admin-")
     atexit.register(shutil.rmtree, data, ignore_errors=True)
-    common.django_setup(DATABASE_URL=postgres.url("bench"), REDIS_URL="", DATA_DIR=data)
+    common.django_setup(DATABASE_URL=postgres.url("bench"), REDIS_URL=common.UNUSED_REDIS_URL, DATA_DIR=data)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)

@@ -61,6 +61,11 @@ def bench_environment(**extra: str) -> dict[str, str]:
     return env
 
 
+# For benchmarks that touch neither broker nor cache (rendering, the admin home): production
+# settings insist that a Redis URL is named; nothing connects to this one.
+UNUSED_REDIS_URL = "redis://127.0.0.1:9/0"
+
+
 def django_setup(**extra: str) -> None:
     """Set up Django in this process with `bench_environment`."""
     os.environ.update(bench_environment(**extra))
