@@ -50,13 +50,15 @@ def bench_environment(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.production",
-        DJANGO_ALLOWED_HOSTS="localhost",
-        SITE_URL=SITE_URL,
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-        **extra,
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_ALLOWED_HOSTS": "localhost",
+            "SITE_URL": SITE_URL,
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+            **extra,
+        }
     )
     return env
 

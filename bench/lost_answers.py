@@ -6,7 +6,8 @@ its answer never arrives, under three policies, measured in one run against the 
     python -m bench.lost_answers --quick    # fewer digests, nothing written
 
 Each policy sends its own fresh set of digests (one per subscriber) in this process:
-SQLite, no Redis (the send journal lives in the rows), anymail's real Postmark backend
+SQLite, no Redis (the send journal lives in the rows; local settings, since production
+ones require Redis), anymail's real Postmark backend
 with a 0.3 s read timeout. Every K-th request is accepted by the ESP and answered only
 after the client has stopped waiting. Then beat's recovery sweep runs once:
 
@@ -138,6 +139,7 @@ def main() -> None:
     esp = FakeESP().start()
     data = Path(tempfile.mkdtemp(prefix="pa-bench-lost-"))
     common.django_setup(
+        DJANGO_SETTINGS_MODULE="config.settings.local",
         DATABASE_URL=f"sqlite:///{data / 'db.sqlite3'}",
         REDIS_URL="",
         DATA_DIR=str(data),
