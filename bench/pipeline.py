@@ -236,7 +236,9 @@ def reset_run(stack: Stack) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE alerts_deliveryevent, alerts_digestitem, alerts_digest RESTART IDENTITY")
+        cursor.execute(
+            "TRUNCATE subscribers_vote, alerts_deliveryevent, alerts_digestitem, alerts_digest RESTART IDENTITY"
+        )
         cursor.execute("VACUUM ANALYZE alerts_digest")
         cursor.execute("VACUUM ANALYZE alerts_digestitem")
     redis.Redis.from_url(stack.redis.url).flushdb()
