@@ -11,11 +11,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts.digests.dispatch import ENQUEUE_BATCH, digests_dispatch, digests_enqueue, pending_of_run
+from alerts.digests.previews import digest_preview_send
 from alerts.digests.recovery import digests_recover
 from alerts.digests.sending import digests_send
 from alerts.models import Paper
 from alerts.papers.fetch import FetchSpec, fetch_specs, papers_fetch
 from alerts.papers.http import FetchError
+from subscribers.models import Subscriber
 from subscribers.services import category_notices_queue
 
 logger = logging.getLogger(__name__)
@@ -126,9 +128,6 @@ def recover_digests(now: str | None = None) -> dict:
 @shared_task
 def send_test_digest(subscriber_id: int, to_email: str) -> str:
     """Admin's "send a test digest to me": the subscriber's next digest, to the admin."""
-    from alerts.digests.previews import digest_preview_send
-    from subscribers.models import Subscriber
-
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None:
         return "subscriber gone"

@@ -14,6 +14,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from subscribers.selectors import filters_with_unknown_categories
+from subscribers.tokens import CONFIRM_MAX_AGE, confirm_url, manage_url, unsubscribe_url
 
 _inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
@@ -44,8 +45,6 @@ def confirmation_email_send(*, subscriber) -> str:
     """The double opt-in email: a link valid for 7 days to the page that shows the filters
     and confirms them. Whoever signed up typed those filters, maybe to a stranger's
     address: no text of theirs goes into the email."""
-    from subscribers.tokens import CONFIRM_MAX_AGE, confirm_url
-
     context = {
         "subscriber": subscriber,
         "confirm_url": confirm_url(subscriber),
@@ -56,8 +55,6 @@ def confirmation_email_send(*, subscriber) -> str:
 
 def manage_link_email_send(*, subscriber) -> str:
     """To an active subscriber who signed up again (or asked): where their preferences are."""
-    from subscribers.tokens import manage_url, unsubscribe_url
-
     context = {
         "subscriber": subscriber,
         "filters": list(subscriber.filters.all()),
@@ -71,8 +68,6 @@ def category_notice_email_send(*, subscriber, filter_ids: list[int]) -> str:
     """To an active subscriber: these filters name arXiv categories that do not exist, so
     they match nothing until changed (with the nearest real category, when there is one).
     Nothing is sent when every one of them was changed since."""
-    from subscribers.tokens import manage_url, unsubscribe_url
-
     notices = [
         notice
         for notice in filters_with_unknown_categories(subscriber_ids=[subscriber.pk])

@@ -20,6 +20,7 @@ from django.utils import timezone as djtz
 
 from alerts.core import jobs
 from subscribers import rules
+from subscribers.erasure import subscriber_traces_erase
 from subscribers.models import Subscriber, SubscriberEvent, TopicFilter, new_token_secret
 from subscribers.rules import FilterInput
 from subscribers.selectors import filters_with_unknown_categories
@@ -490,8 +491,6 @@ def subscriber_reactivate(*, subscriber: Subscriber, actor: str) -> bool:
 def subscriber_erase(*, subscriber: Subscriber, actor: str) -> None:
     """Delete a subscriber and their personal data (a GDPR request); the audit trail keeps
     its counts, with no link to the person and no personal detail left in it."""
-    from subscribers.erasure import subscriber_traces_erase  # alerts imports this module
-
     subscriber = _locked(subscriber)
     SubscriberEvent.objects.filter(subscriber=subscriber).update(detail={})
     subscriber_traces_erase(subscriber=subscriber)

@@ -109,12 +109,13 @@ def _sign(purpose: str, message: str, key=None) -> str:
     return urlsafe_b64encode(_signer(purpose).mac(message, key))[:SIGNATURE_LENGTH].decode()
 
 
-def _signed_by_any_key(purpose: str, message: str, signature: str) -> bool:
-    """Checked in constant time against SECRET_KEY and each fallback key (rotation)."""
+def _signed_by_any_key(purpose: str, message: str, signature: str, length: int = SIGNATURE_LENGTH) -> bool:
+    """Checked in constant time against SECRET_KEY and each fallback key (rotation); the
+    signature is the first `length` characters of the full one."""
     signer = _signer(purpose)
     valid = False
     for key in [signer.key, *signer.fallback_keys]:
-        valid |= constant_time_compare(_sign(purpose, message, key), signature)
+        valid |= constant_time_compare(_sign(purpose, message, key)[:length], signature)
     return valid
 
 
@@ -181,10 +182,11 @@ def object_token(subscriber: Subscriber, purpose: str, object_id: int) -> str:
     return f"{ident}.{_sign(purpose, f'{ident}.{subscriber.token_secret}')}"
 
 
-def object_id_of(token: str) -> int:
-    """The id an object token names; not verified yet (see `object_token_check`)."""
+def object_id_of(token: str, length: int = SIGNATURE_LENGTH) -> int:
+    """The id an object token names; not verified yet (see `object_token_check`).
+    `length` is the signature's (feedback tokens carry a shorter one)."""
     parts = token.split(".")
-    if len(parts) != 2 or len(parts[1]) != SIGNATURE_LENGTH:
+    if len(parts) != 2 or len(parts[1]) != length:
         raise TokenInvalid("malformed token")
     try:
         pk = signing.b62_decode(parts[0])
@@ -274,16 +276,7 @@ def feedback_token(digest, subscriber: Subscriber) -> str:
 
 def feedback_digest_id(token: str) -> int:
     """The digest id a feedback token names; not verified yet (`feedback_token_check`)."""
-    parts = token.split(".")
-    if len(parts) != 2 or len(parts[1]) != FEEDBACK_SIGNATURE_LENGTH:
-        raise TokenInvalid("malformed token")
-    try:
-        pk = signing.b62_decode(parts[0])
-    except ValueError:
-        raise TokenInvalid("malformed token") from None
-    if pk <= 0 or pk >= 2**63:
-        raise TokenInvalid("malformed token")
-    return pk
+    return object_id_of(token, FEEDBACK_SIGNATURE_LENGTH)
 
 
 def feedback_token_check(token: str, owner: Subscriber | None) -> None:
@@ -292,11 +285,7 @@ def feedback_token_check(token: str, owner: Subscriber | None) -> None:
     feedback_digest_id(token)
     ident, signature = token.split(".")
     message = f"{ident}.{owner.token_secret if owner else '-'}"
-    signer = _signer(FEEDBACK)
-    valid = False
-    for key in [signer.key, *signer.fallback_keys]:
-        valid |= constant_time_compare(_sign(FEEDBACK, message, key)[:FEEDBACK_SIGNATURE_LENGTH], signature)
-    if not valid or owner is None:
+    if not _signed_by_any_key(FEEDBACK, message, signature, FEEDBACK_SIGNATURE_LENGTH) or owner is None:
         raise TokenInvalid("bad signature")
 
 
