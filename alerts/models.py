@@ -144,6 +144,8 @@ class DigestItem(models.Model):
         TRENDING = "trending", "Trending"
         # Matched but past max_papers: not in the email, listed in its browser view.
         MORE = "more", "More matches (browser view)"
+        # No filter matched it; the subscriber's personal model proposed it.
+        SIMILAR = "similar", "You may also like"
 
     digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items")
     paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+")

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from alerts.models import Digest, DigestItem, Paper
 from subscribers.models import Subscriber, Vote
+from subscribers.reader_models import model_summary, reader_model_queue
 from subscribers.tokens import PREVIEW, TokenInvalid, feedback_digest_id, feedback_token_check
 
 Action = Vote.Action
@@ -87,13 +88,18 @@ def vote_record(*, subscriber: Subscriber, paper: Paper, action: str, digest: Di
             )
     except IntegrityError:  # the same press twice at once: the other one stored it
         created = False
+    if created:
+        reader_model_queue(subscriber=subscriber)
     return created
 
 
+@transaction.atomic
 def vote_undo(*, subscriber: Subscriber, paper: Paper | int, action: str) -> bool:
     """Take a vote back (also: remove a saved paper). True when there was one."""
     paper_id = paper if isinstance(paper, int) else paper.pk
     deleted, _ = Vote.objects.filter(subscriber=subscriber, paper_id=paper_id, action=action).delete()
+    if deleted:
+        reader_model_queue(subscriber=subscriber)
     return bool(deleted)
 
 
@@ -177,4 +183,5 @@ def subscriber_data(*, subscriber: Subscriber) -> dict:
             }
             for vote in votes_of(subscriber=subscriber)
         ],
+        "model": model_summary(subscriber=subscriber),
     }

@@ -201,3 +201,22 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} paper {self.paper_id}"
+
+
+class ReaderModel(models.Model):
+    """A subscriber's personal model (alerts.search.model.PersonalModel), learnt from their
+    votes by subscribers.reader_models and read by the digest; erased with the subscriber."""
+
+    subscriber = models.OneToOneField(
+        Subscriber, on_delete=models.CASCADE, primary_key=True, related_name="reader_model"
+    )
+    # PersonalModel.dumps(): under 20 KB. Empty until a vote says what the reader likes.
+    weights = models.BinaryField(default=b"", blank=True)
+    trained_at = models.DateTimeField(null=True, blank=True)
+    votes_used = models.PositiveIntegerField(default=0)
+    # Set when a retraining is queued and cleared when it starts: the votes that arrive in
+    # between queue nothing more, so a flood of votes trains once or a few times.
+    queued_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"model of subscriber {self.subscriber_id} ({self.votes_used} votes)"

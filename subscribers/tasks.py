@@ -16,6 +16,7 @@ from celery import shared_task
 from alerts.core.mailerrors import classify
 from subscribers.emails import category_notice_email_send, confirmation_email_send, manage_link_email_send
 from subscribers.models import Subscriber
+from subscribers.reader_models import reader_model_train
 from subscribers.services import CONFIRMABLE, subscriber_email_failed
 
 logger = logging.getLogger(__name__)
@@ -60,3 +61,10 @@ def send_category_notice_email(self, subscriber_id: int, filter_ids: list[int]) 
     """Queued by subscribers.services.category_notices_queue, once per filter."""
     send = partial(category_notice_email_send, filter_ids=filter_ids)
     return _send(self, subscriber_id, "category_notice", {Subscriber.Status.ACTIVE}, send)
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def train_reader_model(subscriber_id: int) -> str:
+    """Queued by subscribers.reader_models.reader_model_queue after a vote (coalesced)."""
+    row = reader_model_train(subscriber_id=subscriber_id)
+    return "gone" if row is None else f"trained on {row.votes_used} votes"

@@ -13,8 +13,12 @@ from celery import current_app
 from django.db import transaction
 
 
-def enqueue_on_commit(task_name: str, *args) -> None:
+def enqueue_on_commit(task_name: str, *args, countdown: float | None = None) -> None:
     """Queue `task_name(*args)` once the current transaction commits: workers only ever
-    see committed rows, and a rolled-back transaction queues nothing."""
+    see committed rows, and a rolled-back transaction queues nothing. `countdown`: seconds
+    before a worker may start it."""
     task = current_app.tasks[task_name]
-    transaction.on_commit(lambda: task.delay(*args))
+    if countdown:
+        transaction.on_commit(lambda: task.apply_async(args, countdown=countdown))
+    else:
+        transaction.on_commit(lambda: task.delay(*args))

@@ -15,16 +15,20 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from django.conf import settings
 from django.db.models import Count, Max
 
 from alerts.core.caches import BoundedDict
 from alerts.digests.periods import period_length
 from alerts.models import Digest, DigestItem, Paper
+from alerts.search import model as reader_model
 from alerts.search import ranking
 from alerts.search.matcher import Hit, PaperDoc, PaperIndex
 from alerts.search.query import QueryError, categories_of
+from alerts.search.textnorm import Highlighter, name_tokens
 from subscribers.models import Subscriber, TopicFilter
+from subscribers.reader_models import models_of
 
 PAPER_FIELDS = (
     "id",
@@ -121,9 +125,32 @@ class PeriodIndex:
         self.trending_bonus = [ranking.trending_bonus(p.upvotes or 0) for p in self.papers]
         self._recency: BoundedDict[dt.datetime, _RecencyBonus] = BoundedDict(RECENCY_CACHE_LIMIT)
         self.by_upvotes = ranking.trending(self.upvotes, set(), len(self.upvotes))
+        self._model_vectors = None
+        self._surfaces: BoundedDict[int, Highlighter] = BoundedDict(CACHE_LIMIT)
 
     def __len__(self) -> int:
         return len(self.papers)
+
+    @property
+    def model_vectors(self):
+        """The period's papers as the readers' models see them (one row per paper, tf-idf
+        over the period's own papers), built on first use, once per run."""
+        if self._model_vectors is None:
+            texts = [
+                reader_model.PaperText(p.title, p.abstract, p.authors, p.categories) for p in self.papers
+            ]
+            corpus = reader_model.Corpus()
+            corpus.add(texts)
+            self._model_vectors = corpus.vectors(texts)
+        return self._model_vectors
+
+    def words_of(self, doc: int) -> Highlighter:
+        """The words of a paper's title and abstract (to name why a model proposes it)."""
+        found = self._surfaces.get(doc)
+        if found is None:
+            paper = self.papers[doc]
+            found = self._surfaces.put(doc, Highlighter(f"{paper.title}\n{paper.abstract}"))
+        return found
 
     def window_mask(self, start: dt.datetime | None, end: dt.datetime) -> int:
         """Bitset of the papers first seen in (start, end]: a contiguous run, as they are sorted."""
@@ -247,6 +274,8 @@ class Composition:
     more: list[ComposedItem] = field(default_factory=list)
     # How many matched past max_papers (more than `more` holds when over MORE_KEPT).
     more_total: int = 0
+    # "You may also like": papers no filter matched that the reader's model ranks highly.
+    similar: list[ComposedItem] = field(default_factory=list)
 
     @property
     def more_count(self) -> int:
@@ -254,18 +283,28 @@ class Composition:
 
     @property
     def is_empty(self) -> bool:
-        return not self.items and not self.trending
+        return not self.items and not self.trending and not self.similar
 
     @property
     def all_items(self) -> list[ComposedItem]:
         """Every item to store with the digest (the extra matches too)."""
-        return self.items + self.trending + self.more
+        return self.items + self.trending + self.more + self.similar
 
 
 @dataclass(frozen=True)
 class FilterSpec:
     name: str
     query: str
+
+
+@dataclass(frozen=True)
+class Personal:
+    """A subscriber's model and its scores of every paper of the run (`score_many`)."""
+
+    model: reader_model.PersonalModel
+    scores: np.ndarray
+    # Papers in "You may also like" (0: none).
+    similar: int = 0
 
 
 def compose(
@@ -276,13 +315,26 @@ def compose(
     excluded: int,
     max_papers: int,
     include_trending: bool,
+    personal: Personal | None = None,
 ) -> Composition:
     """One subscriber's digest: the best `max_papers` papers their filters match in the
-    window, none already sent to them (`excluded`), and optionally what is trending."""
+    window, none already sent to them (`excluded`), and optionally what is trending.
+    With a reader's model (`personal`), the filters' papers in the model's order too, and
+    "you may also like" papers no filter matched."""
     candidates_mask = pidx.window_mask(window_start, pidx.window_end) & ~excluded
     found, categories, invalid = _matches(pidx, filters, candidates_mask, categories=include_trending)
     recency = pidx.recency_bonus(window_start)
     chosen = ranking.rank(found, pidx.trending_bonus, recency, max_papers)
+    similar: list[ComposedItem] = []
+    if personal is not None:
+        if len(chosen) > 1:
+            chosen = ranking.rerank(chosen, personal.scores)
+        if personal.similar and candidates_mask:
+            similar = _similar(pidx, personal, candidates_mask, found.keys())
+            # The email holds at most max_papers besides trending (which bounds its size):
+            # proposed papers take the last slots when the matches fill them, at most half.
+            similar = similar[: max(max_papers - len(chosen), max_papers // 2)]
+            chosen = chosen[: max_papers - len(similar)]
     items = [
         _matched_item(pidx, found, doc, total, n, DigestItem.Section.MATCHED)
         for n, (total, doc) in enumerate(chosen, start=1)
@@ -303,7 +355,7 @@ def compose(
     if include_trending and candidates_mask:
         # A trending-only subscription (no filters) gets a whole digest of trending papers.
         limit = settings.DIGEST_TRENDING_SIZE if filters else max_papers
-        trending_items = _trending(pidx, items, categories, candidates_mask, limit)
+        trending_items = _trending(pidx, items, categories, candidates_mask, limit, {i.doc for i in similar})
     return Composition(
         window_start=window_start,
         items=items,
@@ -311,7 +363,61 @@ def compose(
         invalid_filters=invalid,
         more=more,
         more_total=len(found) - len(chosen),
+        similar=similar,
     )
+
+
+def _similar(pidx: PeriodIndex, personal: Personal, candidates_mask: int, taken) -> list[ComposedItem]:
+    """The candidates no filter matched that the model scores best (`personal.similar` of them),
+    above 0 (more likely liked than not), with the words that make each one similar."""
+    scores = personal.scores
+    chosen: list[ComposedItem] = []
+    for doc in np.argsort(-scores, kind="stable").tolist():
+        score = float(scores[doc])
+        if len(chosen) >= personal.similar or score <= 0:
+            break
+        if not (candidates_mask >> doc) & 1 or doc in taken:
+            continue
+        paper = pidx.papers[doc]
+        text = reader_model.PaperText(paper.title, paper.abstract, paper.authors, paper.categories)
+        why = reader_model.reasons(personal.model, text)
+        words, labels = _reason_words(pidx, doc, why)
+        chosen.append(
+            ComposedItem(
+                paper=paper,
+                doc=doc,
+                section=DigestItem.Section.SIMILAR,
+                rank=len(chosen) + 1,
+                score=round(score, 4),
+                filters=labels,
+                terms=words,
+            )
+        )
+    return chosen
+
+
+def _reason_words(pidx: PeriodIndex, doc: int, why: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:
+    """(the stems to mark in the paper, the reasons as the paper writes them): a stem
+    becomes the word of the title or abstract it stands for, an author their name."""
+    paper = pidx.papers[doc]
+    words = pidx.words_of(doc)
+    text = f"{paper.title}\n{paper.abstract}"
+    stems: list[str] = []
+    labels: list[str] = []
+    for reason in why:
+        if reason.startswith("au:"):
+            name = reason[3:]
+            labels += [a for a in paper.authors if " ".join(name_tokens(a)) == name][:1]
+            continue
+        shown = []
+        for stem in reason.split():
+            spans = words.spans([stem])
+            if spans:
+                stems.append(stem)
+                shown.append(text[spans[0][0] : spans[0][1]].lower())
+        if shown:
+            labels.append(" ".join(shown))
+    return tuple(dict.fromkeys(stems)), list(dict.fromkeys(labels))
 
 
 def _matched_item(
@@ -367,13 +473,18 @@ def _matches(
 
 
 def _trending(
-    pidx: PeriodIndex, items: list[ComposedItem], categories: set[str], candidates_mask: int, limit: int
+    pidx: PeriodIndex,
+    items: list[ComposedItem],
+    categories: set[str],
+    candidates_mask: int,
+    limit: int,
+    proposed: set[int],
 ) -> list[ComposedItem]:
     """The most upvoted candidates in the categories the filters name or the chosen papers
-    are in, besides the papers already chosen."""
+    are in, besides the papers already chosen (or `proposed` by the reader's model)."""
     categories = categories | {cat for item in items for cat in item.paper.categories}
     pool = candidates_mask & (pidx.category_mask(categories) if categories else -1)
-    shown = {item.doc for item in items}
+    shown = {item.doc for item in items} | proposed
     trending: list[ComposedItem] = []
     for doc in pidx.by_upvotes:
         if len(trending) >= limit:
@@ -400,7 +511,12 @@ def composition_from_items(
     matched: list[ComposedItem] = []
     trending: list[ComposedItem] = []
     more: list[ComposedItem] = []
-    sections = {DigestItem.Section.TRENDING: trending, DigestItem.Section.MORE: more}
+    similar: list[ComposedItem] = []
+    sections = {
+        DigestItem.Section.TRENDING: trending,
+        DigestItem.Section.MORE: more,
+        DigestItem.Section.SIMILAR: similar,
+    }
     for item in items:
         found = locate(item)
         if found is None:
@@ -416,7 +532,9 @@ def composition_from_items(
             terms=tuple(item.terms),
         )
         sections.get(item.section, matched).append(composed)
-    return Composition(window_start=window_start, items=matched, trending=trending, more=more)
+    return Composition(
+        window_start=window_start, items=matched, trending=trending, more=more, similar=similar
+    )
 
 
 def filters_of(subscriber_ids: Iterable[int]) -> dict[int, list[FilterSpec]]:
@@ -454,7 +572,8 @@ def already_sent(pidx: PeriodIndex, subscriber_ids: Iterable[int]) -> dict[int, 
     rows = DigestItem.objects.filter(
         digest__subscriber_id__in=list(subscriber_ids),
         digest__status=Digest.Status.SENT,
-        section__in=(DigestItem.Section.MATCHED, DigestItem.Section.TRENDING),  # not the extras
+        # Not the extras past max_papers (the email only counted them).
+        section__in=(DigestItem.Section.MATCHED, DigestItem.Section.TRENDING, DigestItem.Section.SIMILAR),
         digest__window_end__gt=lookback(pidx.window_end),
     ).values_list("digest__subscriber_id", "paper_id")
     masks: dict[int, int] = {}
@@ -516,6 +635,7 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
         pidx = period_index(window_end)
         fresh = [d.subscriber_id for d in run if d.pk not in stored]
         sent_before = already_sent(pidx, fresh) if fresh else {}
+        personal = personal_of(pidx, fresh) if fresh else {}
         for digest in run:
             specs = filters.get(digest.subscriber.pk, [])
             if digest.pk in stored:
@@ -523,7 +643,9 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
                     stored[digest.pk], digest.window_start, lambda item, pidx=pidx: _in_index(pidx, item)
                 )
             else:
-                composition = _compose_new(pidx, digest, specs, starts, sent_before)
+                composition = _compose_new(
+                    pidx, digest, specs, starts, sent_before, personal.get(digest.subscriber_id)
+                )
             names = [spec.name for spec in specs]
             prepared.append(
                 Prepared(digest, digest.subscriber, pidx, composition, names, new=digest.pk not in stored)
@@ -537,6 +659,7 @@ def _compose_new(
     specs: Sequence[FilterSpec],
     starts: dict[int, dt.datetime],
     sent_before: dict[int, int],
+    personal: Personal | None,
 ) -> Composition:
     subscriber = digest.subscriber
     previous = starts.get(subscriber.pk)
@@ -548,4 +671,17 @@ def _compose_new(
         excluded=sent_before.get(subscriber.pk, 0),
         max_papers=subscriber.max_papers,
         include_trending=subscriber.include_trending,
+        personal=personal,
     )
+
+
+def personal_of(pidx: PeriodIndex, subscriber_ids: Sequence[int]) -> dict[int, Personal]:
+    """{subscriber id: their model and its scores of the run's papers} for those of
+    `subscriber_ids` who have a model: one query, and one sparse product for them all
+    (`score_many`: the chunk's models times the run's paper matrix, built once per run)."""
+    models = models_of(subscriber_ids)
+    if not models or not pidx.papers:
+        return {}
+    scores = reader_model.score_many(list(models.values()), pidx.model_vectors)
+    similar = settings.DIGEST_MAY_ALSO_LIKE
+    return {sub_id: Personal(m, scores[i], similar) for i, (sub_id, m) in enumerate(models.items())}

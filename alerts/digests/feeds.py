@@ -36,7 +36,7 @@ def feed_items(*, subscriber: Subscriber, limit: int = FEED_ENTRIES) -> list[Dig
             digest__subscriber=subscriber,
             digest__status=Digest.Status.SENT,
             # Not the matches past max_papers: the email only counted them.
-            section__in=(DigestItem.Section.MATCHED, DigestItem.Section.TRENDING),
+            section__in=(DigestItem.Section.MATCHED, DigestItem.Section.TRENDING, DigestItem.Section.SIMILAR),
         )
         .select_related("paper", "digest", "digest__subscriber")
         .order_by("-digest__sent_at", "-digest_id", "section", "rank")[:limit]
@@ -89,6 +89,7 @@ def entry_content(item: DigestItem) -> str:
         {
             "paper": paper,
             "trending": item.section == DigestItem.Section.TRENDING,
+            "similar": item.section == DigestItem.Section.SIMILAR,
             "filters": item.filters,
             "authors": ", ".join(paper.authors),
             "abs_url": safe_url(paper.abs_url),

@@ -93,6 +93,7 @@ def digest_preview(
         excluded=composing.already_sent(pidx, [subscriber.pk]).get(subscriber.pk, 0),
         max_papers=subscriber.max_papers,
         include_trending=subscriber.include_trending,
+        personal=composing.personal_of(pidx, [subscriber.pk]).get(subscriber.pk),
     )
     rendered = render_digest(
         pidx=pidx,

@@ -40,7 +40,7 @@ from alerts.search.textnorm import Highlighter, highlight_spans
 SLOT_NONCE = secrets.token_hex(8)
 SLOT_RE = re.compile(rf"@@slot{SLOT_NONCE}:([a-z_]+)@@")
 # Slots that take HTML rendered by a template (paper blocks); every other slot is text.
-RAW_SLOTS = frozenset({"papers", "trending", "more"})
+RAW_SLOTS = frozenset({"papers", "trending", "more", "similar"})
 # The abstract's first lines, with "read more" to the paper's page: 50 papers and the
 # trending section stay under Gmail's clipping size (tests/alerts/digests/test_email_size.py).
 ABSTRACT_CHARS = 240
@@ -237,7 +237,27 @@ def author_line(authors: Sequence[str]) -> str:
     return f"{', '.join(authors[:AUTHORS_SHOWN])} and {len(authors) - AUTHORS_SHOWN} more"
 
 
-def paper_context(paper: PaperRow, terms: Sequence[str], *, show_matched: bool) -> dict:
+# What the line under a paper says before the per-digest names (the matched filters, or
+# the words that make a proposed paper similar); the trending section has no such line.
+LABELS = {
+    DigestItem.Section.MATCHED: "Matched",
+    DigestItem.Section.MORE: "Matched",
+    DigestItem.Section.SIMILAR: "Similar to what you liked",
+    DigestItem.Section.TRENDING: "",
+}
+
+
+# The template of a paper's block under each label: a proposed paper shows its title, why it
+# is proposed and the feedback links (its abstract is a click away), so the largest digest,
+# fifty matches, trending and five proposed, stays under Gmail's clipping size.
+PAPER_TEMPLATES = {LABELS[DigestItem.Section.SIMILAR]: "emails/_digest_similar_paper"}
+
+
+def paper_template(label: str, kind: str) -> str:
+    return f"{PAPER_TEMPLATES.get(label, 'emails/_digest_paper')}.{kind}"
+
+
+def paper_context(paper: PaperRow, terms: Sequence[str], *, label: str) -> dict:
     title = " ".join(paper.title.split())
     snippet = shorten(paper.abstract, ABSTRACT_CHARS)
     return {
@@ -252,7 +272,7 @@ def paper_context(paper: PaperRow, terms: Sequence[str], *, show_matched: bool) 
         "abs_url": safe_url(paper.abs_url),
         "pdf_url": safe_url(paper.pdf_url),
         "hf_url": hf_url(paper.arxiv_id, paper.upvotes),
-        "show_matched": show_matched,
+        "label": label,
     }
 
 
@@ -305,8 +325,8 @@ class Block:
         "title",
     )
 
-    def __init__(self, paper: PaperRow, *, matched: bool) -> None:
-        context = {"slots": Slots(), **site_context(), **paper_context(paper, (), show_matched=matched)}
+    def __init__(self, paper: PaperRow, *, label: str) -> None:
+        context = {"slots": Slots(), **site_context(), **paper_context(paper, (), label=label)}
         self.title, self.snippet = context["title_text"], context["abstract_text"]
         # Each highlighted part is rendered as one <mark> around its slot, so the inliner
         # shows how it writes a <mark> in that place; `unwrap` then takes that element out.
@@ -314,13 +334,13 @@ class Block:
         if context["abstract_html"]:  # the template shows the abstract only when there is one
             context["abstract_html"] = format_html("<mark>{}</mark>", context["slots"]["abstract_html"])
         self.html = Compiled(
-            inline_css(render_to_string("emails/_digest_paper.html", context), "fragment"), html=True
+            inline_css(render_to_string(paper_template(label, "html"), context), "fragment"), html=True
         )
         self.marks = {name: self.html.unwrap(name) for name in HIGHLIGHTED if name in self.html.names}
         names = self.html.names
         self.escape = self.html.escapers[names.index("matched")] if "matched" in names else None
         self.html_tail = self.html.tail(self.html.first_of(PER_DIGEST), "matched", "feedback")
-        text = Compiled(render_to_string("emails/_digest_paper.txt", context))
+        text = Compiled(render_to_string(paper_template(label, "txt"), context))
         self.text, at = text.fill_until({}, PER_DIGEST)
         self.text_tail = text.tail(at, "matched", "feedback")
         self._title_words: Highlighter | None = None
@@ -371,7 +391,7 @@ class PeriodRendering:
     highlighted variants, shared by every digest of the run. One per `PeriodIndex`
     (`rendering_of`), dropped with it."""
 
-    blocks: dict[tuple[int, bool], Block] = field(default_factory=dict)  # (paper position, matched)
+    blocks: dict[tuple[int, str], Block] = field(default_factory=dict)  # (paper position, label)
     # (block key, terms marked in the title, in the abstract) -> the block's HTML parts.
     highlights: BoundedDict = field(default_factory=lambda: BoundedDict(HIGHLIGHT_CACHE_LIMIT))
     # (block key, a digest item's terms) -> the same parts: what most digests look up.
@@ -392,11 +412,11 @@ def rendering_of(pidx: PeriodIndex) -> PeriodRendering:
 
 
 def paper_block(state: PeriodRendering, item: ComposedItem) -> Block:
-    """The block of one paper (in the matched or the trending section), once per run."""
-    key = (item.doc, item.section == DigestItem.Section.MATCHED)
+    """The block of one paper (with the label of its section), once per run."""
+    key = (item.doc, LABELS[item.section])
     block = state.blocks.get(key)
     if block is None:
-        block = state.blocks[key] = Block(item.paper, matched=key[1])
+        block = state.blocks[key] = Block(item.paper, label=key[1])
     return block
 
 
@@ -493,7 +513,7 @@ def _joined(out: list[str], name: str, tail: tuple[str, ...], feedback: str) -> 
 
 
 def _blocks(
-    state: PeriodRendering, items: list[ComposedItem], *, matched: bool, feedback: str
+    state: PeriodRendering, items: list[ComposedItem], *, label: str, feedback: str
 ) -> tuple[list[str], list[str]]:
     """The items' paper blocks as parts to join: (HTML, text)."""
     html: list[str] = []
@@ -501,9 +521,9 @@ def _blocks(
     names: dict[tuple[str, ...], tuple[str, str]] = {}  # items often share their filters
     feedback_html = escape_attribute(feedback)
     for item in items:
-        key = (item.doc, matched)
+        key = (item.doc, label)
         block = state.blocks.get(key) or paper_block(state, item)
-        filters = tuple(item.filters) if matched else ()
+        filters = tuple(item.filters) if label else ()
         name = names.get(filters)
         if name is None:
             joined = ", ".join(filters)
@@ -529,12 +549,18 @@ def render_digest(
     plain = _values(composition, email, filter_names, period, weekly, links)
     state = rendering_of(pidx)
     feedback = links.feedback_url
-    papers_html, papers_text = _blocks(state, composition.items, matched=True, feedback=feedback)
+    papers_html, papers_text = _blocks(state, composition.items, label=LABELS["matched"], feedback=feedback)
     trend_html = trend_text = ""
     if composition.trending:
-        blocks_html, blocks_text = _blocks(state, composition.trending, matched=False, feedback=feedback)
+        blocks_html, blocks_text = _blocks(state, composition.trending, label="", feedback=feedback)
         trend_html = compiled("emails/_digest_trending.html", "fragment").fill({"papers": blocks_html})
         trend_text = compiled("emails/_digest_trending.txt").fill({"papers": blocks_text})
+    similar_html = similar_text = ""
+    if composition.similar:
+        label = LABELS[DigestItem.Section.SIMILAR]
+        blocks_html, blocks_text = _blocks(state, composition.similar, label=label, feedback=feedback)
+        similar_html = compiled("emails/_digest_similar.html", "fragment").fill({"papers": blocks_html})
+        similar_text = compiled("emails/_digest_similar.txt").fill({"papers": blocks_text})
     more_html = more_text = ""
     if composition.more_count:
         values = {"count": more_label(composition.more_count), "view_url": links.view_url}
@@ -543,10 +569,12 @@ def render_digest(
     return RenderedDigest(
         subject=_header_safe(compiled("emails/digest_subject.txt").fill(plain).strip()),
         text=compiled("emails/digest_body.txt").fill(
-            {**plain, "papers": papers_text, "more": more_text, "trending": trend_text}
+            {**plain, "papers": papers_text, "more": more_text}
+            | {"similar": similar_text, "trending": trend_text}
         ),
         html=compiled("emails/digest_body.html", "document").fill(
-            {**plain, "papers": papers_html, "more": more_html, "trending": trend_html}
+            {**plain, "papers": papers_html, "more": more_html}
+            | {"similar": similar_html, "trending": trend_html}
         ),
     )
 
@@ -576,20 +604,23 @@ def render_digest_direct(
     plain = _values(composition, email, filter_names, period, weekly, links)
     site = site_context()
     feedback = links.feedback_url
-    trend_html, trend_text = _direct_trending(site, composition.trending, feedback)
+    trend_html, trend_text = _direct_section(site, composition.trending, "trending", feedback)
+    similar_html, similar_text = _direct_section(site, composition.similar, "similar", feedback)
     more_html, more_text = _direct_more(site, composition, links, list_more)
     html_slots = {
         **plain,
         "papers": mark_safe(  # noqa: S308 - rendered (escaped) by the template
-            _direct_blocks(site, composition.items, "emails/_digest_paper.html", True, feedback)
+            _direct_blocks(site, composition.items, "html", "Matched", feedback)
         ),
         "trending": mark_safe(trend_html),  # noqa: S308 - rendered (escaped) by the template above
+        "similar": mark_safe(similar_html),  # noqa: S308 - rendered (escaped) by the template above
         "more": mark_safe(more_html),  # noqa: S308 - rendered (escaped) by its template
     }
     text_slots = {
         **plain,
-        "papers": _direct_blocks(site, composition.items, "emails/_digest_paper.txt", True, feedback),
+        "papers": _direct_blocks(site, composition.items, "txt", "Matched", feedback),
         "trending": trend_text,
+        "similar": similar_text,
         "more": more_text,
     }
     return RenderedDigest(
@@ -606,37 +637,34 @@ def render_digest_direct(
     )
 
 
-def _direct_blocks(site: dict, items: list[ComposedItem], template: str, matched: bool, feedback: str) -> str:
-    """The items' paper blocks rendered from scratch by `template`."""
+def _direct_blocks(site: dict, items: list[ComposedItem], kind: str, label: str, feedback: str) -> str:
+    """The items' paper blocks rendered from scratch (`kind`: "html" or "txt"), under `label`."""
     return "".join(
         render_to_string(
-            template,
+            paper_template(label, kind),
             {
                 **site,
-                **paper_context(item.paper, item.terms, show_matched=matched),
-                "slots": {"matched": ", ".join(item.filters) if matched else "", "feedback": feedback},
+                **paper_context(item.paper, item.terms, label=label),
+                "slots": {"matched": ", ".join(item.filters) if label else "", "feedback": feedback},
             },
         )
         for item in items
     )
 
 
-def _direct_trending(site: dict, trending: list[ComposedItem], feedback: str) -> tuple[str, str]:
-    """The trending section rendered from scratch: (HTML, text), empty without papers."""
-    if not trending:
+def _direct_section(site: dict, items: list[ComposedItem], name: str, feedback: str) -> tuple[str, str]:
+    """The trending or the similar section rendered from scratch: (HTML, text), empty
+    without papers."""
+    if not items:
         return "", ""
-    blocks_html = _direct_blocks(site, trending, "emails/_digest_paper.html", False, feedback)
+    label = LABELS[name]
+    blocks_html = _direct_blocks(site, items, "html", label, feedback)
     html = render_to_string(
-        "emails/_digest_trending.html",
+        f"emails/_digest_{name}.html",
         {**site, "slots": {"papers": mark_safe(blocks_html)}},  # noqa: S308 - rendered (escaped) by their template
     )
-    text = render_to_string(
-        "emails/_digest_trending.txt",
-        {
-            **site,
-            "slots": {"papers": _direct_blocks(site, trending, "emails/_digest_paper.txt", False, feedback)},
-        },
-    )
+    blocks_text = _direct_blocks(site, items, "txt", label, feedback)
+    text = render_to_string(f"emails/_digest_{name}.txt", {**site, "slots": {"papers": blocks_text}})
     return html, text
 
 
@@ -651,7 +679,7 @@ def _direct_more(site: dict, composition: Composition, links: Links, list_more: 
         html = render_to_string("emails/_digest_more.html", {**site, "slots": slots})
         return html, render_to_string("emails/_digest_more.txt", {**site, "slots": slots})
     blocks = {
-        kind: _direct_blocks(site, composition.more, f"emails/_digest_paper.{kind}", True, links.feedback_url)
+        kind: _direct_blocks(site, composition.more, kind, "Matched", links.feedback_url)
         for kind in ("html", "txt")
     }
     label = more_label(len(composition.more))

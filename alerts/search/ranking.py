@@ -88,3 +88,13 @@ def trending(upvotes_by_doc: dict[int, int], exclude: set[int], limit: int) -> l
         key=lambda doc: (-upvotes_by_doc[doc], doc),
     )
     return ranked[:limit]
+
+
+def rerank(chosen: Sequence[tuple[float, int]], model_scores: Mapping[int, float]) -> list[tuple[float, int]]:
+    """`chosen` (best first, as `rank` gives them) in the order of a reader's model too: each
+    paper's place is the sum of its place by the filters and its place by the model, ties
+    to the filters' order. Places, not scores: the two scales never need calibrating, and a
+    paper both like goes first."""
+    by_model = sorted(range(len(chosen)), key=lambda i: (-model_scores[chosen[i][1]], i))
+    model_place = {i: place for place, i in enumerate(by_model)}
+    return [chosen[i] for i in sorted(range(len(chosen)), key=lambda i: (i + model_place[i], i))]

@@ -258,6 +258,11 @@ DIGEST_CHUNK_SIZE = env.int("DIGEST_CHUNK_SIZE", default=100)
 DIGEST_MAX_LOOKBACK_DAYS = env.int("DIGEST_MAX_LOOKBACK_DAYS", default=14)
 # Papers in the optional "Trending today" section.
 DIGEST_TRENDING_SIZE = env.int("DIGEST_TRENDING_SIZE", default=5)
+# Papers in the "You may also like" section of a subscriber with a personal model (0: none).
+DIGEST_MAY_ALSO_LIKE = env.int("DIGEST_MAY_ALSO_LIKE", default=5)
+# Seconds a retraining waits after the vote that queued it: the votes of the same reading
+# (a reader often rates several papers of a digest) are learnt from in one training.
+READER_MODEL_TRAIN_DELAY = env.int("READER_MODEL_TRAIN_DELAY", default=20)
 # Weekly digests cover a week starting on this weekday (0 = Monday) and go out that day.
 DIGEST_WEEK_START = env.int("DIGEST_WEEK_START", default=0)
 # Hand-offs to the ESP before a digest that keeps failing transiently is marked failed.

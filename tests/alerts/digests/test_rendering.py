@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from alerts.digests import composing
 from alerts.digests.composing import FilterSpec
-from alerts.digests.rendering import Links, render_digest, render_digest_direct, rendering_of
+from alerts.digests.rendering import LABELS, Links, render_digest, render_digest_direct, rendering_of
 from tests.factories import PaperFactory
 
 from .conftest import make_papers
@@ -128,7 +128,7 @@ def test_shared_blocks_mark_each_subscribers_own_terms_exactly_as_the_templates_
         composition, fast, direct = compose_and_render(filters, pidx, email=f"r{n}@example.org")
         assert (fast.subject, fast.text, fast.html) == (direct.subject, direct.text, direct.html)
         rendered.append(fast.html)
-        shown |= {(item.doc, item in composition.items) for item in composition.all_items}
+        shown |= {(item.doc, LABELS[item.section]) for item in composition.all_items}
     marked = [re.findall(r"<mark[^>]*>([^<]*)</mark>", html) for html in rendered]
     assert set(marked[0]) == {"diffusion"}
     assert set(marked[1]) == {"GPU-accelerated"}
