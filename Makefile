@@ -41,6 +41,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.render $(BENCH_ARGS)
 	$(BIN)/python -m bench.pipeline $(BENCH_ARGS)
 	$(BIN)/python -m bench.ranking $(BENCH_ARGS)
+	$(BIN)/python -m bench.reader_training $(BENCH_ARGS)
 	$(if $(BENCH_QUICK),,$(BIN)/python -m bench.summary)
 
 # Before and after a change: the quick benchmarks run in BEFORE (another checkout) and here,

@@ -3,6 +3,9 @@ and two Celery worker processes, to anymail's test backend and over SMTP.
 
     python -m bench.pipeline            # the full run (about 20 minutes); writes bench/results/
     python -m bench.pipeline --quick    # a smoke run: 2,000 and 10,000 subscribers, nothing written
+    python -m bench.pipeline --models 20  # the cost of the readers' models: 10,000 subscribers,
+                                          # 20% of them with a model against none; writes
+                                          # bench/results/pipeline_models.{md,json}
 
 Everything runs on this machine, each server in its own process, started as the test
 suite starts them (tests/servers.py): a private PostgreSQL (fsync off: the disk is not
@@ -242,6 +245,122 @@ def reset_run(stack: Stack) -> None:
         cursor.execute("VACUUM ANALYZE alerts_digest")
         cursor.execute("VACUUM ANALYZE alerts_digestitem")
     redis.Redis.from_url(stack.redis.url).flushdb()
+
+
+def seed_models(share: float, total: int, distinct: int = 50) -> dict:
+    """Give `share` of the `total` subscribers (every k-th) a reader's model of full stored
+    size, trained on votes over the seeded papers: `distinct` models, dealt round-robin
+    (scoring and re-ranking cost the same whichever model a subscriber has)."""
+    import random
+
+    from django.utils import timezone
+
+    from alerts.models import Paper
+    from alerts.search import model as reader_model
+    from subscribers.models import ReaderModel
+
+    started = time.perf_counter()
+    ReaderModel.objects.all().delete()
+    if not share:
+        return {"models": 0, "seconds": 0.0}
+    rows = list(Paper.objects.values_list("title", "abstract", "authors", "categories"))
+    texts = [reader_model.PaperText(t, a, tuple(au), tuple(c)) for t, a, au, c in rows]
+    corpus = reader_model.Corpus()
+    corpus.add(texts)
+    vectors = corpus.vectors(texts)
+    rng = random.Random(7)
+    blobs, sizes = [], []
+    for _ in range(distinct):
+        voted = rng.sample(range(len(texts)), 40)
+        votes = [
+            reader_model.Vote(r, reader_model.MORE if n < 15 else reader_model.LESS)
+            for n, r in enumerate(voted)
+        ]
+        blob = reader_model.train(vectors, votes, background=range(len(texts))).dumps()
+        blobs.append(blob)
+        sizes.append(len(blob))
+    step = max(1, round(1 / share))
+    now = timezone.now()
+    ReaderModel.objects.bulk_create(
+        [
+            ReaderModel(subscriber_id=pk, weights=blobs[n % distinct], trained_at=now, votes_used=40)
+            for n, pk in enumerate(range(1, total + 1, step))
+        ],
+        batch_size=2000,
+    )
+    return {
+        "models": ReaderModel.objects.count(),
+        "bytes_median": statistics.median(sizes),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def run_models(args) -> dict:
+    """Per-digest cost with `args.models` percent of 10,000 subscribers having a model, against
+    none, the two alternating on the same stack, papers and subscribers."""
+    size, papers = 10_000, 1000
+    report = {"machine": common.machine(), "share": args.models / 100, "subscribers": size, "papers": papers}
+    stack = start_stack()
+    try:
+        seed_subscribers(0, size, workload.vocabulary())
+        seed_papers(papers)
+        runs: dict[str, list[dict]] = {"none": [], "models": []}
+        for _ in range(args.runs):
+            for name, share in (("none", 0.0), ("models", args.models / 100)):
+                report[f"seeded_{name}"] = seed_models(share, size)
+                print(f"{name}: {report[f'seeded_{name}']}", flush=True)
+                runs[name].append(
+                    run_pipeline(
+                        stack, backend=TEST_BACKEND, expected=size, papers=papers, timeout=args.timeout
+                    )
+                )
+    finally:
+        stack.stop()
+    for name, results in runs.items():
+        report[name] = {
+            "cpu_ms_per_digest": [1000 * r["cpu_s"]["workers"] / r["sent"] for r in results],
+            "send_ms_per_digest": [1000 * r["send_s"] / r["sent"] for r in results],
+            "sent": [r["sent"] for r in results],
+        }
+    for key in ("cpu_ms_per_digest", "send_ms_per_digest"):
+        report[f"ratio_{key}"] = statistics.median(report["models"][key]) / statistics.median(
+            report["none"][key]
+        )
+    return report
+
+
+def models_markdown(report: dict) -> str:
+    none, models = report["none"], report["models"]
+    share = report["share"]
+
+    def cell(values: list[float]) -> str:
+        return f"**{statistics.median(values):.3f}** ({', '.join(f'{v:.3f}' for v in values)})"
+
+    ratio = report["ratio_cpu_ms_per_digest"]
+    return "\n".join(
+        [
+            "# Pipeline cost of the readers' models",
+            "",
+            f"`python -m bench.pipeline --models {round(share * 100)}` on {common.machine_line(report['machine'])}.",
+            "",
+            f"{report['subscribers']:,} subscribers (their workload filters), {report['papers']:,} papers, two"
+            " workers, anymail's test backend; the same stack runs each configuration in turn,"
+            f" {len(none['sent'])} times. With models: {share:.0%} of the subscribers have one"
+            f" ({report['seeded_models']['models']:,} rows, median {report['seeded_models']['bytes_median']:,.0f}"
+            " bytes stored: 2,000 weights, trained on 40 votes), so their digests are re-ranked and get"
+            ' "You may also like". Median (each run).',
+            "",
+            "| per digest | no models | with models | ratio |",
+            "|---|---:|---:|---:|",
+            f"| workers' CPU, ms | {cell(none['cpu_ms_per_digest'])} | {cell(models['cpu_ms_per_digest'])} |"
+            f" **{ratio:.2f}x** |",
+            f"| send time, ms | {cell(none['send_ms_per_digest'])} | {cell(models['send_ms_per_digest'])} |"
+            f" {report['ratio_send_ms_per_digest']:.2f}x |",
+            "",
+            f"Target: at most +25% per digest: {verdict(ratio <= 1.25)}.",
+            "",
+        ]
+    )
 
 
 # One run -------------------------------------------------------------------------------------
@@ -776,7 +895,19 @@ def main() -> None:
     parser.add_argument("--million-budget", type=float, default=150, help="seconds of sending to a million")
     parser.add_argument("--million-full", action="store_true", help="send every digest of the million run")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds one run may take")
+    parser.add_argument(
+        "--models",
+        type=float,
+        default=None,
+        help="percent of subscribers with a reader's model, against none",
+    )
     args = parser.parse_args()
+    if args.models is not None:
+        report = run_models(args)
+        text = models_markdown(report)
+        print(text)
+        common.write("pipeline_models", report, text)
+        return
     report = run(args)
     text = markdown(report)
     print(text)

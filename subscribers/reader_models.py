@@ -21,8 +21,9 @@ import datetime as dt
 import random
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import scipy.sparse as sp
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max
@@ -42,7 +43,7 @@ VOTE_KIND = {
 }
 # The unvoted papers of the latest digests read as weak evidence (filter matches a weak
 # positive, "you may also like" papers a weak negative); the rest is older news.
-SHOWN_ITEMS = 200
+SHOWN_ITEMS = 100
 TEXT_FIELDS = ("id", "title", "abstract", "authors", "categories")
 
 
@@ -69,11 +70,22 @@ def reader_model_queue(*, subscriber: Subscriber) -> bool:
 
 @dataclass
 class TrainingCorpus:
-    """The recent papers' document frequencies, and their texts (the background sample)."""
+    """The recent papers' document frequencies and their vectors (one row per paper of
+    `ids`): a training slices the rows it needs (votes, background) instead of computing them."""
 
     corpus: reader_model.Corpus
     ids: list[int]
-    texts: list[reader_model.PaperText]
+    matrix: sp.csr_matrix
+    row_of: dict[int, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.row_of = {pid: row for row, pid in enumerate(self.ids)}
+
+    @classmethod
+    def of(cls, ids: list[int], texts: list[reader_model.PaperText]) -> TrainingCorpus:
+        corpus = reader_model.Corpus()
+        corpus.add(texts)
+        return cls(corpus, ids, corpus.vectors(texts))
 
 
 _corpora: dict[tuple, TrainingCorpus] = {}
@@ -104,9 +116,7 @@ def training_corpus(now: dt.datetime) -> TrainingCorpus:
     for pid, *fields in _recent(end).order_by("id").values_list(*TEXT_FIELDS).iterator(chunk_size=2000):
         ids.append(pid)
         texts.append(paper_text(*fields))
-    corpus = reader_model.Corpus()
-    corpus.add(texts)
-    built = TrainingCorpus(corpus, ids, texts)
+    built = TrainingCorpus.of(ids, texts)
     with _corpora_lock:
         _corpora[key] = built
         for old in sorted(_corpora, key=lambda k: k[0])[:-CORPORA_KEPT]:
@@ -146,16 +156,26 @@ def model_from_evidence(
     *,
     seed: int = 0,
 ) -> reader_model.PersonalModel:
-    """The model of one subscriber's evidence ({paper id: kind}; `texts` has each paper's
-    text), against the recent papers of `training`. Plain Python: the benchmark times it."""
-    voted = [pid for pid in evidence if pid in texts]
+    """The model of one subscriber's evidence ({paper id: kind}) against the recent papers
+    of `training`; `texts` has the text of the evidence's older papers (not in `training`).
+    Plain Python: the benchmark times it."""
+    row_of = training.row_of
+    recent = [pid for pid in evidence if pid in row_of]
+    older = [pid for pid in evidence if pid not in row_of and pid in texts]
     rng = random.Random(seed)
-    pool = [i for i, pid in enumerate(training.ids) if pid not in evidence]
+    pool = [row for row, pid in enumerate(training.ids) if pid not in evidence]
     background = rng.sample(pool, min(reader_model.BACKGROUND_SAMPLE, len(pool)))
-    rows = [texts[pid] for pid in voted] + [training.texts[i] for i in background]
-    vectors = training.corpus.vectors(rows)
+    # Rows: the recent voted papers, the older ones, then the background sample.
+    parts = [training.matrix[[row_of[pid] for pid in recent]]]
+    if older:
+        parts.append(training.corpus.vectors([texts[pid] for pid in older]))
+    parts.append(training.matrix[background])
+    vectors = sp.vstack(parts, format="csr")
+    voted = recent + older
     votes = [reader_model.Vote(row, evidence[pid]) for row, pid in enumerate(voted)]
-    return reader_model.train(vectors, votes, background=range(len(voted), len(rows)), seed=seed)
+    return reader_model.train(
+        vectors, votes, background=range(len(voted), len(voted) + len(background)), seed=seed
+    )
 
 
 def reader_model_train(*, subscriber_id: int, now: dt.datetime | None = None) -> ReaderModel | None:
@@ -170,9 +190,10 @@ def reader_model_train(*, subscriber_id: int, now: dt.datetime | None = None) ->
         end=Max("window_end")
     )["end"]
     training = training_corpus(min(latest or now, now))
+    older = [pid for pid in evidence if pid not in training.row_of]
     texts = {
         pid: paper_text(*fields)
-        for pid, *fields in Paper.objects.filter(pk__in=list(evidence)).values_list(*TEXT_FIELDS)
+        for pid, *fields in Paper.objects.filter(pk__in=older).values_list(*TEXT_FIELDS)
     }
     fitted = model_from_evidence(evidence, texts, training, seed=subscriber_id)
     blob = fitted.dumps() if fitted.weights else b""
