@@ -9,6 +9,7 @@ every digest of that run: each distinct filter is compiled and evaluated once ag
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from bisect import bisect_right
 from collections import defaultdict
@@ -136,13 +137,16 @@ class PeriodIndex:
         """The period's papers as the readers' models see them (one row per paper, tf-idf
         over the period's own papers), built on first use, once per run."""
         if self._model_vectors is None:
-            texts = [
-                reader_model.PaperText(p.title, p.abstract, p.authors, p.categories) for p in self.papers
-            ]
             corpus = reader_model.Corpus()
-            corpus.add(texts)
-            self._model_vectors = corpus.vectors(texts)
+            corpus.add(self.model_texts)
+            # Column-major: `score_many` multiplies by its transpose, then a row-major view.
+            self._model_vectors = corpus.vectors(self.model_texts).tocsc()
         return self._model_vectors
+
+    @functools.cached_property
+    def model_texts(self) -> list[reader_model.PaperText]:
+        """What the readers' models read of each paper of the run."""
+        return [reader_model.PaperText(p.title, p.abstract, p.authors, p.categories) for p in self.papers]
 
     def words_of(self, doc: int) -> Highlighter:
         """The words of a paper's title and abstract (to name why a model proposes it)."""
@@ -379,8 +383,7 @@ def _similar(pidx: PeriodIndex, personal: Personal, candidates_mask: int, taken)
         if not (candidates_mask >> doc) & 1 or doc in taken:
             continue
         paper = pidx.papers[doc]
-        text = reader_model.PaperText(paper.title, paper.abstract, paper.authors, paper.categories)
-        why = reader_model.reasons(personal.model, text)
+        why = reader_model.reasons(personal.model, pidx.model_texts[doc])
         words, labels = _reason_words(pidx, doc, why)
         chosen.append(
             ComposedItem(

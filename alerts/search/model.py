@@ -29,6 +29,7 @@ set through the very same code.
 from __future__ import annotations
 
 import functools
+import heapq
 import math
 import random
 import struct
@@ -383,7 +384,14 @@ def reasons(model: PersonalModel, paper: PaperText, n: int = 3) -> list[str]:
     """The paper's features that weigh most for `model`, best first: normalised words (as
     `textnorm` gives them, so `textnorm.highlight_spans` can mark them), word pairs
     (`"retriev augment"`) and authors (`"au:yann lecun"`). What makes the paper similar."""
-    counts, authors, _ = paper_terms(paper)
     weights = model.weights
-    scored = sorted((-weights.get(_bucket(term), 0.0), term) for term in [*counts, *authors])
-    return [term for negative, term in scored[:n] if negative < 0]
+    scored = heapq.nsmallest(n, ((-weights.get(b, 0.0), term) for term, b in _term_buckets(paper)))
+    return [term for negative, term in scored if negative < 0]
+
+
+# A digest run proposes the same papers to many readers: each paper is read once.
+@functools.lru_cache(maxsize=20_000)
+def _term_buckets(paper: PaperText) -> tuple[tuple[str, int], ...]:
+    """The paper's words, word pairs and authors (what `reasons` can name), with their buckets."""
+    counts, authors, _ = paper_terms(paper)
+    return tuple((term, _bucket(term)) for term in [*counts, *authors])

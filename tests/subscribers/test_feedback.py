@@ -11,7 +11,7 @@ import pytest
 from alerts.digests.runner import digests_run
 from alerts.models import Digest, DigestItem, Paper
 from subscribers import services
-from subscribers.models import Subscriber, SubscriberEvent, Vote
+from subscribers.models import ReaderModel, Subscriber, SubscriberEvent, Vote
 from subscribers.tokens import MANAGE, feed_url, make_token
 from tests.alerts.digests.conftest import make_papers, subscribe
 from tests.subscribers.conftest import html_part
@@ -203,8 +203,10 @@ def test_erasure_removes_votes_and_saved_papers(client, sent):
     for action in ("more", "save"):
         client.post(link_for(links, action)[0], {"do": "record"})
     assert Vote.objects.count() == 2
+    assert ReaderModel.objects.filter(subscriber=ada).exists()  # a retraining was asked for
     services.subscriber_erase(subscriber=ada, actor=SubscriberEvent.Actor.ADMIN)
     assert not Vote.objects.exists()
+    assert not ReaderModel.objects.exists()
 
 
 def test_the_browser_view_carries_the_same_feedback_links(client, sent):

@@ -12,10 +12,12 @@ import time
 import pytest
 
 from alerts.digests import composing
+from alerts.digests.rendering import Links, render_digest, render_digest_direct
 from alerts.digests.runner import digests_run
 from alerts.models import DigestItem
 from alerts.search.matcher import PaperDoc, PaperIndex
 from subscribers.models import ReaderModel, Vote
+from subscribers.reader_models import reader_model_train
 from subscribers.tokens import feed_url
 from tests.factories import PaperFactory
 from tests.subscribers.conftest import html_part
@@ -217,3 +219,42 @@ def test_a_flood_of_votes_trains_once(client, celery_workers, mailoutbox, settin
     wait_until(lambda: trained(ada, 16), "trained on the sixteen votes")
     runs = re.findall(r"train_reader_model\[[^\]]+\] succeeded", worker.output())
     assert 1 <= len(runs) <= 2, worker.output()
+
+
+@pytest.mark.django_db
+def test_the_compiled_digest_with_proposed_papers_is_the_templates_rendered_directly():
+    papers = papers_of(DAY1, [*FIRST_DAY, PROPOSED], "2611")
+    PaperFactory(
+        title="<b>Tactile</b> & grasping",
+        abstract="Soft objects <script>x</script> tactile hand.",
+        first_seen_at=DAY1 - dt.timedelta(hours=1),
+    )
+    ada = subscribe("ada@example.org", ("Robots", "robot"))
+    for title in FIRST_DAY[:2]:
+        Vote.objects.create(subscriber=ada, paper=papers[title[0]], action=Vote.Action.MORE)
+    ReaderModel.objects.create(subscriber=ada)
+    assert reader_model_train(subscriber_id=ada.pk, now=DAY1).weights
+    pidx = composing.build_period_index(DAY1)
+    personal = composing.personal_of(pidx, [ada.pk])[ada.pk]
+    composition = composing.compose(
+        pidx=pidx,
+        filters=[composing.FilterSpec("Robots", "robot")],
+        window_start=DAY1 - dt.timedelta(days=1),
+        excluded=0,
+        max_papers=20,
+        include_trending=False,
+        personal=personal,
+    )
+    assert {item.paper.title for item in composition.similar} >= {PROPOSED[0], "<b>Tactile</b> & grasping"}
+    args = dict(
+        composition=composition,
+        email=ada.email,
+        filter_names=["Robots"],
+        period=DAY1.date(),
+        weekly=False,
+        links=Links(manage_url=SITE, unsubscribe_url=SITE, view_url=SITE, feedback_url=f"{SITE}/feedback/t"),
+    )
+    fast, direct = render_digest(pidx=pidx, **args), render_digest_direct(**args)
+    assert (fast.subject, fast.text, fast.html) == (direct.subject, direct.text, direct.html)
+    assert "&lt;b&gt;Tactile&lt;/b&gt; &amp; grasping" in re.sub(r"</?mark[^>]*>", "", fast.html)
+    assert "<script>" not in fast.html
