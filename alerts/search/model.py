@@ -239,13 +239,18 @@ class PersonalModel:
 
     def dumps(self) -> bytes:
         """Compact bytes: the MAX_WEIGHTS largest weights, uint32 ids and float16 values, zlib."""
-        top = sorted(self.weights.items(), key=lambda kv: -abs(kv[1]))[:MAX_WEIGHTS]
-        top.sort()
-        ids = np.asarray([b for b, _ in top], dtype="<u4")
+        n = len(self.weights)
+        all_ids = np.fromiter(self.weights.keys(), dtype=np.int64, count=n)
+        all_values = np.fromiter(self.weights.values(), dtype=np.float64, count=n)
+        # The largest by magnitude (ties in insertion order), then by id: numpy, as a model
+        # has tens of thousands of weights and is stored after every training.
+        keep = np.argsort(-np.abs(all_values), kind="stable")[:MAX_WEIGHTS]
+        keep = keep[np.argsort(all_ids[keep], kind="stable")]
+        ids = all_ids[keep].astype("<u4")
         # Delta-encoded ids compress far better than raw ones.
         deltas = np.diff(ids, prepend=np.uint32(0)).astype("<u4")
-        values = np.asarray([w for _, w in top], dtype="<f2")
-        header = struct.pack("<BfI", 1, self.intercept, len(top))
+        values = all_values[keep].astype("<f2")
+        header = struct.pack("<BfI", 1, self.intercept, len(keep))
         return zlib.compress(header + deltas.tobytes() + values.tobytes(), 9)
 
     @classmethod

@@ -38,3 +38,12 @@ def test_a_paper_two_filters_match_ranks_above_one_filter_alone():
 def test_when_everything_fits_nothing_changes():
     candidates = {doc: (float(doc), ["A" if doc % 2 else "B"], []) for doc in range(8)}
     assert ranked(candidates, 20) == list(range(7, -1, -1))
+
+
+def test_a_readers_model_reorders_the_chosen_papers_by_the_sum_of_places():
+    chosen = [(3.0, 10), (2.0, 11), (1.5, 12), (1.0, 13)]  # the filters' order
+    scores = {10: 0.1, 11: -1.0, 12: 0.5, 13: 2.0}  # the model's: 13, 12, 10, 11
+    # Places (filters + model): 10: 0+2, 11: 1+3, 12: 2+1, 13: 3+0; ties to the filters' order.
+    assert [doc for _, doc in ranking.rerank(chosen, scores)] == [10, 12, 13, 11]
+    # The model agreeing with the filters changes nothing.
+    assert ranking.rerank(chosen, {10: 4, 11: 3, 12: 2, 13: 1}) == chosen
