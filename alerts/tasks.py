@@ -13,6 +13,7 @@ from django.utils import timezone
 from alerts.digests.dispatch import ENQUEUE_BATCH, digests_dispatch, digests_enqueue, pending_of_run
 from alerts.digests.previews import digest_preview_send
 from alerts.digests.recovery import digests_recover
+from alerts.digests.resending import digest_resend_send
 from alerts.digests.sending import digests_send
 from alerts.models import Paper
 from alerts.papers.fetch import FetchSpec, fetch_specs, papers_fetch
@@ -132,3 +133,11 @@ def send_test_digest(subscriber_id: int, to_email: str) -> str:
     if subscriber is None:
         return "subscriber gone"
     return digest_preview_send(subscriber=subscriber, to_email=to_email)
+
+
+@shared_task
+def resend_digest(resend_id: int) -> str:
+    """An admin's re-send of a sent digest (alerts.digests.resending): sent at most once,
+    never retried by itself."""
+    resend = digest_resend_send(resend_id=resend_id)
+    return resend.status if resend else "already taken"

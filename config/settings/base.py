@@ -276,6 +276,9 @@ DIGEST_REQUEUE_BATCH = env.int("DIGEST_REQUEUE_BATCH", default=20_000)
 # (seconds) for the ESP's evidence (a webhook event naming the digest) before it is sent
 # again, with the same Message-ID: the only window in which a digest can arrive twice.
 DIGEST_UNKNOWN_GRACE = env.int("DIGEST_UNKNOWN_GRACE", default=1800)
+# An admin may send a digest again at most once in this many seconds (a double click, a
+# reload of the confirmation page): each re-send is a real second email to a person.
+DIGEST_RESEND_INTERVAL = env.int("DIGEST_RESEND_INTERVAL", default=600)
 # Waits between reconnections when the database drops while recording sent digests.
 DIGEST_DB_RETRY_DELAYS = [
     float(x) for x in env.list("DIGEST_DB_RETRY_DELAYS", default=["0.5", "1", "2", "4", "8", "15"])
