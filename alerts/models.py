@@ -199,6 +199,7 @@ class DigestResend(models.Model):
 
     class Meta:
         ordering = ["-requested_at", "-id"]
+        verbose_name = "digest re-send"
 
     def __str__(self) -> str:
         return f"re-send of digest {self.digest_id} by {self.requested_by_name} ({self.status})"

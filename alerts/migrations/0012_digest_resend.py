@@ -74,6 +74,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["-requested_at", "-id"],
+                "verbose_name": "digest re-send",
             },
         ),
     ]
