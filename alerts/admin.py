@@ -14,7 +14,7 @@ from alerts import admin_schedules
 from alerts.digests.previews import digest_preview
 from alerts.digests.recovery import digests_retry
 from alerts.digests.resending import digest_resend_plan, digest_resend_request
-from alerts.models import DeliveryEvent, Digest, DigestItem, DigestResend, FetchRun, Paper
+from alerts.models import DeliveryEvent, Digest, DigestItem, DigestResend, FetchRun, Incident, Paper
 from alerts.tasks import send_test_digest
 from subscribers.admin_links import preview_link
 from subscribers.models import Subscriber
@@ -268,6 +268,43 @@ class DigestResendAdmin(admin.ModelAdmin):
     @admin.display(description="Subscriber")
     def subscriber_email(self, obj: DigestResend) -> str:
         return obj.digest.subscriber.email if obj.digest.subscriber else "-"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OpenFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open"), ("closed", "Closed")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("open", "closed"):
+            return queryset.filter(closed_at__isnull=self.value() == "open")
+        return queryset
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    """Operator incidents (alerts.incidents): open ones first to the eye, a read-only log."""
+
+    list_display = ("opened_at", "kind", "key", "closed_at", "detail", "last_detail", "mailed")
+    list_filter = (OpenFilter, "kind", "opened_at")
+    search_fields = ("detail", "last_detail", "key")
+    date_hierarchy = "opened_at"
+    readonly_fields = [f.name for f in Incident._meta.fields]
+
+    @admin.display(description="Admins mailed")
+    def mailed(self, obj: Incident) -> str:
+        said = [
+            w for w, at in (("opened", obj.opened_notified_at), ("recovered", obj.closed_notified_at)) if at
+        ]
+        return ", ".join(said) or "-"
 
     def has_add_permission(self, request) -> bool:
         return False
