@@ -60,6 +60,28 @@ def _subscriber_refusal(subscriber: Subscriber | None) -> str:
     return ""
 
 
+IN_FLIGHT = (DigestResend.Status.QUEUED, DigestResend.Status.SENDING)
+
+
+def _lease_start(now: dt.datetime) -> dt.datetime:
+    """A re-send still queued or being sent that was asked for before this moment will never
+    finish: its task message was lost, or its worker died (the send lease has passed)."""
+    return now - dt.timedelta(seconds=settings.DIGEST_SEND_LEASE)
+
+
+def _settle_stale(digest: Digest, now: dt.datetime) -> None:
+    """Record the re-sends of `digest` that will never finish as failed, so that a late
+    delivery of their task message claims nothing and the admin may ask again."""
+    stale = digest.resends.filter(requested_at__lt=_lease_start(now))
+    stale.filter(status=DigestResend.Status.QUEUED).update(
+        status=DigestResend.Status.FAILED, error="never sent: its task was lost (e.g. a broker restart)"
+    )
+    stale.filter(status=DigestResend.Status.SENDING).update(
+        status=DigestResend.Status.FAILED,
+        error="the worker stopped while handing it to the ESP: the ESP may have accepted it",
+    )
+
+
 def _digest_refusal(digest: Digest, now: dt.datetime) -> str:
     if digest.status in (Status.PENDING, Status.SENDING):
         return "This digest has not been sent yet: it is on its way through the normal path."
@@ -73,7 +95,7 @@ def _digest_refusal(digest: Digest, now: dt.datetime) -> str:
         return f"This digest was skipped ({why}): there is nothing to send again."
     if digest.status == Status.SENT:
         last = digest.resends.order_by("-requested_at").first()
-        if last is not None and last.status in (DigestResend.Status.QUEUED, DigestResend.Status.SENDING):
+        if last is not None and last.status in IN_FLIGHT and last.requested_at >= _lease_start(now):
             return "A re-send of this digest is already on its way."
         interval = dt.timedelta(seconds=settings.DIGEST_RESEND_INTERVAL)
         if last is not None and last.requested_at > now - interval:
@@ -105,6 +127,7 @@ def digest_resend_request(*, digest_id: int, user, now: dt.datetime | None = Non
     if plan.action == "retry":
         digests_retry(digest_ids=[digest.pk])
     elif plan.action == "resend":
+        _settle_stale(digest, now)
         resend = DigestResend.objects.create(
             digest=digest, requested_by=user, requested_by_name=user.get_username(), requested_at=now
         )

@@ -4,6 +4,8 @@ an audit entry, a new Message-ID, and never to an address that bounced, complain
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -177,3 +179,25 @@ def test_it_needs_the_permission_and_a_csrf_token(client, sent, mailoutbox, djan
     assert strict.post(url(sent)).status_code == 403  # no CSRF token
     assert len(mailoutbox) == 1
     assert not DigestResend.objects.exists()
+
+
+def test_a_re_send_whose_task_was_lost_is_settled_and_the_admin_may_ask_again(
+    client, admin, sent, mailoutbox, django_capture_on_commit_callbacks, settings
+):
+    with django_capture_on_commit_callbacks():  # the task message is lost: never delivered
+        client.post(url(sent))
+    (lost,) = DigestResend.objects.all()
+    assert "already on its way" in client.get(url(sent)).content.decode()
+    waited = max(settings.DIGEST_SEND_LEASE, settings.DIGEST_RESEND_INTERVAL) + 1
+    asked = timezone.now() - dt.timedelta(seconds=waited)
+    DigestResend.objects.filter(pk=lost.pk).update(requested_at=asked)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url(sent))
+    lost.refresh_from_db()
+    assert (lost.status, lost.error) == (
+        DigestResend.Status.FAILED,
+        "never sent: its task was lost (e.g. a broker restart)",
+    )
+    assert digest_resend_send(resend_id=lost.pk) is None  # delivered after all: claims nothing
+    assert len(mailoutbox) == 2
+    assert DigestResend.objects.filter(status=DigestResend.Status.SENT).count() == 1
