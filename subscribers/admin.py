@@ -120,6 +120,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     list_per_page = 100
     fields = (
         "email",
+        "pending_email",
         "status",
         "paused_at",
         "frequency",

@@ -97,7 +97,7 @@ class DomainRule:
         if settings.SIGNUP_ALLOWED_DOMAINS and not invited:
             self.fields[
                 "email"
-            ].help_text = f"Sign-up here is for addresses at {rules.signup_domains_text()}."
+            ].help_text = f"Subscriptions here are for addresses at {rules.signup_domains_text()}."
 
     def clean_email(self):
         email = rules.check_email(self.cleaned_data["email"])
@@ -169,7 +169,7 @@ class EmailChangeForm(Form):
             self.fields["new_email"].help_text = f"An address at {rules.signup_domains_text()}."
 
     def clean_new_email(self):
-        return rules.check_signup_domain(rules.check_email(self.cleaned_data["new_email"]))
+        return rules.check_signup_domain(rules.check_email(self.cleaned_data["new_email"]), signup=False)
 
 
 class FilterForm(Form):

@@ -46,21 +46,25 @@ def check_email(value: str) -> str:
 
 
 def signup_domains_text() -> str:
-    """The allowed domains as the sign-up page names them: "uni.edu or *.lab.org"."""
+    """The allowed domains as the pages name them: "uni.edu or *.lab.org"."""
     entries = [entry.strip() for entry in settings.SIGNUP_ALLOWED_DOMAINS if entry.strip()]
     return ", ".join(entries[:-1]) + (" or " if len(entries) > 1 else "") + (entries[-1] if entries else "")
 
 
-def check_signup_domain(email: str) -> str:
+def check_signup_domain(email: str, *, signup: bool = True) -> str:
     """An address (normalised) at a domain SIGNUP_ALLOWED_DOMAINS allows (empty: any).
 
     The message names the domains, never the address's state: it is the same whether the
-    address has a subscription or not."""
+    address has a subscription or not. A sign-up is pointed to invitations; an address
+    change (`signup=False`) is not, as invitations only open the sign-up form."""
     if not domain_allowed(email, settings.SIGNUP_ALLOWED_DOMAINS):
+        after = (
+            "For another address, ask the people who run this service for an invitation link."
+            if signup
+            else "Choose an address there."
+        )
         raise ValidationError(
-            f"Sign-up here is for addresses at {signup_domains_text()}. "
-            "For another address, ask the people who run this service for an invitation link.",
-            code="domain",
+            f"Subscriptions here are for addresses at {signup_domains_text()}. {after}", code="domain"
         )
     return email
 

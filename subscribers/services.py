@@ -466,7 +466,7 @@ def subscriber_email_change_request(*, subscriber: Subscriber, new_email: str) -
     within its daily share. The requester's link requests count against their own share
     (SUBSCRIBER_EMAILS_PER_DAY), whichever case it was. ValidationError for an address
     that is invalid, the current one, or at a domain sign-up does not allow."""
-    new_email = rules.check_signup_domain(rules.check_email(new_email))
+    new_email = rules.check_signup_domain(rules.check_email(new_email), signup=False)
     subscriber = _locked(subscriber)
     if subscriber.status != Status.ACTIVE:
         raise SubscriptionError("Only an active subscription can move to another address.")
@@ -514,7 +514,7 @@ def subscriber_email_change_confirm(*, subscriber: Subscriber, new_email: str) -
     if subscriber.status != Status.ACTIVE:
         raise SubscriptionError("This subscription is no longer active, so its address was not changed.")
     try:
-        rules.check_signup_domain(subscriber.pending_email)
+        rules.check_signup_domain(subscriber.pending_email, signup=False)
     except ValidationError as exc:
         raise SubscriptionError(exc.messages[0]) from None
     old, new = subscriber.email, subscriber.pending_email

@@ -224,14 +224,15 @@ def test_the_domain_rule_applies_to_the_new_address(
     assert "An address at uni.edu." in client.get(manage_path(subscriber)).text
     refused = ask(client, django_capture_on_commit_callbacks, subscriber, "ada@gmail.example")
     assert refused.status_code == 400
-    assert "Sign-up here is for addresses at uni.edu" in refused.text
+    assert "Subscriptions here are for addresses at uni.edu. Choose an address there." in refused.text
+    assert "invitation" not in refused.text  # invitations open the sign-up form only
     assert outbox == []
     ask(client, django_capture_on_commit_callbacks, subscriber, "lovelace@uni.edu")
     # The rule is checked again when the link is pressed: it may have changed since.
     settings.SIGNUP_ALLOWED_DOMAINS = ["lab.org"]
     refused = client.post(change_link(outbox[0]))
     assert refused.status_code == 409
-    assert "Sign-up here is for addresses at lab.org" in refused.text
+    assert "Subscriptions here are for addresses at lab.org" in refused.text
 
 
 def test_requests_are_limited_per_subscriber_and_per_client(
