@@ -270,3 +270,14 @@ def test_the_form_needs_the_csrf_token(subscriber):
     client = Client(enforce_csrf_checks=True)
     answer = client.post(manage_path(subscriber), {"action": "change_email", "new_email": "x@new.example"})
     assert answer.status_code == 403
+
+
+def test_free_and_taken_addresses_are_answered_after_the_same_fixed_time(
+    client, subscriber, settings, django_capture_on_commit_callbacks
+):
+    settings.SIGNUP_ANSWER_SECONDS = 0.2
+    SubscriberFactory(email="taken@new.example")
+    for new_email in ("free@new.example", "taken@new.example"):
+        started = time.monotonic()
+        assert ask(client, django_capture_on_commit_callbacks, subscriber, new_email).status_code == 200
+        assert time.monotonic() - started >= 0.2, new_email
