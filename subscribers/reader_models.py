@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import scipy.sparse as sp
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from alerts.core.jobs import enqueue_on_commit
@@ -44,6 +44,8 @@ VOTE_KIND = {
 # The unvoted papers of the latest digests read as weak evidence (filter matches a weak
 # positive, "you may also like" papers a weak negative); the rest is older news.
 SHOWN_ITEMS = 100
+# Seconds after which a queued retraining that has not started counts as lost.
+QUEUED_STALE = 600
 TEXT_FIELDS = ("id", "title", "abstract", "authors", "categories")
 
 
@@ -59,7 +61,14 @@ def reader_model_queue(*, subscriber: Subscriber) -> bool:
     the task; False when one is queued already (it will read this vote too)."""
     now = timezone.now()
     ReaderModel.objects.get_or_create(subscriber=subscriber)
-    claimed = ReaderModel.objects.filter(subscriber=subscriber, queued_at__isnull=True).update(queued_at=now)
+    # A mark older than QUEUED_STALE is a task that never ran (a broker outage, a lost
+    # message): the vote queues another rather than waiting for it forever.
+    stale = now - dt.timedelta(seconds=settings.READER_MODEL_TRAIN_DELAY + QUEUED_STALE)
+    claimed = (
+        ReaderModel.objects.filter(subscriber=subscriber)
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale))
+        .update(queued_at=now)
+    )
     if claimed:
         enqueue_on_commit(TRAIN_TASK, subscriber.pk, countdown=settings.READER_MODEL_TRAIN_DELAY)
     return bool(claimed)

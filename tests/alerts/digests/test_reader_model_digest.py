@@ -17,7 +17,7 @@ from alerts.digests.runner import digests_run
 from alerts.models import DigestItem
 from alerts.search.matcher import PaperDoc, PaperIndex
 from subscribers.models import ReaderModel, Vote
-from subscribers.reader_models import reader_model_train
+from subscribers.reader_models import reader_model_queue, reader_model_train
 from subscribers.tokens import feed_url
 from tests.factories import PaperFactory
 from tests.subscribers.conftest import html_part
@@ -258,3 +258,17 @@ def test_the_compiled_digest_with_proposed_papers_is_the_templates_rendered_dire
     assert (fast.subject, fast.text, fast.html) == (direct.subject, direct.text, direct.html)
     assert "&lt;b&gt;Tactile&lt;/b&gt; &amp; grasping" in re.sub(r"</?mark[^>]*>", "", fast.html)
     assert "<script>" not in fast.html
+
+
+@pytest.mark.django_db
+def test_a_retraining_lost_on_the_way_does_not_stop_the_next_ones(django_capture_on_commit_callbacks):
+    ada = subscribe("ada@example.org", ("Robots", "robot"))
+    with django_capture_on_commit_callbacks() as queued:
+        assert reader_model_queue(subscriber=ada)
+        assert not reader_model_queue(subscriber=ada)  # the queued one will read this vote too
+    assert len(queued) == 1
+    # Its message never reached a worker: an hour on, a vote queues another.
+    ReaderModel.objects.filter(subscriber=ada).update(queued_at=DAY1 - dt.timedelta(hours=1))
+    with django_capture_on_commit_callbacks() as queued:
+        assert reader_model_queue(subscriber=ada)
+    assert len(queued) == 1
