@@ -108,7 +108,7 @@ def test_an_empty_day_matches_nothing():
 def all_caches(index: PaperIndex) -> list:
     fields = (index._title, index._abstract)
     return [
-        *(index._bits, index._by_text, index._chunks, index._errors, index._compiled),
+        *(index._bits, index._by_text, index._compiled),
         *(index._compiled_by_key, index._leaf_scores, index._terms),
         *(cache for field in fields for cache in (field._phrases, field._prefixes)),
     ]
