@@ -166,35 +166,28 @@ class _TextField:
     """
 
     __slots__ = (
+        "_alias_ids",
+        "_aliases",
         "_chunk_docs",
+        "_doc_at",
         "_offsets",
         "_order",
         "_phrases",
-        "_positions",
         "_prefixes",
         "_starts",
         "_stream",
-        "_streams",
         "_surface_of",
         "_surfaces",
         "_token_ids",
         "_vocabulary",
-        "compounds",
         "postings",
-        "texts",
+        "size",
     )
 
     def __init__(self, texts: Sequence[str], cache_bytes: int) -> None:
-        self.texts = list(texts)  # per doc, for what is built when first needed
-        self.compounds: set[str] = set()  # every joined compound of the field
+        self.size = len(texts)
         self._surfaces: dict[str, int] | None = None  # folded unstemmed word -> bitset
         self._vocabulary: list[str] = []  # the surface forms, sorted
-        # Per doc, built when a phrase with a compound first looks at it: (stems in order,
-        # start position -> (joined compound, number of parts)); token -> positions.
-        self._streams: list[tuple[tuple[str, ...], dict[int, tuple[str, int]] | None] | None] = [None] * len(
-            self.texts
-        )
-        self._positions: list[dict[str, list[int]] | None] = [None] * len(self.texts)
         # The stream's positions grouped by token (built on the first phrase): token i is at
         # _order[_offsets[i]:_offsets[i + 1]].
         self._order: np.ndarray | None = None
@@ -202,80 +195,76 @@ class _TextField:
         # Phrase (canonical words) -> bitset, prefix -> bitset: half the budget each.
         self._phrases = BytesBoundedDict(cache_bytes // 2, _bitset_entry_bytes)
         self._prefixes = BytesBoundedDict(cache_bytes // 2, _bitset_entry_bytes)
-        self._build()
+        self._build(texts)
 
-    def _build(self) -> None:  # long because it is one pass of array steps, in order
-        size = len(self.texts)
-        chunk_lists = [textnorm.chunks(text) for text in self.texts]
+    def _build(self, texts: Sequence[str]) -> None:  # long because it is one pass of array steps, in order
+        size = self.size
+        chunk_lists = [textnorm.chunks(text) for text in texts]
         counts = np.fromiter(map(len, chunk_lists), dtype=np.int64, count=size)
         every = list(itertools.chain.from_iterable(chunk_lists))
         distinct = list(dict.fromkeys(every))
         chunk_id = {chunk: i for i, chunk in enumerate(distinct)}
         chunk_ids = np.fromiter(map(chunk_id.__getitem__, every), dtype=np.int64, count=len(every))
         doc_of = np.repeat(np.arange(size, dtype=np.int64), counts)
-        # Each distinct chunk once: its tokens in order, the keys it is found by, its surfaces.
+        # Each distinct chunk once: its tokens in order, the keys it is found by, its
+        # surfaces, its compounds (offset of the first part, joined form, number of parts).
         token_id: dict[str, int] = {}
         surface_of: list[tuple[str, ...]] = []
         token_lists: list[list[int]] = []
         key_lists: list[list[int]] = []
-        for chunk in distinct:
+        compounds: dict[int, list[tuple[int, int, int]]] = {}
+        for i, chunk in enumerate(distinct):
             chunk_words = textnorm.chunk_words(chunk)
             tokens = [token_id.setdefault(p, len(token_id)) for w in chunk_words for p in w.parts]
             keys = list(tokens)
             surfaces = [s for w in chunk_words for s in w.surface]
+            offset = 0
             for w in chunk_words:
                 if w.joined:
-                    keys.append(token_id.setdefault(w.joined, len(token_id)))
+                    joined = token_id.setdefault(w.joined, len(token_id))
+                    keys.append(joined)
                     surfaces.append(w.joined_surface)
-                    self.compounds.add(w.joined)
+                    compounds.setdefault(i, []).append((offset, joined, len(w.parts)))
+                offset += len(w.parts)
             token_lists.append(tokens)
             key_lists.append(keys)
             surface_of.append(tuple(surfaces))
         self._token_ids = token_id
         self._surface_of = surface_of
         # Which chunk is in which doc, once per pair: postings and surfaces come from these.
-        seen = np.zeros((len(distinct), size), dtype=bool)
-        seen[chunk_ids, doc_of] = True
-        pair_chunks, pair_docs = np.nonzero(seen)
-        self._chunk_docs = (pair_chunks, pair_docs)
-        vocabulary = list(token_id)
-        self.postings = _bitsets(vocabulary, key_lists, pair_chunks, pair_docs, size)
+        pairs = np.sort(chunk_ids * size + doc_of)
+        if len(pairs):
+            pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+        self._chunk_docs = np.divmod(pairs, max(size, 1))
+        self.postings = _bitsets(list(token_id), key_lists, *self._chunk_docs, size)
         # The token stream of all docs, each doc followed by -1 (no phrase runs across).
         token_counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
         flat_tokens = np.fromiter(
             itertools.chain.from_iterable(token_lists), dtype=np.int64, count=int(token_counts.sum())
         )
         per_chunk = token_counts[chunk_ids]
-        stream = _expand(flat_tokens, token_counts, chunk_ids, per_chunk)
-        per_doc = np.bincount(doc_of, weights=per_chunk, minlength=size).astype(np.int64) if size else counts
+        per_doc = np.bincount(doc_of, weights=per_chunk, minlength=size).astype(np.int64)
         ends = np.cumsum(per_doc + 1)
         self._starts = ends - per_doc - 1  # where each doc's tokens start in the stream
-        marks = np.full(int(ends[-1]) if size else 0, -1, dtype=np.int64)
-        if size:
-            inside = np.ones(len(marks), dtype=bool)
-            inside[ends - 1] = False
-            marks[inside] = stream
-        self._stream = np.append(marks, -1)  # a last -1: a phrase may look one past the end
-
-    def _phrase_run(self, tokens: list[str]) -> int:
-        """Docs holding these tokens in a row (plain words, no compounds): their positions."""
-        ids = self._token_ids
-        wanted = [ids.get(t, -1) for t in tokens]
-        if -1 in wanted:
-            return 0
-        stream = self._stream
-        at = self._token_positions(wanted[0])
-        for step, token in enumerate(wanted[1:], 1):
-            if not len(at):
-                return 0
-            at = at[stream[np.minimum(at + step, len(stream) - 1)] == token]
-        if not len(at):
-            return 0
-        docs = np.searchsorted(self._starts, at, side="right") - 1
-        bits = 0
-        for doc in set(docs.tolist()):
-            bits |= 1 << doc
-        return bits
+        stream = np.full(int(ends[-1]) + 1 if size else 1, -1, dtype=np.int64)  # a last -1 too
+        inside = np.ones(len(stream), dtype=bool)
+        inside[ends - 1] = False
+        inside[-1] = False
+        stream[inside] = _expand(flat_tokens, token_counts, chunk_ids, per_chunk)
+        self._stream = stream
+        # Compounds of the text as (position of the first part, joined form, parts) sorted by
+        # position: a phrase may go through one as its joined form.
+        at = np.cumsum(per_chunk) - per_chunk + doc_of  # each chunk's first position
+        aliases = [
+            (start + offset, joined, span)
+            for k in np.flatnonzero(np.isin(chunk_ids, list(compounds))).tolist()
+            for start in (int(at[k]),)
+            for offset, joined, span in compounds[int(chunk_ids[k])]
+        ]
+        self._aliases = np.array(sorted(aliases) or np.zeros((0, 3)), dtype=np.int64).reshape(-1, 3).T
+        self._alias_ids = set(self._aliases[1].tolist())
+        # The doc of each position of the stream (the last -1 belongs to none: `size`).
+        self._doc_at = np.repeat(np.arange(size + 1, dtype=np.int64), np.append(per_doc + 1, 1))
 
     def _token_positions(self, token: int) -> np.ndarray:
         if self._order is None:
@@ -299,23 +288,29 @@ class _TextField:
             key_lists = [
                 [surface_id.setdefault(s, len(surface_id)) for s in surfaces] for surfaces in self._surface_of
             ]
-            pair_chunks, pair_docs = self._chunk_docs
-            self._surfaces = _bitsets(list(surface_id), key_lists, pair_chunks, pair_docs, len(self.texts))
+            self._surfaces = _bitsets(list(surface_id), key_lists, *self._chunk_docs, self.size)
             self._vocabulary = sorted(self._surfaces)
         return self._surfaces
 
     def phrase(self, words: tuple[Word, ...], key: str) -> int:
         """Docs whose field holds these words adjacent and in order (a single word too)."""
-        postings = self.postings
         if len(words) == 1 and not words[0].joined:
-            return postings.get(words[0].parts[0], 0)
+            return self.postings.get(words[0].parts[0], 0)
         bits = self._phrases.get(key)
-        if bits is not None:
-            return bits
-        # Words of one part each, none of them the joined form of a compound of this field,
-        # can only match as a plain run of tokens: found from the stream's positions.
-        if not any(w.joined or w.parts[0] in self.compounds for w in words):
-            return self._phrases.put(key, self._phrase_run([w.parts[0] for w in words]))
+        if bits is None:
+            bits = self._phrases.put(key, self._phrase(words))
+        return bits
+
+    def _phrase(self, words: tuple[Word, ...]) -> int:
+        """Every place the phrase can have reached after each word, as positions of the
+        stream, from wherever its first word can start; the docs of those that get through.
+
+        A hyphenated query word matches its parts in a row, or its joined form written as
+        one word, or a hyphenated compound of the text whose joined form is the same; a
+        plain word may also be the joined form of a compound of the text. Papers without
+        every word (their postings hold their parts and joined forms) are never looked at.
+        """
+        postings = self.postings
         candidates = -1
         for w in words:
             word_bits = -1
@@ -325,56 +320,48 @@ class _TextField:
                 word_bits |= postings.get(w.joined, 0)
             candidates &= word_bits
             if not candidates:
-                break
-        sure = 0
-        if len(words) == 1:  # the joined form anywhere is the whole word: no check needed
-            sure = postings.get(words[0].joined, 0)
-            candidates &= ~sure
-        bits = sure
-        for doc in iter_bits(candidates):
-            if self._phrase_in(doc, words):
-                bits |= 1 << doc
-        return self._phrases.put(key, bits)
-
-    def _doc_stream(self, doc: int) -> tuple[tuple[str, ...], dict[int, tuple[str, int]] | None]:
-        found = self._streams[doc]
-        if found is None:
-            stream, compounds = textnorm.analyse(self.texts[doc])
-            aliases = None
-            if compounds is not None:
-                aliases = {at: (w.joined, len(w.parts)) for at, w in compounds.items()}
-            found = self._streams[doc] = (tuple(stream), aliases)
-        return found
-
-    def _positions_of(self, doc: int) -> dict[str, list[int]]:
-        """Token -> its positions in the doc, built when a phrase first looks at the doc."""
-        stream, aliases = self._doc_stream(doc)
-        positions: dict[str, list[int]] = {}
-        for i, token in enumerate(stream):
-            known = positions.get(token)
-            if known is None:
-                positions[token] = [i]
-            else:
-                known.append(i)
-        for i, (joined, _span) in (aliases or {}).items():
-            positions.setdefault(joined, []).append(i)
-        self._positions[doc] = positions
-        return positions
-
-    def _phrase_in(self, doc: int, words: tuple[Word, ...]) -> bool:
-        stream, aliases = self._doc_stream(doc)
-        positions = self._positions[doc] or self._positions_of(doc)
+                return 0
+        ids = self._token_ids
+        stream = self._stream
+        aliases = self._aliases
         first = words[0]
-        current = set(positions.get(first.parts[0], ()))
-        current.update(positions.get(first.whole, ()))
-        for w in words:  # every place the phrase can have reached after each word
-            following: set[int] = set()
-            for at in current:
-                following.update(_word_ends(stream, aliases, at, w))
-            if not following:
-                return False
-            current = following
-        return True
+        whole = ids.get(first.whole, -1)
+        current = self._token_positions(ids[first.parts[0]]) if first.parts[0] in ids else stream[:0]
+        if first.joined or whole in self._alias_ids:
+            more = [current, aliases[0][aliases[1] == whole]]
+            if first.joined and whole >= 0:
+                more.append(self._token_positions(whole))
+            current = np.unique(np.concatenate(more))
+        last = len(stream) - 1
+        for w in words:
+            parts = [ids.get(p, -1) for p in w.parts]
+            whole = ids.get(w.whole, -1)
+            if len(parts) == 1 and not w.joined and whole not in self._alias_ids:  # the common case
+                current = current[stream[current] == whole] + 1
+            else:
+                following = []
+                if -1 not in parts:  # its parts in a row
+                    ok = stream[current] == parts[0]
+                    for step, part in enumerate(parts[1:], 1):
+                        ok &= stream[np.minimum(current + step, last)] == part
+                    following.append(current[ok] + len(parts))
+                if w.joined and whole >= 0:  # its joined form as one word
+                    following.append(current[stream[current] == whole] + 1)
+                if whole in self._alias_ids:  # a compound of the text, joined as it is
+                    found = np.minimum(np.searchsorted(aliases[0], current), len(aliases[0]) - 1)
+                    ok = (aliases[0][found] == current) & (aliases[1][found] == whole)
+                    following.append(current[ok] + aliases[2][found[ok]])
+                current = np.concatenate(following) if following else current[:0]
+            if not len(current):
+                return 0
+        bits = 0
+        for doc in set(self._doc_at[current - 1].tolist()):
+            bits |= 1 << doc
+        return bits
+
+
+# The largest dense matrix (bytes, one per paper and key) built at once for the postings.
+_BIT_MATRIX_BYTES = 16 * 1024 * 1024
 
 
 def _expand(flat: np.ndarray, counts: np.ndarray, rows: np.ndarray, per_row: np.ndarray) -> np.ndarray:
@@ -398,35 +385,20 @@ def _bitsets(
     per_pair = counts[pair_chunks]
     keys = _expand(flat, counts, pair_chunks, per_pair)
     docs = np.repeat(pair_docs, per_pair)
-    matrix = np.zeros((len(names), size), dtype=bool)
-    matrix[keys, docs] = True
-    packed = np.packbits(matrix, axis=1, bitorder="little")
-    width = packed.shape[1]
-    data = packed.tobytes()
+    found: dict[str, int] = {}
     from_bytes = int.from_bytes
-    return {name: from_bytes(data[i * width : (i + 1) * width], "little") for i, name in enumerate(names)}
-
-
-def _word_ends(
-    stream: tuple[str, ...], aliases: dict[int, tuple[str, int]] | None, at: int, w: Word
-) -> list[int]:
-    """Where the text can continue if word `w` stands at position `at` (none: no match).
-
-    A hyphenated query word matches its parts in a row, or its joined form written as one
-    word, or a hyphenated compound of the text whose joined form is the same.
-    """
-    ends = []
-    end = at + len(w.parts)
-    if stream[at:end] == w.parts:
-        ends.append(end)
-    whole = w.whole
-    if at < len(stream) and stream[at] == whole:
-        ends.append(at + 1)
-    if aliases is not None:
-        alias = aliases.get(at)
-        if alias is not None and alias[0] == whole:
-            ends.append(at + alias[1])
-    return ends
+    rows = max(1, _BIT_MATRIX_BYTES // size)  # a block of rows of a dense bit matrix at a time
+    for first in range(0, len(names), rows):
+        last = min(first + rows, len(names))
+        inside = (keys >= first) & (keys < last) if first or last < len(names) else slice(None)
+        matrix = np.zeros((last - first, size), dtype=bool)
+        matrix[keys[inside] - first, docs[inside]] = True
+        packed = np.packbits(matrix, axis=1, bitorder="little")
+        width = packed.shape[1]
+        data = packed.tobytes()
+        for i in range(last - first):
+            found[names[first + i]] = from_bytes(data[i * width : (i + 1) * width], "little")
+    return found
 
 
 def _prefix_bits(postings: dict[str, int], vocabulary: list[str], prefix: str) -> int:
