@@ -35,6 +35,7 @@ import marshal
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from alerts.search import query, textnorm
@@ -54,7 +55,7 @@ Row = tuple
 class FilterStore:
     """Query text -> id of its canonical compiled tree, or its error; the rows of the trees."""
 
-    __slots__ = ("_ids", "dirty", "generation", "limit", "rows", "texts")
+    __slots__ = ("_ids", "_lock", "dirty", "generation", "limit", "rows", "texts")
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = limit
@@ -63,6 +64,7 @@ class FilterStore:
         self._ids: dict[Row, int] = {}
         self.generation = 0
         self.dirty = False
+        self._lock = threading.Lock()  # compiling appends rows: one thread at a time
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -71,14 +73,15 @@ class FilterStore:
         """The id of the filter's compiled tree (parsed on first sight). Raises `QueryError`."""
         found = self.texts.get(text)
         if found is None:
-            if len(self.texts) >= self.limit:
-                self.clear()
-            try:
-                found = self._intern(query.parse(text))
-            except QueryError as exc:
-                found = (exc.message, exc.column)
-            self.texts[text] = found
-            self.dirty = True
+            with self._lock:
+                if len(self.texts) >= self.limit:
+                    self.clear()
+                try:
+                    found = self._intern(query.parse(text))
+                except QueryError as exc:
+                    found = (exc.message, exc.column)
+                self.texts[text] = found
+                self.dirty = True
         if type(found) is int:
             return found
         raise QueryError(*found)  # type: ignore[misc]
@@ -165,7 +168,7 @@ class FilterStore:
         there since: texts it has and this store lacks are copied over."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(path):
+        with _locked(path), self._lock:
             saved = _read(path)
             if saved is not None:
                 self._merge(*saved)

@@ -197,7 +197,7 @@ class _TextField:
         self._prefixes = BytesBoundedDict(cache_bytes // 2, _bitset_entry_bytes)
         self._build(texts)
 
-    def _build(self, texts: Sequence[str]) -> None:  # long because it is one pass of array steps, in order
+    def _build(self, texts: Sequence[str]) -> None:
         size = self.size
         chunk_lists = [textnorm.chunks(text) for text in texts]
         counts = np.fromiter(map(len, chunk_lists), dtype=np.int64, count=size)
@@ -206,29 +206,7 @@ class _TextField:
         chunk_id = {chunk: i for i, chunk in enumerate(distinct)}
         chunk_ids = np.fromiter(map(chunk_id.__getitem__, every), dtype=np.int64, count=len(every))
         doc_of = np.repeat(np.arange(size, dtype=np.int64), counts)
-        # Each distinct chunk once: its tokens in order, the keys it is found by, its
-        # surfaces, its compounds (offset of the first part, joined form, number of parts).
-        token_id: dict[str, int] = {}
-        surface_of: list[tuple[str, ...]] = []
-        token_lists: list[list[int]] = []
-        key_lists: list[list[int]] = []
-        compounds: dict[int, list[tuple[int, int, int]]] = {}
-        for i, chunk in enumerate(distinct):
-            chunk_words = textnorm.chunk_words(chunk)
-            tokens = [token_id.setdefault(p, len(token_id)) for w in chunk_words for p in w.parts]
-            keys = list(tokens)
-            surfaces = [s for w in chunk_words for s in w.surface]
-            offset = 0
-            for w in chunk_words:
-                if w.joined:
-                    joined = token_id.setdefault(w.joined, len(token_id))
-                    keys.append(joined)
-                    surfaces.append(w.joined_surface)
-                    compounds.setdefault(i, []).append((offset, joined, len(w.parts)))
-                offset += len(w.parts)
-            token_lists.append(tokens)
-            key_lists.append(keys)
-            surface_of.append(tuple(surfaces))
+        token_id, token_lists, key_lists, surface_of, compounds = _read_chunks(distinct)
         self._token_ids = token_id
         self._surface_of = surface_of
         # Which chunk is in which doc, once per pair: postings and surfaces come from these.
@@ -358,6 +336,36 @@ class _TextField:
         for doc in set(self._doc_at[current - 1].tolist()):
             bits |= 1 << doc
         return bits
+
+
+def _read_chunks(
+    distinct: list[str],
+) -> tuple[dict[str, int], list[list[int]], list[list[int]], list[tuple[str, ...]], dict]:
+    """Each distinct chunk of a field once: its tokens in order (ids), the keys it is found
+    by (its tokens and joined forms), its surfaces, and its compounds as {chunk: [(offset of
+    the first part, joined form, number of parts)]}; the token ids by token."""
+    token_id: dict[str, int] = {}
+    surface_of: list[tuple[str, ...]] = []
+    token_lists: list[list[int]] = []
+    key_lists: list[list[int]] = []
+    compounds: dict[int, list[tuple[int, int, int]]] = {}
+    for i, chunk in enumerate(distinct):
+        chunk_words = textnorm.chunk_words(chunk)
+        tokens = [token_id.setdefault(p, len(token_id)) for w in chunk_words for p in w.parts]
+        keys = list(tokens)
+        surfaces = [s for w in chunk_words for s in w.surface]
+        offset = 0
+        for w in chunk_words:
+            if w.joined:
+                joined = token_id.setdefault(w.joined, len(token_id))
+                keys.append(joined)
+                surfaces.append(w.joined_surface)
+                compounds.setdefault(i, []).append((offset, joined, len(w.parts)))
+            offset += len(w.parts)
+        token_lists.append(tokens)
+        key_lists.append(keys)
+        surface_of.append(tuple(surfaces))
+    return token_id, token_lists, key_lists, surface_of, compounds
 
 
 # The largest dense matrix (bytes, one per paper and key) built at once for the postings.

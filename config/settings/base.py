@@ -309,6 +309,12 @@ PREVIEW_DAYS = env.int("PREVIEW_DAYS", default=7)
 # What the preview index's caches may hold in each web process, in bytes: any query costs
 # the same bounded memory (alerts/search/matcher.py, bench/preview.py).
 PREVIEW_CACHE_BYTES = env.int("PREVIEW_CACHE_BYTES", default=8 * 1024 * 1024)
+# Compiled topic filters kept across runs (alerts.search.compiled), so a day's matching is
+# evaluation, not parsing: each worker reads the file once and writes back what it compiled
+# (merged with the other workers', at most every MATCHER_FILTER_STORE_SAVE_SECONDS). A
+# cache: deleting it costs one day's parsing. Empty: kept in each process's memory only.
+MATCHER_FILTER_STORE = env("MATCHER_FILTER_STORE", default=str(DATA_DIR / "cache" / "compiled-filters"))
+MATCHER_FILTER_STORE_SAVE_SECONDS = env.int("MATCHER_FILTER_STORE_SAVE_SECONDS", default=60)
 
 # LOGGING
 # ------------------------------------------------------------------------------
