@@ -33,13 +33,28 @@ import contextlib
 import fcntl
 import marshal
 import os
+import re
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
+from alerts.core.caches import BoundedDict
 from alerts.search import query, textnorm
-from alerts.search.query import And, Author, Category, Node, Not, Or, Prefix, QueryError, Text
+from alerts.search.query import (
+    MAX_NESTING,
+    MAX_QUERY_LENGTH,
+    MAX_TERMS,
+    And,
+    Author,
+    Category,
+    Node,
+    Not,
+    Or,
+    Prefix,
+    QueryError,
+    Text,
+)
 
 __all__ = ["VERSION", "FilterStore"]
 
@@ -50,12 +65,21 @@ _PYTHON = tuple(sys.version_info[:2])
 DEFAULT_LIMIT = 2_000_000
 
 Row = tuple
+# Parsed chunks kept in memory while compiling (a day's filters share their words).
+CHUNK_LIMIT = 200_000
+
+# The fast path of `compile` reads a filter as chunks: a parenthesis, a phrase (possibly
+# with a field or a "-" before it), a word, or a stray quote (which sends the filter to the
+# full parser).
+_CHUNK_RE = re.compile(r'[()]|[^\s()"]*"[^"]*"|[^\s()"]+|"')
+_AND, _ANDNOT, _OR, _NOT, _OPEN, _CLOSE = range(1, 7)
+_CHUNK_OPERATORS = {"AND": _AND, "ANDNOT": _ANDNOT, "OR": _OR, "NOT": _NOT, "(": _OPEN, ")": _CLOSE}
 
 
 class FilterStore:
     """Query text -> id of its canonical compiled tree, or its error; the rows of the trees."""
 
-    __slots__ = ("_ids", "_lock", "dirty", "generation", "limit", "rows", "texts")
+    __slots__ = ("_chunks", "_ids", "_key_ids", "_lock", "dirty", "generation", "limit", "rows", "texts")
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = limit
@@ -65,6 +89,8 @@ class FilterStore:
         self.generation = 0
         self.dirty = False
         self._lock = threading.Lock()  # compiling appends rows: one thread at a time
+        self._chunks: BoundedDict[str, tuple[Node, int] | None] = BoundedDict(CHUNK_LIMIT)
+        self._key_ids: BoundedDict[str, int] = BoundedDict(CHUNK_LIMIT)  # canonical key -> id
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -77,7 +103,7 @@ class FilterStore:
                 if len(self.texts) >= self.limit:
                     self.clear()
                 try:
-                    found = self._intern(query.parse(text))
+                    found = self._intern(self._by_chunks(text) or query.parse(text))
                 except QueryError as exc:
                     found = (exc.message, exc.column)
                 self.texts[text] = found
@@ -86,8 +112,74 @@ class FilterStore:
             return found
         raise QueryError(*found)  # type: ignore[misc]
 
+    def _by_chunks(self, text: str) -> Node | None:  # long because it is one small parser
+        """The canonical tree of a filter built from its chunks, or None unless the filter
+        is certainly valid (then the full parser decides, with its error messages).
+
+        Most filters are a few words, phrases and operators, and their words recur across
+        subscribers: each chunk (`models`, `ti:"diffusion models"`, `-cat:cs.CV`) is parsed
+        once by the full parser and kept; the operators between chunks are applied with the
+        parser's precedence (OR < AND, ANDNOT, adjacency < NOT) and its canonical
+        combinations, so the tree is the one `parse` gives.
+        """
+        if len(text) > MAX_QUERY_LENGTH:
+            return None
+        cache = self._chunks
+        operators = _CHUNK_OPERATORS
+        stack: list[tuple[list[Node], list[Node], int, bool]] = []
+        union: list[Node] = []
+        conjunction: list[Node] = []
+        pending, negate, expect, terms = 0, False, True, 0
+        for chunk in _CHUNK_RE.findall(text):
+            operator = operators.get(chunk)
+            if operator is None:
+                cached = cache.get(chunk, False)
+                if cached is False:
+                    cached = cache.put(chunk, _parse_chunk(chunk))
+                if cached is None:
+                    return None
+                node, count = cached
+                terms += count
+                if terms > MAX_TERMS:
+                    return None
+                if negate:  # NOT before "-word": the parser counts both
+                    node = node.child if type(node) is Not and chunk.startswith("-") else Not(node)
+            elif operator == _CLOSE:
+                if expect or not stack:
+                    return None
+                node = _group(union, conjunction)
+                union, conjunction, pending, negate = stack.pop()
+                if negate:
+                    node = Not(node)
+            elif operator == _NOT:
+                negate, expect = not negate, True
+                continue
+            elif operator == _OR:
+                if expect:
+                    return None
+                union.append(query._combine(And, conjunction))
+                conjunction, expect = [], True
+                continue
+            elif operator == _OPEN:
+                if len(stack) == MAX_NESTING:
+                    return None
+                stack.append((union, conjunction, pending, negate))
+                union, conjunction, pending, negate, expect = [], [], 0, False, True
+                continue
+            else:  # AND, ANDNOT
+                if expect:
+                    return None
+                pending, expect = operator, True
+                continue
+            conjunction.append(query._negate(node) if pending == _ANDNOT else node)
+            pending, negate, expect = 0, False, False
+        if expect or stack:
+            return None
+        return _group(union, conjunction)
+
     def clear(self) -> None:
         self.rows, self.texts, self._ids = [], {}, {}
+        self._key_ids.clear()
         self.generation += 1
         self.dirty = True
 
@@ -99,6 +191,12 @@ class FilterStore:
         return found
 
     def _intern(self, node: Node) -> int:
+        found = self._key_ids.get(node.key)
+        if found is None:
+            found = self._key_ids.put(node.key, self._intern_new(node))
+        return found
+
+    def _intern_new(self, node: Node) -> int:
         kind = type(node)
         if kind is And or kind is Or:
             sign = "&" if kind is And else "|"
@@ -199,6 +297,19 @@ class FilterStore:
         for text, found in texts.items():
             if text not in self.texts and len(self.texts) < self.limit:
                 self.texts[text] = copy(found) if type(found) is int else found
+
+
+def _group(union: list[Node], conjunction: list[Node]) -> Node:
+    return query._combine(Or, [*union, query._combine(And, conjunction)])
+
+
+def _parse_chunk(chunk: str) -> tuple[Node, int] | None:
+    """A chunk's tree and the words it counts against MAX_TERMS; None if it is not valid alone."""
+    try:
+        node = query.parse(chunk)
+    except QueryError:
+        return None
+    return node, (len(chunk.split()) if '"' in chunk else 1)
 
 
 def words_key(words: tuple[tuple[tuple[str, ...], str], ...]) -> str:

@@ -56,8 +56,7 @@ if _WEIGHT_UNITS != (TITLE_WEIGHT, ABSTRACT_WEIGHT, OTHER_WEIGHT):
 # compiled filters hold the hits of their matches.
 CACHE_BYTES = 256 * 1024 * 1024
 _CACHE_SHARES = {
-    "bits": 0.25,
-    "by_text": 0.15,
+    "bits": 0.40,
     "compiled": 0.20,
     "compiled_by_key": 0.20,
     "leaf_scores": 0.08,
@@ -495,10 +494,9 @@ class PaperIndex:
         self._names_by_initial: dict[str, dict[str, list[tuple[tuple[str, ...], int]]]] = {}
         self._categories: dict[str, int] = {}  # lower-case category -> bitset
         self._archives: dict[str, int] = {}  # lower-case archive -> bitset
-        # Caches: node id -> bitset (every node evaluated), text -> bitset; compiled filters
-        # by text and by node id; see also _leaf_score and _score.
+        # Caches: node id -> bitset (every node evaluated: a text finds its id in `filters`);
+        # compiled filters by text and by node id; see also _leaf_score and _score.
         self._bits = BytesBoundedDict(budget["bits"], _id_entry_bytes)
-        self._by_text = BytesBoundedDict(budget["by_text"], _bitset_entry_bytes)
         self._compiled = BytesBoundedDict(budget["compiled"], _entry_bytes)
         self._compiled_by_key = BytesBoundedDict(budget["compiled_by_key"], _entry_bytes)
         self._leaf_scores = BytesBoundedDict(budget["leaf_scores"], _entry_bytes)
@@ -542,17 +540,19 @@ class PaperIndex:
 
     def match(self, query: str) -> int:
         """Bitset of the papers the query matches (bit i <=> docs[i]). Raises `QueryError`."""
-        bits = self._by_text.get(query)
-        if bits is None:
-            node = self.filters.compile(query)
-            if self._generation != self.filters.generation:
-                self._forget_ids()
-            bits = self._by_text.put(query, self._eval(node))
-        return bits
+        node = self.filters.texts.get(query)
+        if type(node) is int and self._generation == self.filters.generation:
+            bits = self._bits.get(node)  # type: ignore[call-overload]
+            if bits is not None:
+                return bits
+        node = self.filters.compile(query)
+        if self._generation != self.filters.generation:
+            self._forget_ids()
+        return self._eval(node)
 
     def _forget_ids(self) -> None:
         """The store started again: its ids now name other nodes."""
-        for cache in (self._bits, self._by_text, self._compiled, self._compiled_by_key):
+        for cache in (self._bits, self._compiled, self._compiled_by_key):
             cache.clear()
         self._generation = self.filters.generation
 

@@ -14,7 +14,9 @@ from alerts.search.query import QueryError
 
 DOCS = [
     PaperDoc("Diffusion models for images", "Score-based diffusion models.", ("Yann LeCun",), ("cs.CV",)),
-    PaperDoc("Robot grasping", "A self-supervised policy learns grasps.", ("Adrian Del Maestro",), ("cs.RO",)),
+    PaperDoc(
+        "Robot grasping", "A self-supervised policy learns grasps.", ("Adrian Del Maestro",), ("cs.RO",)
+    ),
     PaperDoc("Graph neural networks", "Message passing on graphs.", ("Fei-Fei Li",), ("cs.LG",)),
 ]
 QUERIES = [

@@ -38,7 +38,9 @@ def test_a_run_writes_the_filters_it_compiled_and_the_next_process_reads_them(se
     assert set(store.texts) == set(saved.texts)
     pidx = composing.build_period_index(timezone.now())
     assert pidx.index.filters is store
-    item = DigestItem.objects.get(digest__subscriber=subscriber, paper__title="Language models for robot arms")
+    item = DigestItem.objects.get(
+        digest__subscriber=subscriber, paper__title="Language models for robot arms"
+    )
     assert item.filters == ["LLMs", "Robots"]
     assert pidx.index.match("robot -grasping") == 0b01
     assert not store.dirty  # every filter came from the file
