@@ -112,7 +112,8 @@ class FilterStore:
             return found
         raise QueryError(*found)  # type: ignore[misc]
 
-    def _by_chunks(self, text: str) -> Node | None:  # long because it is one small parser
+    # long because it is one small parser, its state in local variables (it runs per filter)
+    def _by_chunks(self, text: str) -> Node | None:
         """The canonical tree of a filter built from its chunks, or None unless the filter
         is certainly valid (then the full parser decides, with its error messages).
 
