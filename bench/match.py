@@ -371,14 +371,18 @@ def markdown(report: dict) -> str:  # long because it is one document, section b
         text = f"{value:,.2f}"
         return text if measured else f"*{text}*"
 
+    def ratio(value: float, measured: bool) -> str:
+        text = f"{value:,.1f}x"
+        return text if measured else f"*{text}*"
+
     for r in rows:
         ok = r["fts5_measured"]
         lines.append(
             f"| {r['subscribers']:,} | {r['papers']:,} | {r['filters']:,} | {r['distinct']:,} | {r['ours_s']:.2f}"
             f" | {r['ours_warm_s']:.2f} | {r['union_s']:.2f} | {cell(r['fts5_dedup_s'], ok)}"
             f" | {cell(r['tantivy_dedup_s'], ok)} | {cell(r['fts5_s'], ok)} | {cell(r['tantivy_s'], ok)}"
-            f" | {cell(r['naive_s'], False)} | {cell(r['fts5_dedup_s'] / r['ours_warm_s'], ok)}x"
-            f" | {cell(r['tantivy_dedup_s'] / r['ours_warm_s'], ok)}x |"
+            f" | {cell(r['naive_s'], False)} | {ratio(r['fts5_dedup_s'] / r['ours_warm_s'], ok)}"
+            f" | {ratio(r['tantivy_dedup_s'] / r['ours_warm_s'], ok)} |"
         )
     issue = report["issue_3"]
     lines += [

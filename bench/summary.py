@@ -33,6 +33,7 @@ def _match_rows(match: dict) -> list[str]:
     from bench.match import extrapolated, headline
 
     out = []
+    load = match["machine"]["load_average_at_start"][0]
     for r in headline(match):
         fts5, tantivy = r["fts5_dedup_s"], r["tantivy_dedup_s"]
         warm, cold = r["ours_warm_s"], r["ours_s"]
@@ -40,7 +41,7 @@ def _match_rows(match: dict) -> list[str]:
         out.append(
             f"| Matching {r['subscribers']:,} subscribers' filters ({r['distinct']:,} distinct) against"
             f" {r['papers']:,} papers, index build included, against SQLite FTS5 and tantivy running each distinct"
-            f" filter once (measured) | compiled filters kept: {warm:.2f} s, **{fts5 / warm:.1f}x FTS5,"
+            f" filter once (measured; load average {load:.1f} at the start) | compiled filters kept: {warm:.2f} s, **{fts5 / warm:.1f}x FTS5,"
             f" {tantivy / warm:.1f}x tantivy**; from scratch: {cold:.2f} s, {fts5 / cold:.1f}x, {tantivy / cold:.1f}x"
             f" | {target}x tantivy | {_verdict(tantivy / warm >= target)} |"
         )
