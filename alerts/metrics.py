@@ -5,8 +5,9 @@ Celery worker sends the digests, beat's tasks fetch the papers): any web process
 the same, and nothing is lost when a process restarts. The counters are the kept daily
 counts of the admin home's charts (alerts.digests.daily_counts) summed, plus today's
 aggregates; the queue and the sources are the cockpit's own selectors (alerts.cockpit).
-No query reads rows in proportion to the subscribers: bench/metrics.py measures a scrape
-with a million of them.
+No query reads rows in proportion to the history (closed days are kept counts; today is
+counted from indexes, as the admin home counts it): bench/metrics.py measures a scrape with
+a million subscribers.
 """
 
 from __future__ import annotations
