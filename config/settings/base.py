@@ -276,16 +276,38 @@ DIGEST_REQUEUE_BATCH = env.int("DIGEST_REQUEUE_BATCH", default=20_000)
 # (seconds) for the ESP's evidence (a webhook event naming the digest) before it is sent
 # again, with the same Message-ID: the only window in which a digest can arrive twice.
 DIGEST_UNKNOWN_GRACE = env.int("DIGEST_UNKNOWN_GRACE", default=1800)
+# An admin may send a digest again at most once in this many seconds (a double click, a
+# reload of the confirmation page): each re-send is a real second email to a person.
+DIGEST_RESEND_INTERVAL = env.int("DIGEST_RESEND_INTERVAL", default=600)
 # Waits between reconnections when the database drops while recording sent digests.
 DIGEST_DB_RETRY_DELAYS = [
     float(x) for x in env.list("DIGEST_DB_RETRY_DELAYS", default=["0.5", "1", "2", "4", "8", "15"])
 ]
+
+# OPERATOR ALERTS (alerts.incidents)
+# ------------------------------------------------------------------------------
+# Who gets one email per incident (a late source, a stuck queue, a failure-rate jump) and
+# one when it recovers: comma-separated addresses. Django mails server errors to them too.
+ADMINS = [(address, address) for address in env.list("DJANGO_ADMINS", default=[])]
+# The digest queue is stuck when its oldest waiting digest was created longer ago than this
+# (seconds): a dispatch run's digests are normally all sent within minutes.
+INCIDENT_QUEUE_STUCK_AFTER = env.int("INCIDENT_QUEUE_STUCK_AFTER", default=3600)
+# The failure rate is failed / (sent + failed) over the digests finished in the last
+# INCIDENT_FAILURE_WINDOW seconds; above INCIDENT_FAILURE_RATE, with at least
+# INCIDENT_FAILURE_MIN failed, it is an incident.
+INCIDENT_FAILURE_WINDOW = env.int("INCIDENT_FAILURE_WINDOW", default=3600)
+INCIDENT_FAILURE_RATE = env.float("INCIDENT_FAILURE_RATE", default=0.2)
+INCIDENT_FAILURE_MIN = env.int("INCIDENT_FAILURE_MIN", default=10)
 
 # SUBSCRIPTIONS
 # ------------------------------------------------------------------------------
 # Confirmation and preferences-link emails one address may receive in 24 hours, so that
 # a stranger cannot use the sign-up form to flood someone's inbox.
 SUBSCRIBER_EMAILS_PER_DAY = env.int("SUBSCRIBER_EMAILS_PER_DAY", default=3)
+# Who may sign up, by the domain of their address (a lab, an institute): comma separated;
+# `uni.edu` allows that domain only, `*.uni.edu` any domain under it (not uni.edu itself:
+# list both for both). Empty: anyone. Others need an invitation link from the admin.
+SIGNUP_ALLOWED_DOMAINS = env.list("SIGNUP_ALLOWED_DOMAINS", default=[])
 # Requests per client IP (django-ratelimit syntax: N/s, N/m, N/h, N/d), against bots.
 RATE_LIMIT_SIGNUP = env("RATE_LIMIT_SIGNUP", default="20/h")
 RATE_LIMIT_PREVIEW = env("RATE_LIMIT_PREVIEW", default="120/m")

@@ -15,7 +15,7 @@ def store(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("alerts", "0011_digestitem_more_section"),
+        ("alerts", "0014_incident_check_schedule"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
