@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import threading
+import time
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -25,11 +28,14 @@ from alerts.digests.periods import period_length
 from alerts.models import Digest, DigestItem, Paper
 from alerts.search import model as reader_model
 from alerts.search import ranking
+from alerts.search.compiled import FilterStore
 from alerts.search.matcher import Hit, PaperDoc, PaperIndex
 from alerts.search.query import QueryError, categories_of
 from alerts.search.textnorm import Highlighter, name_tokens
 from subscribers.models import Subscriber, TopicFilter
 from subscribers.reader_models import models_of
+
+logger = logging.getLogger(__name__)
 
 PAPER_FIELDS = (
     "id",
@@ -115,7 +121,8 @@ class PeriodIndex:
         self.papers = list(papers)  # ordered by (first_seen_at, id)
         self._seen = [p.first_seen_at for p in self.papers]
         self.position = {p.id: i for i, p in enumerate(self.papers)}
-        self.index = PaperIndex([PaperDoc(p.title, p.abstract, p.authors, p.categories) for p in self.papers])
+        docs = [PaperDoc(p.title, p.abstract, p.authors, p.categories) for p in self.papers]
+        self.index = PaperIndex(docs, filters=filter_store())
         self.upvotes = {i: p.upvotes for i, p in enumerate(self.papers) if p.upvotes}
         self._categories: dict[str, int] | None = None
         # Per run, not per subscriber: each filter's scored hits and named categories, each
@@ -221,6 +228,45 @@ class _RecencyBonus(dict):
 
 _cache: dict[tuple, PeriodIndex] = {}
 _cache_lock = threading.Lock()
+
+# The process's compiled filters (alerts.search.compiled): read once from
+# settings.MATCHER_FILTER_STORE, shared by every run's index, written back by
+# `filter_store_save`.
+_store: dict[str, FilterStore] = {}
+_store_saved_at: dict[str, float] = {}
+_store_lock = threading.Lock()
+
+
+def filter_store() -> FilterStore:
+    """The compiled filters every PeriodIndex of this process uses (kept across runs)."""
+    path = str(settings.MATCHER_FILTER_STORE or "")
+    with _store_lock:
+        store = _store.get(path)
+        if store is None:
+            store = _store[path] = FilterStore.load(Path(path)) if path else FilterStore()
+            _store_saved_at[path] = time.monotonic()
+        return store
+
+
+def filter_store_save(*, force: bool = False) -> bool:
+    """Write the filters this process compiled to the shared file (merged with what other
+    workers wrote), at most every MATCHER_FILTER_STORE_SAVE_SECONDS unless `force`; True
+    when written. A failure to write is not a digest's failure: the filters are compiled
+    again next time."""
+    path = str(settings.MATCHER_FILTER_STORE or "")
+    store = _store.get(path)
+    if store is None or not store.dirty or not path:
+        return False
+    now = time.monotonic()
+    if not force and now - _store_saved_at.get(path, 0.0) < settings.MATCHER_FILTER_STORE_SAVE_SECONDS:
+        return False
+    _store_saved_at[path] = now
+    try:
+        store.save(Path(path))
+    except OSError:
+        logger.warning("could not write the compiled filters to %s", path, exc_info=True)
+        return False
+    return True
 
 
 def _papers_of(window_end: dt.datetime):
@@ -653,6 +699,7 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
             prepared.append(
                 Prepared(digest, digest.subscriber, pidx, composition, names, new=digest.pk not in stored)
             )
+    filter_store_save()
     return prepared
 
 

@@ -102,6 +102,7 @@ def digests_run(
         time.sleep(retry_in)
         waited += retry_in
         ids = released
+    composing.filter_store_save(force=True)  # this run's new filters, for the next one
     run.sent, run.skipped, run.failed = total.sent, total.skipped, total.failed
     run.pending = len(pending_of_periods(dispatched.periods, emails))
     run.unknown = len(pending_of_periods(dispatched.periods, emails, status=Digest.Status.UNKNOWN))

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0014_incident_check_schedule'),
+        ('alerts', '0015_prune_schedule'),
     ]
 
     operations = [
