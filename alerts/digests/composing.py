@@ -303,7 +303,8 @@ def compose(
     if include_trending and candidates_mask:
         # A trending-only subscription (no filters) gets a whole digest of trending papers.
         limit = settings.DIGEST_TRENDING_SIZE if filters else max_papers
-        trending_items = _trending(pidx, items, categories, candidates_mask, limit)
+        order = None if filters else _trending_only_order(pidx, recency)
+        trending_items = _trending(pidx, items, categories, candidates_mask, limit, order)
     return Composition(
         window_start=window_start,
         items=items,
@@ -366,16 +367,32 @@ def _matches(
     return found, named, invalid
 
 
+def _trending_only_order(pidx: PeriodIndex, recency: dict[int, float]) -> list[int]:
+    """The upvoted papers in the order of a trending-only digest: upvotes and recency
+    (alerts.search.ranking.trending_only_score), ties broken by position."""
+    # `recency` holds each paper's recency bonus: RECENCY_WEIGHT x its place in the window.
+    place = {doc: recency[doc] / ranking.RECENCY_WEIGHT for doc in pidx.by_upvotes}
+    return sorted(
+        pidx.by_upvotes, key=lambda doc: (-ranking.trending_only_score(pidx.upvotes[doc], place[doc]), doc)
+    )
+
+
 def _trending(
-    pidx: PeriodIndex, items: list[ComposedItem], categories: set[str], candidates_mask: int, limit: int
+    pidx: PeriodIndex,
+    items: list[ComposedItem],
+    categories: set[str],
+    candidates_mask: int,
+    limit: int,
+    order: list[int] | None = None,
 ) -> list[ComposedItem]:
     """The most upvoted candidates in the categories the filters name or the chosen papers
-    are in, besides the papers already chosen."""
+    are in, besides the papers already chosen; in `order` when given (a trending-only
+    digest), most upvoted first otherwise."""
     categories = categories | {cat for item in items for cat in item.paper.categories}
     pool = candidates_mask & (pidx.category_mask(categories) if categories else -1)
     shown = {item.doc for item in items}
     trending: list[ComposedItem] = []
-    for doc in pidx.by_upvotes:
+    for doc in pidx.by_upvotes if order is None else order:
         if len(trending) >= limit:
             break
         if (pool >> doc) & 1 and doc not in shown:
