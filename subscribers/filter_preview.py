@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from alerts.core.display import safe_url
 from alerts.models import Paper
+from alerts.search import model
 from alerts.search.matcher import PaperDoc, PaperIndex
 from alerts.search.textnorm import highlight_spans
-from subscribers import rules
+from subscribers import rules, similar
 
 TOP_PAPERS = 5
 
@@ -141,5 +142,102 @@ def filter_preview(text: str) -> FilterPreview:
         window_days=days,
         total=matched.bit_count(),
         days=[DayCount(day, (matched & week.by_day[day]).bit_count()) for day in week.window],
+        papers=papers,
+    )
+
+
+# "Similar to these papers" ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SimilarPreview:
+    """What a paste of papers names (found and not), and what the week held like them."""
+
+    text: str
+    window_days: int
+    error: str = ""
+    found: list[tuple[str, str, str]] = field(default_factory=list)  # (as pasted, title, url)
+    missing: list[tuple[str, str]] = field(default_factory=list)  # (as pasted, why)
+    total: int = 0
+    papers: list[PreviewPaper] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WeekVectors:
+    key: tuple
+    ids: list[int]
+    corpus: model.Corpus
+    vectors: object  # scipy.sparse.csr_matrix, one row per paper of the week, by id
+
+
+_vectors_lock = threading.Lock()
+_vectors: WeekVectors | None = None
+
+
+def week_vectors(week: WeekIndex) -> WeekVectors:
+    """The model's vectors of the week's papers (the rows of `week`), built once per change."""
+    global _vectors
+    current = _vectors
+    if current is not None and current.key == week.key:
+        return current
+    with _vectors_lock:
+        if _vectors is not None and _vectors.key == week.key:
+            return _vectors
+        rows = (
+            Paper.objects.filter(first_seen_at__gte=week.key[0])
+            .order_by("id")
+            .values_list("id", "title", "abstract", "authors")
+        )
+        ids, texts = [], []
+        for pid, title, abstract, authors in rows:
+            ids.append(pid)
+            # As in the digest (alerts.digests.composing.PeriodIndex.vectors): no categories.
+            texts.append(model.PaperText(title, abstract, authors or ()))
+        corpus = model.Corpus()
+        corpus.add(texts)
+        _vectors = WeekVectors(week.key, ids, corpus, corpus.vectors(texts))
+        return _vectors
+
+
+def similar_preview(text: str) -> SimilarPreview:
+    """Which pasted items name a stored paper (and why the others do not), and how many of
+    the window's papers a digest would have called similar to those found, the best few
+    shown. Stores nothing."""
+    days = settings.PREVIEW_DAYS
+    if not (text or "").strip():
+        return SimilarPreview(text="", window_days=days)
+    try:
+        items = similar.seeds_parse(text)
+    except ValidationError as exc:
+        return SimilarPreview(text=text, window_days=days, error=exc.messages[0])
+    lookup = similar.seeds_lookup(items)
+    found = [(item.text, paper.title, safe_url(paper.abs_url)) for item, paper in lookup.found]
+    missing = [(item.text, why) for item, why in lookup.missing]
+    if not lookup.found:
+        return SimilarPreview(text=text, window_days=days, found=found, missing=missing)
+    week = week_index()
+    vectors = week_vectors(week)
+    seeds = Paper.objects.filter(pk__in=[paper.pk for paper in lookup.papers])
+    seed_texts = [model.PaperText(p.title, p.abstract, p.authors or ()) for p in seeds]
+    seed_ids = {paper.pk for paper in lookup.papers}
+    matches = [
+        (row, cosine)
+        for row, cosine in model.similar(
+            vectors.vectors, vectors.corpus.vectors(seed_texts), limit=len(vectors.ids)
+        )
+        if vectors.ids[row] not in seed_ids
+    ]
+    papers = []
+    if len(vectors.ids) == len(week.titles):  # the same papers (else one arrived in between)
+        papers = [
+            PreviewPaper([(week.titles[row], False)], week.urls[row], week.days[row])
+            for row, _ in matches[:TOP_PAPERS]
+        ]
+    return SimilarPreview(
+        text=text,
+        window_days=days,
+        found=found,
+        missing=missing,
+        total=len(matches),
         papers=papers,
     )

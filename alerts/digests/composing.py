@@ -21,10 +21,11 @@ from django.db.models import Count, Max
 from alerts.core.caches import BoundedDict
 from alerts.digests.periods import period_length
 from alerts.models import Digest, DigestItem, Paper
-from alerts.search import ranking
+from alerts.search import model, ranking
 from alerts.search.matcher import Hit, PaperDoc, PaperIndex
 from alerts.search.query import QueryError, categories_of
-from subscribers.models import Subscriber, TopicFilter
+from subscribers.models import Subscriber, TopicFilter, Vote
+from subscribers.similar import SIMILAR_NAME
 
 PAPER_FIELDS = (
     "id",
@@ -121,6 +122,8 @@ class PeriodIndex:
         self.trending_bonus = [ranking.trending_bonus(p.upvotes or 0) for p in self.papers]
         self._recency: BoundedDict[dt.datetime, _RecencyBonus] = BoundedDict(RECENCY_CACHE_LIMIT)
         self.by_upvotes = ranking.trending(self.upvotes, set(), len(self.upvotes))
+        self._vectors: tuple[model.Corpus, object] | None = None
+        self._vectors_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.papers)
@@ -155,6 +158,29 @@ class PeriodIndex:
         if found is None:
             found = self._recency.put(window_start, _RecencyBonus(self, window_start))
         return found
+
+    def vectors(self) -> tuple[model.Corpus, object]:
+        """The reader's model's corpus and vectors of the run's papers (one row a paper),
+        built on first use: only runs with a "similar to" topic pay for them."""
+        if self._vectors is None:
+            with self._vectors_lock:
+                if self._vectors is None:
+                    # Categories left out: a shared category alone would pass the threshold.
+                    texts = [model.PaperText(p.title, p.abstract, p.authors) for p in self.papers]
+                    corpus = model.Corpus()
+                    corpus.add(texts)
+                    self._vectors = (corpus, corpus.vectors(texts))
+        return self._vectors
+
+    def similar(self, seeds: Sequence[model.PaperText], bits: int) -> list[tuple[int, float]]:
+        """The papers among `bits` similar to `seeds` (alerts.search.model.similar): at most
+        SIMILAR_TOP_K (position, cosine), best first."""
+        if not seeds or not bits:
+            return []
+        corpus, vectors = self.vectors()
+        rows = [i for i in range(len(self.papers)) if (bits >> i) & 1]
+        found = model.similar(vectors[rows], corpus.vectors(seeds))
+        return [(rows[r], cosine) for r, cosine in found]
 
     def category_mask(self, categories: set[str]) -> int:
         """Papers in any of `categories` (an archive name such as "cs" covers cs.*)."""
@@ -268,6 +294,19 @@ class FilterSpec:
     query: str
 
 
+# A similar paper's relevance, beside a filter's: cosine x this (a cosine of 0.2, well above
+# the threshold, weighs as a query word matched in the title).
+SIMILAR_RELEVANCE = 10.0
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """A subscriber's "similar to" papers: their text, and their ids (never proposed back)."""
+
+    texts: tuple[model.PaperText, ...]
+    paper_ids: frozenset[int]
+
+
 def compose(
     *,
     pidx: PeriodIndex,
@@ -276,11 +315,15 @@ def compose(
     excluded: int,
     max_papers: int,
     include_trending: bool,
+    seeds: Seeds | None = None,
 ) -> Composition:
     """One subscriber's digest: the best `max_papers` papers their filters match in the
-    window, none already sent to them (`excluded`), and optionally what is trending."""
+    window, or that are similar to their `seeds`, none already sent to them (`excluded`),
+    and optionally what is trending."""
     candidates_mask = pidx.window_mask(window_start, pidx.window_end) & ~excluded
     found, categories, invalid = _matches(pidx, filters, candidates_mask, categories=include_trending)
+    if seeds is not None and seeds.texts:
+        _add_similar(pidx, found, seeds, candidates_mask)
     recency = pidx.recency_bonus(window_start)
     chosen = ranking.rank(found, pidx.trending_bonus, recency, max_papers)
     items = [
@@ -302,8 +345,9 @@ def compose(
     trending_items: list[ComposedItem] = []
     if include_trending and candidates_mask:
         # A trending-only subscription (no filters) gets a whole digest of trending papers.
-        limit = settings.DIGEST_TRENDING_SIZE if filters else max_papers
-        order = None if filters else _trending_only_order(pidx, recency)
+        topics = filters or (seeds is not None and seeds.texts)
+        limit = settings.DIGEST_TRENDING_SIZE if topics else max_papers
+        order = None if topics else _trending_only_order(pidx, recency)
         trending_items = _trending(pidx, items, categories, candidates_mask, limit, order)
     return Composition(
         window_start=window_start,
@@ -365,6 +409,21 @@ def _matches(
                 entry[1].append(name)
                 entry[2].append(hit)
     return found, named, invalid
+
+
+def _add_similar(pidx: PeriodIndex, found: dict[int, list], seeds: Seeds, candidates_mask: int) -> None:
+    """Add the candidates similar to the seeds to `found` as matches of SIMILAR_NAME."""
+    for doc, cosine in pidx.similar(seeds.texts, candidates_mask):
+        if pidx.papers[doc].id in seeds.paper_ids:
+            continue
+        hit = Hit(doc, SIMILAR_RELEVANCE * cosine, ())
+        entry = found.get(doc)
+        if entry is None:
+            found[doc] = [hit.score, [SIMILAR_NAME], [hit]]
+        else:
+            entry[0] = max(entry[0], hit.score)
+            entry[1].append(SIMILAR_NAME)
+            entry[2].append(hit)
 
 
 def _trending_only_order(pidx: PeriodIndex, recency: dict[int, float]) -> list[int]:
@@ -447,6 +506,30 @@ def filters_of(subscriber_ids: Iterable[int]) -> dict[int, list[FilterSpec]]:
     return specs
 
 
+def seeds_of(subscriber_ids: Iterable[int]) -> dict[int, Seeds]:
+    """Each subscriber's "similar to" papers (subscribers.similar), with one query."""
+    rows = (
+        Vote.objects.filter(
+            subscriber_id__in=list(subscriber_ids), action=Vote.Action.MORE, source=Vote.Source.SEED
+        )
+        .order_by("subscriber_id", "created_at", "id")
+        .values_list(
+            "subscriber_id",
+            "paper_id",
+            "paper__title",
+            "paper__abstract",
+            "paper__authors",
+        )
+    )
+    texts: dict[int, list[model.PaperText]] = defaultdict(list)
+    ids: dict[int, set[int]] = defaultdict(set)
+    for sub_id, paper_id, title, abstract, authors in rows:
+        # As the period's papers (PeriodIndex.vectors): without categories.
+        texts[sub_id].append(model.PaperText(title, abstract, authors or ()))
+        ids[sub_id].add(paper_id)
+    return {sub_id: Seeds(tuple(found), frozenset(ids[sub_id])) for sub_id, found in texts.items()}
+
+
 def window_starts(subscriber_ids: Iterable[int]) -> dict[int, dt.datetime]:
     """Each subscriber's previous delivered (sent or skipped) digest's window end: where
     the next digest's window starts, so a gap between digests never loses a paper."""
@@ -521,6 +604,7 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
     digest is read back from its stored items, so it sends what its first attempt chose."""
     subscriber_ids = [d.subscriber_id for d in digests]
     filters = filters_of(subscriber_ids)
+    seeds = seeds_of(subscriber_ids)
     starts = window_starts(subscriber_ids)
     retried = [d for d in digests if d.attempts > 0 and d.window_start is not None]
     stored = _stored_items(retried) if retried else {}
@@ -540,8 +624,12 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
                     stored[digest.pk], digest.window_start, lambda item, pidx=pidx: _in_index(pidx, item)
                 )
             else:
-                composition = _compose_new(pidx, digest, specs, starts, sent_before)
+                composition = _compose_new(
+                    pidx, digest, specs, starts, sent_before, seeds.get(digest.subscriber_id)
+                )
             names = [spec.name for spec in specs]
+            if digest.subscriber_id in seeds:
+                names.append(SIMILAR_NAME)
             prepared.append(
                 Prepared(digest, digest.subscriber, pidx, composition, names, new=digest.pk not in stored)
             )
@@ -554,6 +642,7 @@ def _compose_new(
     specs: Sequence[FilterSpec],
     starts: dict[int, dt.datetime],
     sent_before: dict[int, int],
+    seeds: Seeds | None = None,
 ) -> Composition:
     subscriber = digest.subscriber
     previous = starts.get(subscriber.pk)
@@ -565,4 +654,5 @@ def _compose_new(
         excluded=sent_before.get(subscriber.pk, 0),
         max_papers=subscriber.max_papers,
         include_trending=subscriber.include_trending,
+        seeds=seeds,
     )

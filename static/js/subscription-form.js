@@ -83,7 +83,9 @@
     var controller = new AbortController();
     pending.set(input, controller);
     target.setAttribute("aria-busy", "true");
-    fetch(previewUrl + "?q=" + encodeURIComponent(query), {
+    // A query ("q") or the papers pasted as "similar to" ("similar").
+    var param = target.getAttribute("data-preview-param") || "q";
+    fetch(previewUrl + "?" + param + "=" + encodeURIComponent(query), {
       signal: controller.signal,
       headers: { "Accept": "text/html" },
       credentials: "same-origin"
@@ -106,13 +108,13 @@
 
   form.addEventListener("input", function (event) {
     var input = event.target;
-    if (!input.name || !/-query$/.test(input.name)) return;
+    if (!input.name || !(/-query$/.test(input.name) || input.name === "similar")) return;
     clearTimeout(timers.get(input));
     timers.set(input, setTimeout(function () { showPreview(input); }, DELAY_MS));
   });
 
   // Filters already filled in (the preferences page, a form sent back with errors).
-  Array.prototype.forEach.call(form.querySelectorAll('input[name$="-query"]'), function (input) {
+  Array.prototype.forEach.call(form.querySelectorAll('input[name$="-query"], textarea[name="similar"]'), function (input) {
     if (input.value.trim() && previewTarget(input) && !previewTarget(input).innerHTML.trim()) {
       showPreview(input, true);  // shown, not read out: nobody typed
     }
