@@ -35,6 +35,7 @@ __all__ = [
     "category_notices_queue",
     "confirmation_resend",
     "pending_signup_filters",
+    "pending_signup_similar",
     "subscriber_email_failed",
     "subscriber_erase",
     "subscriber_links_resend",
@@ -284,6 +285,15 @@ def _signup_again(
 def pending_signup_filters(subscriber: Subscriber) -> list[FilterInput] | None:
     """The filters a repeated sign-up asked for and a confirmation would apply, if any."""
     return _filters_of(subscriber.pending_signup) if subscriber.pending_signup else None
+
+
+def pending_signup_similar(subscriber: Subscriber) -> list[Paper] | None:
+    """The "similar to" papers a repeated sign-up asked for and a confirmation would apply."""
+    if not subscriber.pending_signup:
+        return None
+    wanted = subscriber.pending_signup.get("similar", [])
+    found = Paper.objects.in_bulk(wanted)
+    return [found[pk] for pk in wanted if pk in found]
 
 
 def _filters_of(pending: dict) -> list[FilterInput]:

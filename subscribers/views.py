@@ -264,6 +264,9 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
             "subscriber": subscriber,
             "token": token,
             "filters": services.pending_signup_filters(subscriber) or subscriber.filters.all(),
+            "similar": services.pending_signup_similar(subscriber)
+            if pending
+            else similar.seeds_of(subscriber),
             "pending_at": pending["at"] if pending else "",
         }
         return render(request, "subscribers/confirm.html", context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -16,6 +17,7 @@ from subscribers.models import Subscriber, Vote
 from subscribers.similar import SIMILAR_NAME, seeds_check, seeds_lookup, seeds_parse, seeds_set
 from subscribers.tokens import MANAGE, make_token
 from tests.factories import PaperFactory, SubscriberFactory
+from tests.subscribers.conftest import links_in
 from tests.subscribers.helpers import preferences_data, signup_data
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -221,3 +223,22 @@ def test_the_digest_brings_papers_similar_to_the_seeds(mailoutbox):
     assert not {paper.pk for paper in far} & {item.paper_id for item in items}
     (message,) = mailoutbox
     assert SIMILAR_NAME in message.body
+
+
+@pytest.mark.django_db
+def test_a_repeated_sign_up_applies_its_papers_only_once_confirmed(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    subscriber = SubscriberFactory(email="ada@example.org", status=Subscriber.Status.UNSUBSCRIBED)
+    PaperFactory(arxiv_id="2401.01234")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/", signup_data(filters=[("", "")], similar="2401.01234"))
+    assert response.status_code == 200
+    assert not Vote.objects.exists()  # whoever signed up may not own the address
+    (message,) = mailoutbox
+    confirm = links_in(message)["confirm"]
+    page = client.get(confirm).text
+    assert "Similar to these papers</strong>: 2401.01234" in page
+    pending = re.search(r'name="pending" value="([^"]+)"', page).group(1)
+    client.post(confirm, {"pending": pending})
+    assert list(Vote.objects.filter(subscriber=subscriber).values_list("source", flat=True)) == ["seed"]
