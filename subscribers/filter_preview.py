@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from alerts.core.display import safe_url
 from alerts.models import Paper
-from alerts.search import model
+from alerts.search import hints, model
 from alerts.search.matcher import PaperDoc, PaperIndex
 from alerts.search.textnorm import highlight_spans
 from subscribers import rules, similar
@@ -48,6 +48,8 @@ class FilterPreview:
     total: int = 0
     days: list[DayCount] = field(default_factory=list)
     papers: list[PreviewPaper] = field(default_factory=list)
+    # When the query matched nothing: rewrites that would have (alerts.search.hints).
+    hints: list[hints.Hint] = field(default_factory=list)
 
     @property
     def busiest(self) -> int:
@@ -67,6 +69,7 @@ class WeekIndex:
     days: list[dt.date]
     window: list[dt.date]
     by_day: dict[dt.date, int]  # day of the window -> bitset of its papers
+    categories: frozenset[str] = frozenset()  # the categories the window's papers are in
 
 
 _lock = threading.Lock()
@@ -104,7 +107,8 @@ def week_index() -> WeekIndex:
                 by_day[day] |= 1 << (len(days))
             days.append(day)
         index = PaperIndex(docs, cache_bytes=settings.PREVIEW_CACHE_BYTES)
-        _current = WeekIndex(key, index, titles, urls, days, window, by_day)
+        categories = frozenset(c for doc in docs for c in doc.categories)
+        _current = WeekIndex(key, index, titles, urls, days, window, by_day, categories)
         return _current
 
 
@@ -137,12 +141,16 @@ def filter_preview(text: str) -> FilterPreview:
         PreviewPaper(_title_parts(week.titles[hit.doc], hit.terms), week.urls[hit.doc], week.days[hit.doc])
         for hit in week.index.top_hits(text, TOP_PAPERS, mask=matched)
     ]
+    found_hints = []
+    if not matched:
+        found_hints = hints.hints(text, lambda query: week.index.match(query).bit_count(), week.categories)
     return FilterPreview(
         query=text,
         window_days=days,
         total=matched.bit_count(),
         days=[DayCount(day, (matched & week.by_day[day]).bit_count()) for day in week.window],
         papers=papers,
+        hints=found_hints,
     )
 
 
