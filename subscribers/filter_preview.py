@@ -175,7 +175,9 @@ class WeekVectors:
     key: tuple
     ids: list[int]
     corpus: model.Corpus
-    vectors: object  # scipy.sparse.csr_matrix, one row per paper of the week, by id
+    # The week's papers (by id) as the model's vectors of length 1, transposed: one column
+    # a paper (see alerts.search.model.similarities).
+    vectors_t: object
 
 
 _vectors_lock = threading.Lock()
@@ -203,7 +205,7 @@ def week_vectors(week: WeekIndex) -> WeekVectors:
             texts.append(model.PaperText(title, abstract, authors or ()))
         corpus = model.Corpus()
         corpus.add(texts)
-        _vectors = WeekVectors(week.key, ids, corpus, corpus.vectors(texts))
+        _vectors = WeekVectors(week.key, ids, corpus, model.unit_rows(corpus.vectors(texts)).T.tocsr())
         return _vectors
 
 
@@ -228,13 +230,10 @@ def similar_preview(text: str) -> SimilarPreview:
     seeds = Paper.objects.filter(pk__in=[paper.pk for paper in lookup.papers])
     seed_texts = [model.PaperText(p.title, p.abstract, p.authors or ()) for p in seeds]
     seed_ids = {paper.pk for paper in lookup.papers}
-    matches = [
-        (row, cosine)
-        for row, cosine in model.similar(
-            vectors.vectors, vectors.corpus.vectors(seed_texts), limit=len(vectors.ids)
-        )
-        if vectors.ids[row] not in seed_ids
-    ]
+    cosine = model.similarities(vectors.vectors_t, [vectors.corpus.vectors(seed_texts)])[0]
+    matches = model.most_similar(
+        cosine, limit=len(vectors.ids), allowed=lambda row: vectors.ids[row] not in seed_ids
+    )
     papers = []
     if len(vectors.ids) == len(week.titles):  # the same papers (else one arrived in between)
         papers = [

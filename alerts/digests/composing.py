@@ -8,13 +8,15 @@ every digest of that run: each distinct filter is compiled and evaluated once ag
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from django.conf import settings
 from django.db.models import Count, Max
 
@@ -160,8 +162,9 @@ class PeriodIndex:
         return found
 
     def vectors(self) -> tuple[model.Corpus, object]:
-        """The reader's model's corpus and vectors of the run's papers (one row a paper),
-        built on first use: only runs with a "similar to" topic pay for them."""
+        """The reader's model's corpus and vectors of the run's papers (of length 1,
+        transposed: one column a paper), built on first use: only runs with a "similar to"
+        topic pay for them."""
         if self._vectors is None:
             with self._vectors_lock:
                 if self._vectors is None:
@@ -169,18 +172,18 @@ class PeriodIndex:
                     texts = [model.PaperText(p.title, p.abstract, p.authors) for p in self.papers]
                     corpus = model.Corpus()
                     corpus.add(texts)
-                    self._vectors = (corpus, corpus.vectors(texts))
+                    self._vectors = (corpus, model.unit_rows(corpus.vectors(texts)).T.tocsr())
         return self._vectors
 
-    def similar(self, seeds: Sequence[model.PaperText], bits: int) -> list[tuple[int, float]]:
-        """The papers among `bits` similar to `seeds` (alerts.search.model.similar): at most
-        SIMILAR_TOP_K (position, cosine), best first."""
-        if not seeds or not bits:
-            return []
-        corpus, vectors = self.vectors()
-        rows = [i for i in range(len(self.papers)) if (bits >> i) & 1]
-        found = model.similar(vectors[rows], corpus.vectors(seeds))
-        return [(rows[r], cosine) for r, cosine in found]
+    def similarities(self, seeds: Mapping[int, Seeds]) -> dict[int, np.ndarray]:
+        """{key: cosine of every paper of the run with those seeds' centroid}: one sparse
+        product for all the seeds of a chunk (alerts.search.model.similarities)."""
+        if not seeds:
+            return {}
+        corpus, vectors_t = self.vectors()
+        keys = list(seeds)
+        cosines = model.similarities(vectors_t, [corpus.vectors(seeds[key].texts) for key in keys])
+        return dict(zip(keys, cosines, strict=True))
 
     def category_mask(self, categories: set[str]) -> int:
         """Papers in any of `categories` (an archive name such as "cs" covers cs.*)."""
@@ -301,10 +304,12 @@ SIMILAR_RELEVANCE = 10.0
 
 @dataclass(frozen=True)
 class Seeds:
-    """A subscriber's "similar to" papers: their text, and their ids (never proposed back)."""
+    """A subscriber's "similar to" papers: their text, their ids (never proposed back),
+    and once computed for a run, every paper's cosine with their centroid."""
 
     texts: tuple[model.PaperText, ...]
     paper_ids: frozenset[int]
+    cosine: np.ndarray | None = None
 
 
 def compose(
@@ -412,10 +417,14 @@ def _matches(
 
 
 def _add_similar(pidx: PeriodIndex, found: dict[int, list], seeds: Seeds, candidates_mask: int) -> None:
-    """Add the candidates similar to the seeds to `found` as matches of SIMILAR_NAME."""
-    for doc, cosine in pidx.similar(seeds.texts, candidates_mask):
-        if pidx.papers[doc].id in seeds.paper_ids:
-            continue
+    """Add the candidates similar to the seeds (alerts.search.model.most_similar: at most
+    SIMILAR_TOP_K from SIMILAR_THRESHOLD on) to `found` as matches of SIMILAR_NAME."""
+    cosine = seeds.cosine if seeds.cosine is not None else pidx.similarities({0: seeds})[0]
+    papers = pidx.papers
+    chosen = model.most_similar(
+        cosine, allowed=lambda doc: (candidates_mask >> doc) & 1 and papers[doc].id not in seeds.paper_ids
+    )
+    for doc, cosine in chosen:
         hit = Hit(doc, SIMILAR_RELEVANCE * cosine, ())
         entry = found.get(doc)
         if entry is None:
@@ -617,6 +626,10 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
         pidx = period_index(window_end)
         fresh = [d.subscriber_id for d in run if d.pk not in stored]
         sent_before = already_sent(pidx, fresh) if fresh else {}
+        # The chunk's "similar to" topics: one sparse product for all of them.
+        run_seeds = {sub_id: seeds[sub_id] for sub_id in fresh if sub_id in seeds}
+        for sub_id, cosine in pidx.similarities(run_seeds).items():
+            run_seeds[sub_id] = dataclasses.replace(run_seeds[sub_id], cosine=cosine)
         for digest in run:
             specs = filters.get(digest.subscriber.pk, [])
             if digest.pk in stored:
@@ -625,7 +638,7 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
                 )
             else:
                 composition = _compose_new(
-                    pidx, digest, specs, starts, sent_before, seeds.get(digest.subscriber_id)
+                    pidx, digest, specs, starts, sent_before, run_seeds.get(digest.subscriber_id)
                 )
             names = [spec.name for spec in specs]
             if digest.subscriber_id in seeds:

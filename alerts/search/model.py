@@ -38,7 +38,7 @@ import random
 import struct
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -403,10 +403,59 @@ SIMILAR_THRESHOLD = 0.08
 SIMILAR_TOP_K = 10
 
 
-def _unit_rows(x: sp.csr_matrix) -> sp.csr_matrix:
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+def unit_rows(x: sp.csr_matrix) -> sp.csr_matrix:
+    """`x` with every row scaled to length 1 (rows of zeros stay zeros)."""
+    x = sp.csr_matrix(x, copy=True)
+    counts = np.diff(x.indptr)
+    rows = np.repeat(np.arange(x.shape[0]), counts)
+    norms = np.sqrt(np.bincount(rows, weights=x.data.astype(np.float64) ** 2, minlength=x.shape[0]))
     norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ x)
+    x.data = (x.data / norms[rows]).astype(x.dtype)
+    return x
+
+
+def centroid_rows(groups: Sequence[sp.csr_matrix]) -> sp.csr_matrix:
+    """One row per group of seed rows: the mean of its rows (each scaled to length 1),
+    scaled to length 1; a row of zeros for a group with no known term."""
+    indptr = [0]
+    indices: list[int] = []
+    data: list[float] = []
+    for group in groups:
+        unit = unit_rows(group)
+        columns, inverse = np.unique(unit.indices, return_inverse=True)
+        sums = np.bincount(inverse, weights=unit.data, minlength=len(columns))
+        norm = math.sqrt(float(sums @ sums))
+        if norm:
+            indices.extend(columns.tolist())
+            data.extend((sums / norm).tolist())
+        indptr.append(len(indices))
+    return sp.csr_matrix(
+        (np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
+        shape=(len(groups), DIMENSION),
+    )
+
+
+def similarities(vectors_t: sp.csr_matrix, groups: Sequence[sp.csr_matrix]) -> np.ndarray:
+    """The cosine of every paper with each group's centroid, (groups, papers), as one
+    sparse product for all the groups (a chunk's subscribers). `vectors_t`: the papers'
+    rows of length 1 (`unit_rows`), transposed to CSR once (`.T.tocsr()`)."""
+    return (centroid_rows(groups) @ vectors_t).toarray()
+
+
+def most_similar(
+    cosine: np.ndarray,
+    *,
+    threshold: float = SIMILAR_THRESHOLD,
+    limit: int = SIMILAR_TOP_K,
+    allowed: Callable[[int], bool] | None = None,
+) -> list[tuple[int, float]]:
+    """`(paper, cosine)` for the papers at `threshold` or above (and `allowed`, when
+    given), best first, at most `limit`."""
+    rows = np.flatnonzero(cosine >= threshold).tolist()
+    if allowed is not None:
+        rows = [r for r in rows if allowed(r)]
+    ranked = sorted(rows, key=lambda r: (-cosine[r], r))[:limit]
+    return [(r, float(cosine[r])) for r in ranked]
 
 
 def similar(
@@ -421,11 +470,5 @@ def similar(
     at most `limit`. No seeds, or seeds with no known term: nothing."""
     if seeds.shape[0] == 0 or vectors.shape[0] == 0:
         return []
-    centroid = sp.csr_matrix(_unit_rows(seeds).mean(axis=0))
-    norm = math.sqrt(float(centroid.multiply(centroid).sum()))
-    if not norm:
-        return []
-    cosine = np.asarray((_unit_rows(vectors) @ centroid.T).todense()).ravel() / norm
-    rows = np.flatnonzero(cosine >= threshold)
-    ranked = sorted(rows.tolist(), key=lambda r: (-cosine[r], r))[:limit]
-    return [(r, float(cosine[r])) for r in ranked]
+    cosine = similarities(unit_rows(vectors).T.tocsr(), [seeds])[0]
+    return most_similar(cosine, threshold=threshold, limit=limit)

@@ -242,3 +242,13 @@ def test_a_repeated_sign_up_applies_its_papers_only_once_confirmed(
     pending = re.search(r'name="pending" value="([^"]+)"', page).group(1)
     client.post(confirm, {"pending": pending})
     assert list(Vote.objects.filter(subscriber=subscriber).values_list("source", flat=True)) == ["seed"]
+
+
+@pytest.mark.django_db
+def test_the_preview_button_without_javascript_shows_the_pasted_papers(client, week_papers):
+    data = signup_data(filters=[("", "")], similar=f"{week_papers[2].arxiv_id}\n2401.99999", action="preview")
+    text = client.post("/", data).text
+    assert 'id="similar-preview"' in text
+    assert "No paper 2401.99999 is stored here" in text
+    assert week_papers[2].title in text
+    assert not Subscriber.objects.exists()
