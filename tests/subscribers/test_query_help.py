@@ -43,7 +43,7 @@ def test_a_query_that_matches_gets_no_hints(client, week_papers):
 def test_the_forms_offer_a_labelled_category_picker_and_examples(client, page):
     url = "/" if page == "signup" else f"/manage/{make_token(SubscriberFactory(), MANAGE)}/"
     text = client.get(url).text
-    assert '<label for="filters-0-category">Add an arXiv category</label>' in text
+    assert '<label for="filters-0-category">Add a category</label>' in text
     picker = re.search(r'<select id="filters-0-category"[^>]*>', text).group(0)
     assert "name=" not in picker  # never posted with the form
     assert 'data-category-for="id_filters-0-query"' in picker
