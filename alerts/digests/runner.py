@@ -44,6 +44,7 @@ def digests_dry_run(*, emails: list[str] | None, now: dt.datetime) -> DeliveryRu
     for group in chunked(subscribers, 500):
         chunk = [s.pk for s in group]
         filters = composing.filters_of(chunk)
+        seeds = composing.seeds_of(chunk)
         starts = composing.window_starts(chunk)
         sent_before = composing.already_sent(pidx, chunk)
         for subscriber in group:
@@ -55,6 +56,7 @@ def digests_dry_run(*, emails: list[str] | None, now: dt.datetime) -> DeliveryRu
                 excluded=sent_before.get(subscriber.pk, 0),
                 max_papers=subscriber.max_papers,
                 include_trending=subscriber.include_trending,
+                seeds=seeds.get(subscriber.pk),
             )
             if composition.is_empty and not subscriber.send_when_empty:
                 run.would_skip += 1

@@ -47,3 +47,11 @@ def test_a_readers_model_reorders_the_chosen_papers_by_the_sum_of_places():
     assert [doc for _, doc in ranking.rerank(chosen, scores)] == [10, 12, 13, 11]
     # The model agreeing with the filters changes nothing.
     assert ranking.rerank(chosen, {10: 4, 11: 3, 12: 2, 13: 1}) == chosen
+
+
+def test_trending_only_order_weighs_upvotes_against_recency():
+    # A paper from the window's end needs a tenth of the upvotes of one from its start.
+    assert ranking.trending_only_score(9, 1.0) == ranking.trending_only_score(99, 0.0)
+    assert ranking.trending_only_score(12, 1.0) > ranking.trending_only_score(99, 0.0)
+    assert ranking.trending_only_score(50, 0.5) > ranking.trending_only_score(40, 0.5)  # same age: upvotes
+    assert ranking.trending_only_score(5, 2.0) == ranking.trending_only_score(5, 1.0)  # clamped
