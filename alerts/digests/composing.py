@@ -12,7 +12,7 @@ import datetime as dt
 import threading
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -90,7 +90,8 @@ def paper_row_of(paper: Paper) -> PaperRow:
 # a worker's memory stays bounded however many distinct filters the subscribers have.
 CACHE_LIMIT = 50_000
 # Matches past max_papers kept with a digest for its browser view ("N more matches"): a
-# broad filter can match hundreds a day, and every digest row's items are written.
+# broad filter can match hundreds a day. They are kept in one value on the digest row
+# (Digest.more_matches, `more_stored`), not as item rows.
 MORE_KEPT = 100
 RECENCY_CACHE_LIMIT = 64  # window starts: most digests of a run share one
 
@@ -258,8 +259,9 @@ class Composition:
 
     @property
     def all_items(self) -> list[ComposedItem]:
-        """Every item to store with the digest (the extra matches too)."""
-        return self.items + self.trending + self.more
+        """Every item to store as the digest's items (the extra matches are stored apart,
+        compactly: `more_stored`)."""
+        return self.items + self.trending
 
 
 @dataclass(frozen=True)
@@ -391,18 +393,31 @@ def _trending(
     return trending
 
 
+def more_stored(composition: Composition) -> dict:
+    """The extra matches of `composition` as Digest.more_matches keeps them."""
+    if not composition.more_count:
+        return {}
+    return {
+        "total": composition.more_count,
+        "items": [[item.paper.id, item.score, item.filters, list(item.terms)] for item in composition.more],
+    }
+
+
 def composition_from_items(
-    items: Iterable[DigestItem], window_start: dt.datetime | None, locate
+    items: Iterable[DigestItem],
+    window_start: dt.datetime | None,
+    locate: Callable[[int], tuple[PaperRow, int] | None],
+    more_matches: dict | None = None,
 ) -> Composition:
-    """A stored digest's composition, read back from its items (a retry sends the same
-    digest; the browser view shows it as sent). `locate(item)` gives (PaperRow, position)
-    or None for a paper no longer at hand."""
+    """A stored digest's composition, read back from its items and its `more_matches` (a
+    retry sends the same digest; the browser view shows it as sent). `locate(paper id)`
+    gives (PaperRow, position) or None for a paper no longer at hand."""
     matched: list[ComposedItem] = []
     trending: list[ComposedItem] = []
     more: list[ComposedItem] = []
     sections = {DigestItem.Section.TRENDING: trending, DigestItem.Section.MORE: more}
     for item in items:
-        found = locate(item)
+        found = locate(item.paper_id)
         if found is None:
             continue
         row, position = found
@@ -416,7 +431,28 @@ def composition_from_items(
             terms=tuple(item.terms),
         )
         sections.get(item.section, matched).append(composed)
-    return Composition(window_start=window_start, items=matched, trending=trending, more=more)
+    stored = more_matches or {}
+    for n, (paper_id, score, names, terms) in enumerate(stored.get("items", ()), start=len(matched) + 1):
+        found = locate(paper_id)
+        if found is not None:
+            more.append(
+                ComposedItem(
+                    paper=found[0],
+                    doc=found[1],
+                    section=DigestItem.Section.MORE,
+                    rank=n,
+                    score=score,
+                    filters=list(names),
+                    terms=tuple(terms),
+                )
+            )
+    return Composition(
+        window_start=window_start,
+        items=matched,
+        trending=trending,
+        more=more,
+        more_total=stored.get("total", 0),
+    )
 
 
 def filters_of(subscriber_ids: Iterable[int]) -> dict[int, list[FilterSpec]]:
@@ -494,8 +530,8 @@ def _stored_items(digests: Sequence[Digest]) -> dict[int, list[DigestItem]]:
     return stored
 
 
-def _in_index(pidx: PeriodIndex, item: DigestItem):
-    pos = pidx.position.get(item.paper_id)
+def _in_index(pidx: PeriodIndex, paper_id: int) -> tuple[PaperRow, int] | None:
+    pos = pidx.position.get(paper_id)
     return None if pos is None else (pidx.papers[pos], pos)
 
 
@@ -520,7 +556,10 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
             specs = filters.get(digest.subscriber.pk, [])
             if digest.pk in stored:
                 composition = composition_from_items(
-                    stored[digest.pk], digest.window_start, lambda item, pidx=pidx: _in_index(pidx, item)
+                    stored[digest.pk],
+                    digest.window_start,
+                    lambda paper_id, pidx=pidx: _in_index(pidx, paper_id),
+                    digest.more_matches,
                 )
             else:
                 composition = _compose_new(pidx, digest, specs, starts, sent_before)

@@ -33,7 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from alerts.core import bulk
-from alerts.digests.composing import Composition, Prepared, prepare
+from alerts.digests.composing import Composition, Prepared, more_stored, prepare
 from alerts.digests.journal import SendJournal
 from alerts.digests.messages import build_message, digest_links, message_id_of, render
 from alerts.digests.recovery import mark_unknown, retry_in, schedule_retries, send_error_of
@@ -183,6 +183,7 @@ def store(
         if p.new:
             digest.window_start = comp.window_start
             digest.paper_count = len(comp.items)
+            digest.more_matches = more_stored(comp)
             new_items += _item_rows(digest, comp)
         if comp.invalid_filters:
             digest.last_error = "filters that could not be read were left out: " + ", ".join(
@@ -194,7 +195,10 @@ def store(
             to_send.append(p)
     with transaction.atomic():
         bulk.insert_ignoring_conflicts(DigestItem, new_items)
-        bulk.update([p.digest for p in prepared if p.new], ["window_start", "paper_count", "last_error"])
+        bulk.update(
+            [p.digest for p in prepared if p.new],
+            ["window_start", "paper_count", "more_matches", "last_error"],
+        )
         for d in skipped:
             d.status, d.finished_at, d.claim_id = Digest.Status.SKIPPED, now, None
         bulk.update(skipped, ["status", "finished_at", "claim_id", "last_error"])
