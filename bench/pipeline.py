@@ -21,9 +21,10 @@ per subscriber and queues them in chunks; the workers send them. Measured:
   whole machine, so that other load on the shared machine shows.
 
 Backends: (a) `bench.esp.EmailBackend`, anymail's test backend without its in-memory
-outbox; (b) Django's SMTP backend (one connection per chunk) to an aiosmtpd sink in a
-separate process (bench.smtpsink), compared with the sink's own ceiling: plain smtplib
-over one connection sending the same messages (the first 1,000 the sink received).
+outbox; (b) Django's SMTP backend (one connection per worker, kept across chunks) to an
+aiosmtpd sink in a separate process (bench.smtpsink), compared with the sink's own
+ceiling: plain smtplib over one connection sending the same messages (the first 1,000
+the sink received).
 """
 
 from __future__ import annotations
