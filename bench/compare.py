@@ -8,17 +8,20 @@ the `--before` checkout, then in this one, `--runs` times (A B A B ...), so a ch
 machine's load falls on both sides alike. The figures each benchmark prints (CPU seconds,
 digests per second) are read from its output; the table gives each side's median and its
 spread (min-max), and whether the median after lies within the spread before. Nothing is
-written to bench/results/.
+written to bench/results/ unless `--out FILE` names where the table goes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from bench import common
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +46,10 @@ FIGURES = {
         (
             "pipeline 10,000 subscribers, worker CPU s",
             r"test\s+10,000 subscribers x 1,000 papers: .*?cpu workers (\d+) s",
+        ),
+        (
+            "pipeline 10,000 subscribers, PostgreSQL CPU s",
+            r"test\s+10,000 subscribers x 1,000 papers: .*?cpu workers \d+ s, postgres (\d+) s",
         ),
     ],
 }
@@ -111,12 +118,27 @@ def main() -> None:
     parser.add_argument("--before", type=Path, required=True, help="the other checkout (its own bench/)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", default="match,render,pipeline")
+    parser.add_argument("--out", type=Path, help="also write the table (markdown) to this file")
     args = parser.parse_args()
     benches = [name for name in args.only.split(",") if name]
     unknown = set(benches) - set(FIGURES)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
-    print("\n".join(compare(args.before.resolve(), benches, args.runs)))
+    # The machine is shared: its load around the runs says how far wall times can be trusted
+    # (the CPU-second figures depend far less on it).
+    load_before = os.getloadavg()
+    rows = compare(args.before.resolve(), benches, args.runs)
+    load_after = os.getloadavg()
+    rows.append("")
+    rows.append(
+        f"{args.runs} runs a side, interleaved; before: {args.before.name}; machine:"
+        f" {common.machine_line(common.machine()).split(';')[0]}; load average (1, 5, 15 min) at the start"
+        f" {', '.join(f'{x:.2f}' for x in load_before)}, at the end {', '.join(f'{x:.2f}' for x in load_after)}."
+    )
+    text = "\n".join(rows)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
