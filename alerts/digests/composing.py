@@ -254,14 +254,19 @@ class Composition:
     # Filters that could not be evaluated (a stored query the language no longer accepts).
     invalid_filters: list[str] = field(default_factory=list)
     # Matches past max_papers, best first (at most MORE_KEPT of them): not in the email,
-    # which says how many there are; listed in its browser view.
+    # which says how many there are; listed in its browser view. As read back from a stored
+    # digest (`composition_from_items`), for the browser view.
     more: list[ComposedItem] = field(default_factory=list)
     # How many matched past max_papers (more than `more` holds when over MORE_KEPT).
     more_total: int = 0
+    # The same matches as `compose` leaves them: already in Digest.more_matches' item form
+    # ([paper id, score, filters, terms]), with no object per item. Most items a digest
+    # keeps are these; an object each cost a tenth of a worker's time (bench/results/pipeline.md).
+    more_entries: list[list] = field(default_factory=list)
 
     @property
     def more_count(self) -> int:
-        return max(self.more_total, len(self.more))
+        return max(self.more_total, len(self.more), len(self.more_entries))
 
     @property
     def is_empty(self) -> bool:
@@ -299,9 +304,9 @@ def compose(
         _matched_item(pidx, found, doc, total, n, DigestItem.Section.MATCHED)
         for n, (total, doc) in enumerate(chosen, start=1)
     ]
+    papers = pidx.papers
     more = [
-        _matched_item(pidx, found, doc, total, n, DigestItem.Section.MORE)
-        for n, (total, doc) in enumerate(rest, start=len(items) + 1)
+        [papers[doc].id, round(total, 4), found[doc][1], _terms(pidx, found[doc][2])] for total, doc in rest
     ]
     trending_items: list[ComposedItem] = []
     if include_trending and candidates_mask:
@@ -313,8 +318,8 @@ def compose(
         items=items,
         trending=trending_items,
         invalid_filters=invalid,
-        more=more,
         more_total=len(found) - len(chosen),
+        more_entries=more,
     )
 
 
@@ -329,11 +334,14 @@ def _matched_item(
         rank=rank,
         score=round(total, 4),
         filters=names,
-        terms=pidx.sorted_terms(hits[0].terms) if len(hits) == 1 else _sorted_terms(hits),
+        terms=_terms(pidx, hits),
     )
 
 
-def _sorted_terms(hits: Sequence[Hit]) -> tuple[str, ...]:
+def _terms(pidx: PeriodIndex, hits: Sequence[Hit]) -> tuple[str, ...]:
+    """The terms an item's hits matched, sorted, without repeats."""
+    if len(hits) == 1:
+        return pidx.sorted_terms(hits[0].terms)
     return tuple(sorted({term for hit in hits for term in hit.terms}))
 
 
@@ -403,10 +411,10 @@ def more_stored(composition: Composition) -> dict:
     """The extra matches of `composition` as Digest.more_matches keeps them."""
     if not composition.more_count:
         return {}
-    return {
-        "total": composition.more_count,
-        "items": [[item.paper.id, item.score, item.filters, list(item.terms)] for item in composition.more],
-    }
+    items = composition.more_entries or [
+        [item.paper.id, item.score, item.filters, list(item.terms)] for item in composition.more
+    ]
+    return {"total": composition.more_count, "items": items}
 
 
 def composition_from_items(
