@@ -1,6 +1,7 @@
 """Before and after: the same benchmarks run in two checkouts, interleaved.
 
     python -m bench.compare --before ../old-checkout [--runs 5] [--only match,render,pipeline]
+                            [--only pipeline-smtp] [--out bench/results/FILE.md]
 
 Each benchmark runs in its `--quick` form (full sizes take most of an hour a run; the
 pipeline runs its 10,000-subscriber, 1,000-paper configuration alone), first in
@@ -52,6 +53,28 @@ FIGURES = {
             r"test\s+10,000 subscribers x 1,000 papers: .*?cpu workers \d+ s, postgres (\d+) s",
         ),
     ],
+    "pipeline-smtp": [
+        (
+            "smtp 10,000 subscribers, digests/s",
+            r"smtp\s+10,000 subscribers x 1,000 papers: .*?\(([\d,]+) digests/s\)",
+        ),
+        (
+            "smtp, the sink's ceiling, messages/s",
+            r"smtplib over one connection to the sink: ([\d,]+) messages/s",
+        ),
+        (
+            "smtp, worker CPU ms per digest",
+            r"- smtp, 10,000 subscribers: per digest ([\d.]+) ms of worker CPU",
+        ),
+        (
+            "smtp, PostgreSQL CPU ms per digest",
+            r"- smtp, 10,000 subscribers: per digest .*?([\d.]+) ms of PostgreSQL",
+        ),
+        (
+            "smtp, sink CPU ms per digest",
+            r"- smtp, 10,000 subscribers: per digest .*?([\d.]+) ms of the sink",
+        ),
+    ],
 }
 
 
@@ -69,10 +92,26 @@ pipeline.main()
 """
 
 
+# Over SMTP: 10,000 subscribers sent for two minutes, and the sink's ceiling measured in the
+# same run (plain smtplib over one connection replaying 1,000 of the messages, 3 times).
+PIPELINE_SMTP = """
+import sys
+import bench.pipeline as pipeline
+pipeline.plan_of = lambda args: {
+    "sizes": [(10_000, [(1000, pipeline.SMTP_BACKEND, 1, 120)])],
+    "ceiling_messages": 1000, "ceiling_runs": 3, "profile_at": None,
+}
+sys.argv = ["bench.pipeline", "--quick"]
+pipeline.main()
+"""
+
+
 def run_once(checkout: Path, bench: str) -> str:
     command = [sys.executable, "-m", f"bench.{bench}", "--quick"]
     if bench == "pipeline":
         command = [sys.executable, "-c", PIPELINE_10K]
+    if bench == "pipeline-smtp":
+        command = [sys.executable, "-c", PIPELINE_SMTP]
     done = subprocess.run(command, cwd=checkout, capture_output=True, text=True, timeout=1800, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{bench} failed in {checkout}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
