@@ -190,7 +190,7 @@ def seed_subscribers(have: int, total: int, vocabulary) -> dict:
         with cursor.copy(
             "COPY subscribers_subscriber (id, email, status, timezone, send_hour, frequency, max_papers,"
             " include_trending, send_when_empty, token_secret, unsubscribe_secret, created_at, updated_at,"
-            " confirmed_at, status_changed_at) FROM STDIN"
+            " confirmed_at, status_changed_at, pending_email) FROM STDIN"
         ) as subscriber_copy:
             for index, queries in subscribers:
                 pk = index + 1
@@ -211,6 +211,7 @@ def seed_subscribers(have: int, total: int, vocabulary) -> dict:
                         now,
                         now,
                         now,
+                        "",
                     )
                 )
                 for position, query in enumerate(queries):
