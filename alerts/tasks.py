@@ -13,7 +13,10 @@ from django.utils import timezone
 from alerts.digests.dispatch import ENQUEUE_BATCH, digests_dispatch, digests_enqueue, pending_of_run
 from alerts.digests.previews import digest_preview_send
 from alerts.digests.recovery import digests_recover
+from alerts.digests.resending import digest_resend_send
+from alerts.digests.retention import rows_prune
 from alerts.digests.sending import digests_send
+from alerts.incidents import incidents_check
 from alerts.models import Paper
 from alerts.papers.fetch import FetchSpec, fetch_specs, papers_fetch
 from alerts.papers.http import FetchError
@@ -125,6 +128,20 @@ def recover_digests(now: str | None = None) -> dict:
     }
 
 
+@shared_task(soft_time_limit=50 * 60, time_limit=60 * 60)
+def prune_old_rows(now: str | None = None) -> dict:
+    """Every night (beat): count the closed days, then delete digest items, delivery events
+    and fetch runs older than RETENTION_DAYS. `now` (ISO 8601) prunes as of that moment."""
+    pruned = rows_prune(now=dt.datetime.fromisoformat(now) if now else timezone.now())
+    return {
+        "cutoff": pruned.cutoff.isoformat(),
+        "days_counted": pruned.days_counted,
+        "digest_items": pruned.digest_items,
+        "delivery_events": pruned.delivery_events,
+        "fetch_runs": pruned.fetch_runs,
+    }
+
+
 @shared_task
 def send_test_digest(subscriber_id: int, to_email: str) -> str:
     """Admin's "send a test digest to me": the subscriber's next digest, to the admin."""
@@ -132,3 +149,25 @@ def send_test_digest(subscriber_id: int, to_email: str) -> str:
     if subscriber is None:
         return "subscriber gone"
     return digest_preview_send(subscriber=subscriber, to_email=to_email)
+
+
+@shared_task
+def resend_digest(resend_id: int) -> str:
+    """An admin's re-send of a sent digest (alerts.digests.resending): sent at most once,
+    never retried by itself."""
+    resend = digest_resend_send(resend_id=resend_id)
+    return resend.status if resend else "already taken"
+
+
+@shared_task
+def check_incidents(now: str | None = None) -> dict:
+    """Every 5 minutes (beat): open and close operator incidents, mail the admins once each
+    way (alerts.incidents). `now` (ISO 8601) runs the check as of that moment."""
+    result = incidents_check(now=dt.datetime.fromisoformat(now) if now else timezone.now())
+    for incident in result.opened:
+        logger.warning("incident opened: %s", incident.detail)
+    return {
+        "opened": [f"{i.kind}:{i.key}" for i in result.opened],
+        "closed": [f"{i.kind}:{i.key}" for i in result.closed],
+        "mailed": result.mailed,
+    }

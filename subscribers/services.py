@@ -9,6 +9,7 @@ rolled-back sign-up sends nothing and a slow mail server never holds up a reques
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -19,12 +20,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone as djtz
 
 from alerts.core import jobs
+from alerts.models import Paper
 from subscribers import rules
 from subscribers.erasure import subscriber_traces_erase
 from subscribers.invitations import invitation_use
-from subscribers.models import Invitation, Subscriber, SubscriberEvent, TopicFilter, new_token_secret
+from subscribers.models import Invitation, Subscriber, SubscriberEvent, TopicFilter, Vote, new_token_secret
 from subscribers.rules import FilterInput
 from subscribers.selectors import filters_with_unknown_categories
+from subscribers.similar import seeds_set
 
 __all__ = [
     "FilterInput",
@@ -33,6 +36,7 @@ __all__ = [
     "category_notices_queue",
     "confirmation_resend",
     "pending_signup_filters",
+    "pending_signup_similar",
     "subscriber_email_change_confirm",
     "subscriber_email_change_request",
     "subscriber_email_failed",
@@ -209,6 +213,7 @@ def subscription_create(
     send_when_empty: bool = False,
     client_ip: str | None = None,
     invitation: Invitation | None = None,
+    similar: Sequence[Paper] = (),
 ) -> SignupResult:
     """Sign an address up, or answer a repeated sign-up without revealing the address's state.
 
@@ -220,7 +225,8 @@ def subscription_create(
     Whoever signs up may not own the address: until the owner presses a confirmation's
     button, a sign-up changes nothing of an existing subscriber, and no email carries what
     the sign-up typed (filter names, queries). Emails to one address are limited to
-    SUBSCRIBER_EMAILS_PER_DAY a day.
+    SUBSCRIBER_EMAILS_PER_DAY a day. `similar`: papers of a "similar to" topic
+    (subscribers.similar), which can stand in for filters.
 
     When SIGNUP_ALLOWED_DOMAINS restricts sign-up, an address at another domain needs an
     `invitation`, which counts one use per sign-up (InvitationUnusable once it ran out).
@@ -228,7 +234,7 @@ def subscription_create(
     email = rules.check_email(email)
     if invitation is None:
         rules.check_signup_domain(email)
-    filters = rules.check_filters(filters, trending=include_trending)
+    filters = rules.check_filters(filters, trending=include_trending or bool(similar))
     preferences = _check_preferences(
         timezone=timezone,
         send_hour=send_hour,
@@ -241,11 +247,11 @@ def subscription_create(
         invitation_use(invitation=invitation)
     subscriber = _find_locked(email)
     if subscriber is None:
-        subscriber, created = _create_pending(email, filters, preferences, client_ip, invitation)
+        subscriber, created = _create_pending(email, filters, preferences, client_ip, invitation, similar)
         if created:
             _queue_email(subscriber, Kind.CONFIRMATION_SENT, actor=Actor.SUBSCRIBER, reason="signup")
             return SignupResult(subscriber, "created")
-    return _signup_again(subscriber, filters, preferences, client_ip)
+    return _signup_again(subscriber, filters, preferences, client_ip, similar)
 
 
 def _create_pending(
@@ -254,6 +260,7 @@ def _create_pending(
     preferences: dict,
     client_ip: str | None,
     invitation: Invitation | None = None,
+    similar: Sequence[Paper] = (),
 ) -> tuple[Subscriber, bool]:
     """A new pending subscriber and True; or the row a racing sign-up for the same address
     created first (found under its lock) and False."""
@@ -263,6 +270,7 @@ def _create_pending(
         with transaction.atomic():
             subscriber = Subscriber.objects.create(email=email, status_changed_at=djtz.now(), **preferences)
             _replace_filters(subscriber, filters)
+            seeds_set(subscriber=subscriber, papers=similar)
             _record(
                 subscriber,
                 Kind.CREATED,
@@ -280,7 +288,11 @@ def _create_pending(
 
 
 def _signup_again(
-    subscriber: Subscriber, filters: list[FilterInput], preferences: dict, client_ip: str | None
+    subscriber: Subscriber,
+    filters: list[FilterInput],
+    preferences: dict,
+    client_ip: str | None,
+    similar: Sequence[Paper] = (),
 ) -> SignupResult:
     """A sign-up for an address that exists: change nothing the owner has not confirmed."""
     if subscriber.status == Status.COMPLAINED:
@@ -294,6 +306,7 @@ def _signup_again(
         "at": djtz.now().isoformat(),
         "preferences": preferences,
         "filters": [[item.name, item.query] for item in filters],
+        "similar": [paper.pk for paper in similar],
     }
     subscriber.save(update_fields=["pending_signup", "updated_at"])
     queued = _queue_email(subscriber, Kind.CONFIRMATION_SENT, actor=Actor.SUBSCRIBER, reason="signup")
@@ -303,6 +316,15 @@ def _signup_again(
 def pending_signup_filters(subscriber: Subscriber) -> list[FilterInput] | None:
     """The filters a repeated sign-up asked for and a confirmation would apply, if any."""
     return _filters_of(subscriber.pending_signup) if subscriber.pending_signup else None
+
+
+def pending_signup_similar(subscriber: Subscriber) -> list[Paper] | None:
+    """The "similar to" papers a repeated sign-up asked for and a confirmation would apply."""
+    if not subscriber.pending_signup:
+        return None
+    wanted = subscriber.pending_signup.get("similar", [])
+    found = Paper.objects.in_bulk(wanted)
+    return [found[pk] for pk in wanted if pk in found]
 
 
 def _filters_of(pending: dict) -> list[FilterInput]:
@@ -368,6 +390,11 @@ def subscription_confirm(*, subscriber: Subscriber, pending_at: str = "") -> boo
         changed = _set_preferences(subscriber, pending["preferences"])
         if _replace_filters(subscriber, _filters_of(pending)):
             changed.append("filters")
+        seeds = Paper.objects.filter(pk__in=pending.get("similar", [])).in_bulk()
+        if seeds_set(
+            subscriber=subscriber, papers=[seeds[pk] for pk in pending.get("similar", []) if pk in seeds]
+        ):
+            changed.append("similar")
         if changed:
             _record(subscriber, Kind.UPDATED, actor=Actor.SUBSCRIBER, fields=changed, via="confirmation")
     kind = Kind.CONFIRMED if subscriber.status == Status.PENDING else Kind.RESUBSCRIBED
@@ -389,9 +416,11 @@ def subscription_update(
     max_papers: int | None = None,
     include_trending: bool | None = None,
     send_when_empty: bool | None = None,
+    similar: Sequence[Paper] | None = None,
     actor: str = Actor.SUBSCRIBER,
 ) -> list[str]:
-    """Change what is given (None leaves a field alone); return the names of changed fields."""
+    """Change what is given (None leaves a field alone); return the names of changed fields.
+    `similar`: the papers of the "similar to" topic (subscribers.similar)."""
     preferences = _check_preferences(
         timezone=timezone,
         send_hour=send_hour,
@@ -401,13 +430,21 @@ def subscription_update(
         send_when_empty=send_when_empty,
     )
     trending = subscriber.include_trending if include_trending is None else include_trending
-    cleaned_filters = rules.check_filters(filters, trending=trending) if filters is not None else None
+    if similar is None:
+        has_seeds = Vote.objects.filter(subscriber=subscriber, source=Vote.Source.SEED).exists()
+    else:
+        has_seeds = bool(similar)
+    cleaned_filters = (
+        rules.check_filters(filters, trending=trending or has_seeds) if filters is not None else None
+    )
     subscriber = _locked(subscriber)
     if subscriber.status == Status.COMPLAINED:
         raise SubscriptionError("This subscription is closed. Please contact us.")
     changed = _set_preferences(subscriber, preferences)
     if cleaned_filters is not None and _replace_filters(subscriber, cleaned_filters):
         changed.append("filters")
+    if similar is not None and seeds_set(subscriber=subscriber, papers=similar):
+        changed.append("similar")
     if changed:
         _record(subscriber, Kind.UPDATED, actor=actor, fields=changed)
     return changed

@@ -276,10 +276,28 @@ DIGEST_REQUEUE_BATCH = env.int("DIGEST_REQUEUE_BATCH", default=20_000)
 # (seconds) for the ESP's evidence (a webhook event naming the digest) before it is sent
 # again, with the same Message-ID: the only window in which a digest can arrive twice.
 DIGEST_UNKNOWN_GRACE = env.int("DIGEST_UNKNOWN_GRACE", default=1800)
+# An admin may send a digest again at most once in this many seconds (a double click, a
+# reload of the confirmation page): each re-send is a real second email to a person.
+DIGEST_RESEND_INTERVAL = env.int("DIGEST_RESEND_INTERVAL", default=600)
 # Waits between reconnections when the database drops while recording sent digests.
 DIGEST_DB_RETRY_DELAYS = [
     float(x) for x in env.list("DIGEST_DB_RETRY_DELAYS", default=["0.5", "1", "2", "4", "8", "15"])
 ]
+
+# OPERATOR ALERTS (alerts.incidents)
+# ------------------------------------------------------------------------------
+# Who gets one email per incident (a late source, a stuck queue, a failure-rate jump) and
+# one when it recovers: comma-separated addresses. Django mails server errors to them too.
+ADMINS = [(address, address) for address in env.list("DJANGO_ADMINS", default=[])]
+# The digest queue is stuck when its oldest waiting digest was created longer ago than this
+# (seconds): a dispatch run's digests are normally all sent within minutes.
+INCIDENT_QUEUE_STUCK_AFTER = env.int("INCIDENT_QUEUE_STUCK_AFTER", default=3600)
+# The failure rate is failed / (sent + failed) over the digests finished in the last
+# INCIDENT_FAILURE_WINDOW seconds; above INCIDENT_FAILURE_RATE, with at least
+# INCIDENT_FAILURE_MIN failed, it is an incident.
+INCIDENT_FAILURE_WINDOW = env.int("INCIDENT_FAILURE_WINDOW", default=3600)
+INCIDENT_FAILURE_RATE = env.float("INCIDENT_FAILURE_RATE", default=0.2)
+INCIDENT_FAILURE_MIN = env.int("INCIDENT_FAILURE_MIN", default=10)
 
 # SUBSCRIPTIONS
 # ------------------------------------------------------------------------------
@@ -313,6 +331,24 @@ PREVIEW_DAYS = env.int("PREVIEW_DAYS", default=7)
 # What the preview index's caches may hold in each web process, in bytes: any query costs
 # the same bounded memory (alerts/search/matcher.py, bench/preview.py).
 PREVIEW_CACHE_BYTES = env.int("PREVIEW_CACHE_BYTES", default=8 * 1024 * 1024)
+# Compiled topic filters kept across runs (alerts.search.compiled), so a day's matching is
+# evaluation, not parsing: each worker reads the file once and writes back what it compiled
+# (merged with the other workers', at most every MATCHER_FILTER_STORE_SAVE_SECONDS). A
+# cache: deleting it costs one day's parsing. Empty: kept in each process's memory only.
+MATCHER_FILTER_STORE = env("MATCHER_FILTER_STORE", default=str(DATA_DIR / "cache" / "compiled-filters"))
+MATCHER_FILTER_STORE_SAVE_SECONDS = env.int("MATCHER_FILTER_STORE_SAVE_SECONDS", default=60)
+
+# OPERATIONS
+# ------------------------------------------------------------------------------
+# Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_TOKEN>". Without a token
+# only a DEBUG (local) site serves it; production answers 404 and says so in its log.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# Digest items, delivery events and fetch runs older than this many days are deleted every
+# night (the daily counts of the charts and of /metrics are kept first). Digest items are
+# how a paper is never sent twice: the value must exceed DIGEST_MAX_LOOKBACK_DAYS.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=180)
+# Rows deleted per statement: short transactions, no long lock on a busy table.
+RETENTION_BATCH = env.int("RETENTION_BATCH", default=5000)
 
 # LOGGING
 # ------------------------------------------------------------------------------

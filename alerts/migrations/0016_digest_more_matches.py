@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0011_digestitem_more_section'),
+        ('alerts', '0015_prune_schedule'),
     ]
 
     operations = [
