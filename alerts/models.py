@@ -115,6 +115,13 @@ class Digest(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # The last delivery event an ESP reported (delivered, bounced, opened, ...).
     delivery_status = models.CharField(max_length=16, blank=True)
+    # The matches past max_papers, best first, for the browser view (the email only counts
+    # them): {"total": how many matched past max_papers, "items": [[paper id, score,
+    # [filter names], [matched terms]], ...]}, at most composing.MORE_KEPT items, ranked on
+    # after the matched items. One value on the row, not up to a hundred item rows a digest:
+    # those rows tripled the database's work per digest (bench/results/pipeline.md).
+    # Never counted as sent; written by alerts.digests.composing.more_stored.
+    more_matches = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-period", "-id"]
@@ -137,6 +144,11 @@ class Digest(models.Model):
     def __str__(self) -> str:
         return f"digest {self.pk} for {self.period} ({self.status})"
 
+    @property
+    def more_paper_ids(self) -> list[int]:
+        """The papers of `more_matches`, best first."""
+        return [entry[0] for entry in (self.more_matches or {}).get("items", ())]
+
 
 class DigestItem(models.Model):
     """A paper in a digest, with why it is there. A sent item is never sent again."""
@@ -144,7 +156,8 @@ class DigestItem(models.Model):
     class Section(models.TextChoices):
         MATCHED = "matched", "Matched"
         TRENDING = "trending", "Trending"
-        # Matched but past max_papers: not in the email, listed in its browser view.
+        # Matched but past max_papers: not in the email, listed in its browser view. Digests
+        # stored before Digest.more_matches have such items; newer ones keep them there.
         MORE = "more", "More matches (browser view)"
         # No filter matched it; the subscriber's personal model proposed it.
         SIMILAR = "similar", "You may also like"

@@ -1,6 +1,7 @@
 """Before and after: the same benchmarks run in two checkouts, interleaved.
 
     python -m bench.compare --before ../old-checkout [--runs 5] [--only match,render,pipeline]
+                            [--only pipeline-smtp] [--out bench/results/FILE.md]
 
 Each benchmark runs in its `--quick` form (full sizes take most of an hour a run; the
 pipeline runs its 10,000-subscriber, 1,000-paper configuration alone), first in
@@ -8,17 +9,20 @@ the `--before` checkout, then in this one, `--runs` times (A B A B ...), so a ch
 machine's load falls on both sides alike. The figures each benchmark prints (CPU seconds,
 digests per second) are read from its output; the table gives each side's median and its
 spread (min-max), and whether the median after lies within the spread before. Nothing is
-written to bench/results/.
+written to bench/results/ unless `--out FILE` names where the table goes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from bench import common
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +48,32 @@ FIGURES = {
             "pipeline 10,000 subscribers, worker CPU s",
             r"test\s+10,000 subscribers x 1,000 papers: .*?cpu workers (\d+) s",
         ),
+        (
+            "pipeline 10,000 subscribers, PostgreSQL CPU s",
+            r"test\s+10,000 subscribers x 1,000 papers: .*?cpu workers \d+ s, postgres (\d+) s",
+        ),
+    ],
+    "pipeline-smtp": [
+        (
+            "smtp 10,000 subscribers, digests/s",
+            r"smtp\s+10,000 subscribers x 1,000 papers: .*?\(([\d,]+) digests/s\)",
+        ),
+        (
+            "smtp, the sink's ceiling, messages/s",
+            r"smtplib over one connection to the sink: ([\d,]+) messages/s",
+        ),
+        (
+            "smtp, worker CPU ms per digest",
+            r"- smtp, 10,000 subscribers: per digest ([\d.]+) ms of worker CPU",
+        ),
+        (
+            "smtp, PostgreSQL CPU ms per digest",
+            r"- smtp, 10,000 subscribers: per digest .*?([\d.]+) ms of PostgreSQL",
+        ),
+        (
+            "smtp, sink CPU ms per digest",
+            r"- smtp, 10,000 subscribers: per digest .*?([\d.]+) ms of the sink",
+        ),
     ],
 }
 
@@ -62,10 +92,26 @@ pipeline.main()
 """
 
 
+# Over SMTP: 10,000 subscribers sent for two minutes, and the sink's ceiling measured in the
+# same run (plain smtplib over one connection replaying 1,000 of the messages, 3 times).
+PIPELINE_SMTP = """
+import sys
+import bench.pipeline as pipeline
+pipeline.plan_of = lambda args: {
+    "sizes": [(10_000, [(1000, pipeline.SMTP_BACKEND, 1, 120)])],
+    "ceiling_messages": 1000, "ceiling_runs": 3, "profile_at": None,
+}
+sys.argv = ["bench.pipeline", "--quick"]
+pipeline.main()
+"""
+
+
 def run_once(checkout: Path, bench: str) -> str:
     command = [sys.executable, "-m", f"bench.{bench}", "--quick"]
     if bench == "pipeline":
         command = [sys.executable, "-c", PIPELINE_10K]
+    if bench == "pipeline-smtp":
+        command = [sys.executable, "-c", PIPELINE_SMTP]
     done = subprocess.run(command, cwd=checkout, capture_output=True, text=True, timeout=1800, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{bench} failed in {checkout}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -111,12 +157,27 @@ def main() -> None:
     parser.add_argument("--before", type=Path, required=True, help="the other checkout (its own bench/)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", default="match,render,pipeline")
+    parser.add_argument("--out", type=Path, help="also write the table (markdown) to this file")
     args = parser.parse_args()
     benches = [name for name in args.only.split(",") if name]
     unknown = set(benches) - set(FIGURES)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
-    print("\n".join(compare(args.before.resolve(), benches, args.runs)))
+    # The machine is shared: its load around the runs says how far wall times can be trusted
+    # (the CPU-second figures depend far less on it).
+    load_before = os.getloadavg()
+    rows = compare(args.before.resolve(), benches, args.runs)
+    load_after = os.getloadavg()
+    rows.append("")
+    rows.append(
+        f"{args.runs} runs a side, interleaved; before: {args.before.name}; machine:"
+        f" {common.machine_line(common.machine()).split(';')[0]}; load average (1, 5, 15 min) at the start"
+        f" {', '.join(f'{x:.2f}' for x in load_before)}, at the end {', '.join(f'{x:.2f}' for x in load_after)}."
+    )
+    text = "\n".join(rows)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

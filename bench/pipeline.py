@@ -24,9 +24,10 @@ per subscriber and queues them in chunks; the workers send them. Measured:
   whole machine, so that other load on the shared machine shows.
 
 Backends: (a) `bench.esp.EmailBackend`, anymail's test backend without its in-memory
-outbox; (b) Django's SMTP backend (one connection per chunk) to an aiosmtpd sink in a
-separate process (bench.smtpsink), compared with the sink's own ceiling: plain smtplib
-over one connection sending the same messages (the first 1,000 the sink received).
+outbox; (b) Django's SMTP backend (one connection per worker, kept across chunks) to an
+aiosmtpd sink in a separate process (bench.smtpsink), compared with the sink's own
+ceiling: plain smtplib over one connection sending the same messages (the first 1,000
+the sink received).
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ def seed_subscribers(have: int, total: int, vocabulary) -> dict:
         with cursor.copy(
             "COPY subscribers_subscriber (id, email, status, timezone, send_hour, frequency, max_papers,"
             " include_trending, send_when_empty, token_secret, unsubscribe_secret, created_at, updated_at,"
-            " confirmed_at, status_changed_at) FROM STDIN"
+            " confirmed_at, status_changed_at, pending_email) FROM STDIN"
         ) as subscriber_copy:
             for index, queries in subscribers:
                 pk = index + 1
@@ -213,6 +214,7 @@ def seed_subscribers(have: int, total: int, vocabulary) -> dict:
                         now,
                         now,
                         now,
+                        "",
                     )
                 )
                 for position, query in enumerate(queries):

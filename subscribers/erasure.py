@@ -2,8 +2,8 @@
 
 Their digests, items and delivery events stay, so that the counts (digests sent, papers
 sent, bounces) stay true; what identifies them or what they wrote goes: the address in
-ESP events and error messages, their filter names (in subjects and items), their votes
-and saved papers.
+ESP events and error messages, their filter names (in subjects, items and extra matches),
+their votes and saved papers.
 
 The ESP's message ids stay: random ids only the ESP can tie to an address (the person is
 to be erased there too), by which a late webhook event about one of these digests is
@@ -28,4 +28,11 @@ def subscriber_traces_erase(*, subscriber: Subscriber) -> None:
     DeliveryEvent.objects.alias(recipient_ci=Lower("recipient")).filter(
         Q(subscriber=subscriber) | Q(digest__in=digests) | Q(recipient_ci=subscriber.email.lower())
     ).update(recipient="", description="", subscriber=None)
+    # The extra matches keep their papers and scores, not the filter names and terms.
+    kept = []
+    for digest in digests.exclude(more_matches={}).only("pk", "more_matches"):
+        stored = digest.more_matches
+        digest.more_matches = {**stored, "items": [[e[0], e[1], [], []] for e in stored.get("items", ())]}
+        kept.append(digest)
+    Digest.objects.bulk_update(kept, ["more_matches"], batch_size=500)
     digests.update(subject="", last_error="")

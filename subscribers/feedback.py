@@ -4,7 +4,8 @@ saved papers, and everything kept about a subscriber as JSON.
 A feedback link is `/feedback/<digest token>/<paper id>/<action>/`: the token is signed once
 per digest (subscribers.tokens.FEEDBACK, keyed by the subscriber's token_secret, so a new
 secret revokes them), and the paper and the action are checked here against that digest's
-items. Opening a link records nothing (mail scanners open links); only the page's button does.
+items and its extra matches (Digest.more_matches, listed in the browser view). Opening a
+link records nothing (mail scanners open links); only the page's button does.
 """
 
 from __future__ import annotations
@@ -64,9 +65,15 @@ def feedback_target(*, token: str, paper_id: int, action: str) -> FeedbackTarget
     if action not in Action.values:
         raise FeedbackInvalid("This link asks for an action that does not exist.")
     item = DigestItem.objects.filter(digest=digest, paper_id=paper_id).select_related("paper").first()
-    if item is None:
+    if item is not None:
+        paper = item.paper
+    elif paper_id in digest.more_paper_ids:  # a match past max_papers, listed in the browser view
+        paper = Paper.objects.filter(pk=paper_id).first()
+    else:
+        paper = None
+    if paper is None:
         raise FeedbackInvalid("This paper is not one of that digest's papers.")
-    return FeedbackTarget(subscriber=digest.subscriber, digest=digest, paper=item.paper, action=action)
+    return FeedbackTarget(subscriber=digest.subscriber, digest=digest, paper=paper, action=action)
 
 
 def actions_on(*, subscriber: Subscriber, paper: Paper) -> set[str]:

@@ -16,7 +16,7 @@ import threading
 import time
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,7 +103,8 @@ def paper_row_of(paper: Paper) -> PaperRow:
 # a worker's memory stays bounded however many distinct filters the subscribers have.
 CACHE_LIMIT = 50_000
 # Matches past max_papers kept with a digest for its browser view ("N more matches"): a
-# broad filter can match hundreds a day, and every digest row's items are written.
+# broad filter can match hundreds a day. They are kept in one value on the digest row
+# (Digest.more_matches, `more_stored`), not as item rows.
 MORE_KEPT = 100
 RECENCY_CACHE_LIMIT = 64  # window starts: most digests of a run share one
 
@@ -132,6 +133,7 @@ class PeriodIndex:
         # papers most upvoted first.
         self._hits: BoundedDict[str, tuple[Hit, ...]] = BoundedDict(CACHE_LIMIT)
         self._categories_of: BoundedDict[str, frozenset[str]] = BoundedDict(CACHE_LIMIT)
+        self._sorted_terms: BoundedDict[tuple[str, ...], tuple[str, ...]] = BoundedDict(CACHE_LIMIT)
         self.trending_bonus = [ranking.trending_bonus(p.upvotes or 0) for p in self.papers]
         self._recency: BoundedDict[dt.datetime, _RecencyBonus] = BoundedDict(RECENCY_CACHE_LIMIT)
         self.by_upvotes = ranking.trending(self.upvotes, set(), len(self.upvotes))
@@ -182,6 +184,15 @@ class PeriodIndex:
         if bits == self.index.match(query):
             return hits
         return [hit for hit in hits if (bits >> hit.doc) & 1]
+
+    def sorted_terms(self, terms: tuple[str, ...]) -> tuple[str, ...]:
+        """A hit's `terms` sorted, without repeats: what a digest item keeps. The hits of one
+        filter share their terms, so a run sorts each filter's once, not once per item
+        (an item of each of 10,000 digests with 70 items each, most past max_papers)."""
+        found = self._sorted_terms.get(terms)
+        if found is None:
+            found = self._sorted_terms.put(terms, tuple(sorted(set(terms))))
+        return found
 
     def categories_of(self, query: str) -> frozenset[str]:
         """The categories a valid `query` names (see alerts.search.query.categories_of)."""
@@ -348,16 +359,21 @@ class Composition:
     # Filters that could not be evaluated (a stored query the language no longer accepts).
     invalid_filters: list[str] = field(default_factory=list)
     # Matches past max_papers, best first (at most MORE_KEPT of them): not in the email,
-    # which says how many there are; listed in its browser view.
+    # which says how many there are; listed in its browser view. As read back from a stored
+    # digest (`composition_from_items`), for the browser view.
     more: list[ComposedItem] = field(default_factory=list)
     # How many matched past max_papers (more than `more` holds when over MORE_KEPT).
     more_total: int = 0
     # "You may also like": papers no filter matched that the reader's model ranks highly.
     similar: list[ComposedItem] = field(default_factory=list)
+    # The same matches as `compose` leaves them: already in Digest.more_matches' item form
+    # ([paper id, score, filters, terms]), with no object per item. Most items a digest
+    # keeps are these; an object each cost a tenth of a worker's time (bench/results/pipeline.md).
+    more_entries: list[list] = field(default_factory=list)
 
     @property
     def more_count(self) -> int:
-        return max(self.more_total, len(self.more))
+        return max(self.more_total, len(self.more), len(self.more_entries))
 
     @property
     def is_empty(self) -> bool:
@@ -365,8 +381,9 @@ class Composition:
 
     @property
     def all_items(self) -> list[ComposedItem]:
-        """Every item to store with the digest (the extra matches too)."""
-        return self.items + self.trending + self.more + self.similar
+        """Every item to store as the digest's items (the extra matches are stored apart,
+        compactly: `more_stored`)."""
+        return self.items + self.trending + self.similar
 
 
 @dataclass(frozen=True)
@@ -420,26 +437,22 @@ def compose(
     if seeds is not None and seeds.texts:
         _add_similar(pidx, found, seeds, candidates_mask)
     recency = pidx.recency_bonus(window_start)
-    chosen = ranking.rank(found, pidx.trending_bonus, recency, max_papers)
+    chosen, rest = ranking.rank_with_rest(found, pidx.trending_bonus, recency, max_papers, MORE_KEPT)
     similar: list[ComposedItem] = []
     if personal is not None:
-        chosen, similar = _personal(pidx, personal, chosen, found, candidates_mask, max_papers)
+        kept, similar = _personal(pidx, personal, chosen, found, candidates_mask, max_papers)
+        # Matches displaced by proposed papers lead the extra matches.
+        taken = {doc for _, doc in kept}
+        rest = ([entry for entry in chosen if entry[1] not in taken] + list(rest))[:MORE_KEPT]
+        chosen = kept
     items = [
         _matched_item(pidx, found, doc, total, n, DigestItem.Section.MATCHED)
         for n, (total, doc) in enumerate(chosen, start=1)
     ]
-    more = []
-    if len(found) > len(chosen):
-        taken = {doc for _, doc in chosen}
-        rest = [
-            entry
-            for entry in ranking.rank(found, pidx.trending_bonus, recency, len(found))
-            if entry[1] not in taken
-        ]
-        more = [
-            _matched_item(pidx, found, doc, total, n, DigestItem.Section.MORE)
-            for n, (total, doc) in enumerate(rest[:MORE_KEPT], start=len(items) + 1)
-        ]
+    papers = pidx.papers
+    more = [
+        [papers[doc].id, round(total, 4), found[doc][1], _terms(pidx, found[doc][2])] for total, doc in rest
+    ]
     trending_items: list[ComposedItem] = []
     if include_trending and candidates_mask:
         # A trending-only subscription (no filters) gets a whole digest of trending papers.
@@ -453,9 +466,9 @@ def compose(
         items=items,
         trending=trending_items,
         invalid_filters=invalid,
-        more=more,
         more_total=len(found) - len(chosen),
         similar=similar,
+        more_entries=more,
     )
 
 
@@ -538,8 +551,15 @@ def _matched_item(
         rank=rank,
         score=round(total, 4),
         filters=names,
-        terms=tuple(sorted({term for hit in hits for term in hit.terms})),
+        terms=_terms(pidx, hits),
     )
+
+
+def _terms(pidx: PeriodIndex, hits: Sequence[Hit]) -> tuple[str, ...]:
+    """The terms an item's hits matched, sorted, without repeats."""
+    if len(hits) == 1:
+        return pidx.sorted_terms(hits[0].terms)
+    return tuple(sorted({term for hit in hits for term in hit.terms}))
 
 
 def _matches(
@@ -640,12 +660,25 @@ def _trending(
     return trending
 
 
+def more_stored(composition: Composition) -> dict:
+    """The extra matches of `composition` as Digest.more_matches keeps them."""
+    if not composition.more_count:
+        return {}
+    items = composition.more_entries or [
+        [item.paper.id, item.score, item.filters, list(item.terms)] for item in composition.more
+    ]
+    return {"total": composition.more_count, "items": items}
+
+
 def composition_from_items(
-    items: Iterable[DigestItem], window_start: dt.datetime | None, locate
+    items: Iterable[DigestItem],
+    window_start: dt.datetime | None,
+    locate: Callable[[int], tuple[PaperRow, int] | None],
+    more_matches: dict | None = None,
 ) -> Composition:
-    """A stored digest's composition, read back from its items (a retry sends the same
-    digest; the browser view shows it as sent). `locate(item)` gives (PaperRow, position)
-    or None for a paper no longer at hand."""
+    """A stored digest's composition, read back from its items and its `more_matches` (a
+    retry sends the same digest; the browser view shows it as sent). `locate(paper id)`
+    gives (PaperRow, position) or None for a paper no longer at hand."""
     matched: list[ComposedItem] = []
     trending: list[ComposedItem] = []
     more: list[ComposedItem] = []
@@ -656,7 +689,7 @@ def composition_from_items(
         DigestItem.Section.SIMILAR: similar,
     }
     for item in items:
-        found = locate(item)
+        found = locate(item.paper_id)
         if found is None:
             continue
         row, position = found
@@ -670,8 +703,28 @@ def composition_from_items(
             terms=tuple(item.terms),
         )
         sections.get(item.section, matched).append(composed)
+    stored = more_matches or {}
+    for n, (paper_id, score, names, terms) in enumerate(stored.get("items", ()), start=len(matched) + 1):
+        found = locate(paper_id)
+        if found is not None:
+            more.append(
+                ComposedItem(
+                    paper=found[0],
+                    doc=found[1],
+                    section=DigestItem.Section.MORE,
+                    rank=n,
+                    score=score,
+                    filters=list(names),
+                    terms=tuple(terms),
+                )
+            )
     return Composition(
-        window_start=window_start, items=matched, trending=trending, more=more, similar=similar
+        window_start=window_start,
+        items=matched,
+        trending=trending,
+        more=more,
+        more_total=stored.get("total", 0),
+        similar=similar,
     )
 
 
@@ -775,8 +828,8 @@ def _stored_items(digests: Sequence[Digest]) -> dict[int, list[DigestItem]]:
     return stored
 
 
-def _in_index(pidx: PeriodIndex, item: DigestItem):
-    pos = pidx.position.get(item.paper_id)
+def _in_index(pidx: PeriodIndex, paper_id: int) -> tuple[PaperRow, int] | None:
+    pos = pidx.position.get(paper_id)
     return None if pos is None else (pidx.papers[pos], pos)
 
 
@@ -807,7 +860,10 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
             specs = filters.get(digest.subscriber.pk, [])
             if digest.pk in stored:
                 composition = composition_from_items(
-                    stored[digest.pk], digest.window_start, lambda item, pidx=pidx: _in_index(pidx, item)
+                    stored[digest.pk],
+                    digest.window_start,
+                    lambda paper_id, pidx=pidx: _in_index(pidx, paper_id),
+                    digest.more_matches,
                 )
             else:
                 composition = _compose_new(

@@ -17,7 +17,7 @@ from alerts.digests.composing import Composition, paper_row_of
 from alerts.digests.messages import build_message
 from alerts.digests.periods import WEEKLY, current_period, period_for_date, period_length, zone
 from alerts.digests.rendering import Links, RenderedDigest, render_digest, render_digest_direct
-from alerts.models import Digest, DigestItem
+from alerts.models import Digest, DigestItem, Paper
 from subscribers.models import Subscriber
 from subscribers.similar import SIMILAR_NAME
 from subscribers.tokens import (
@@ -111,14 +111,13 @@ def digest_preview(
 
 
 def digest_for_view(digest: Digest, view_url: str) -> RenderedDigest:
-    """A digest as it was sent, rebuilt from its stored items, for the browser view."""
-    items = DigestItem.objects.filter(digest=digest).select_related("paper").order_by("section", "rank")
-    positions = {}
-    composition = composing.composition_from_items(
-        items,
-        digest.window_start,
-        lambda item: (paper_row_of(item.paper), positions.setdefault(item.pk, len(positions))),
-    )
+    """A digest as it was sent, rebuilt from its stored items (and extra matches), for the
+    browser view."""
+    items = list(DigestItem.objects.filter(digest=digest).select_related("paper").order_by("section", "rank"))
+    papers = {item.paper_id: item.paper for item in items}
+    papers.update(Paper.objects.in_bulk([pid for pid in digest.more_paper_ids if pid not in papers]))
+    rows = {pid: (paper_row_of(paper), n) for n, (pid, paper) in enumerate(papers.items())}
+    composition = composing.composition_from_items(items, digest.window_start, rows.get, digest.more_matches)
     subscriber = digest.subscriber
     names = list(subscriber.filters.filter(is_active=True).values_list("name", flat=True))
     # Read-only: a browser-view link may be shared or leak (a feed reader, a forwarded

@@ -183,13 +183,10 @@ def digest_resend_send(*, resend_id: int) -> DigestResend | None:
 
 def _message(digest: Digest, subscriber: Subscriber, message_id: str):
     """The digest as it was sent: its stored items, rendered with the subscriber's links."""
-    items = DigestItem.objects.filter(digest=digest).select_related("paper").order_by("section", "rank")
-    positions: dict[int, int] = {}
-    composition = composing.composition_from_items(
-        items,
-        digest.window_start,
-        lambda item: (paper_row_of(item.paper), positions.setdefault(item.pk, len(positions))),
-    )
+    items = list(DigestItem.objects.filter(digest=digest).select_related("paper").order_by("section", "rank"))
+    rows = {item.paper_id: (paper_row_of(item.paper), n) for n, item in enumerate(items)}
+    # The extra matches are only counted in an email: their count comes from more_matches.
+    composition = composing.composition_from_items(items, digest.window_start, rows.get, digest.more_matches)
     links = digest_links(digest, subscriber)
     rendered = render_digest_direct(
         composition=composition,

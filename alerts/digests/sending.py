@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -33,7 +34,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from alerts.core import bulk
-from alerts.digests.composing import Composition, Prepared, prepare
+from alerts.digests.composing import Composition, Prepared, more_stored, prepare
 from alerts.digests.journal import SendJournal
 from alerts.digests.messages import build_message, digest_links, message_id_of, render
 from alerts.digests.recovery import mark_unknown, retry_in, schedule_retries, send_error_of
@@ -183,6 +184,7 @@ def store(
         if p.new:
             digest.window_start = comp.window_start
             digest.paper_count = len(comp.items)
+            digest.more_matches = more_stored(comp)
             new_items += _item_rows(digest, comp)
         if comp.invalid_filters:
             digest.last_error = "filters that could not be read were left out: " + ", ".join(
@@ -194,7 +196,10 @@ def store(
             to_send.append(p)
     with transaction.atomic():
         bulk.insert_ignoring_conflicts(DigestItem, new_items)
-        bulk.update([p.digest for p in prepared if p.new], ["window_start", "paper_count", "last_error"])
+        bulk.update(
+            [p.digest for p in prepared if p.new],
+            ["window_start", "paper_count", "more_matches", "last_error"],
+        )
         for d in skipped:
             d.status, d.finished_at, d.claim_id = Digest.Status.SKIPPED, now, None
         bulk.update(skipped, ["status", "finished_at", "claim_id", "last_error"])
@@ -204,14 +209,78 @@ def store(
 # Hand off -----------------------------------------------------------------------------------
 
 
-def hand_off(to_send: list[Prepared], journal: SendJournal, on_progress: Progress = None) -> HandOff:
-    """Render each digest and hand it to the ESP over one connection, noting each hand-off in
-    the journal. After a transient error the rest of the chunk is released, not sent: the
-    ESP is struggling, don't hammer it."""
-    outcome = HandOff()
-    conn = get_connection()
-    try:
+# One mail connection per worker process (and thread), kept open from chunk to chunk: an
+# SMTP session (connect, EHLO, STARTTLS, AUTH) or an ESP's HTTPS session per chunk is work
+# and round trips that a long run repeats thousands of times. It is dropped after any error
+# and when the mail settings change, and an idle one is checked before it is used again.
+_kept = threading.local()
+# A kept connection unused for longer than this is closed and opened anew rather than
+# trusted: servers drop idle sessions (SMTP servers after a few minutes, RFC 5321 4.5.3.2).
+MAIL_IDLE_SECONDS = 60.0
+
+
+def _mail_settings() -> tuple:
+    return (
+        settings.EMAIL_BACKEND,
+        settings.EMAIL_HOST,
+        settings.EMAIL_PORT,
+        settings.EMAIL_HOST_USER,
+        settings.EMAIL_USE_TLS,
+        settings.EMAIL_USE_SSL,
+        repr(getattr(settings, "ANYMAIL", None)),
+    )
+
+
+def mail_connection():
+    """This worker's open mail connection, opened on first use or when the kept one is gone."""
+    key = _mail_settings()
+    conn = getattr(_kept, "conn", None)
+    if conn is not None and (
+        _kept.key != key or time.monotonic() - _kept.used > MAIL_IDLE_SECONDS or not _alive(conn)
+    ):
+        drop_mail_connection()
+        conn = None
+    if conn is None:
+        conn = get_connection()
         conn.open()
+        _kept.conn, _kept.key = conn, key
+    _kept.used = time.monotonic()
+    return conn
+
+
+def _alive(conn) -> bool:
+    """Whether a kept connection still answers: an SMTP session gets a NOOP (one round
+    trip a chunk, so that a session the server closed fails here, not on a digest, where
+    a dropped connection would make its outcome unknown)."""
+    session = getattr(conn, "connection", None)
+    if session is None or not hasattr(session, "noop"):
+        return True
+    try:
+        return session.noop()[0] == 250
+    except Exception:
+        return False
+
+
+def drop_mail_connection() -> None:
+    conn = getattr(_kept, "conn", None)
+    _kept.conn = None
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception as exc:
+            log.info("closing the mail connection failed: %s", exc)
+
+
+def hand_off(to_send: list[Prepared], journal: SendJournal, on_progress: Progress = None) -> HandOff:
+    """Render each digest and hand it to the ESP over this worker's kept connection, noting
+    each hand-off in the journal. After a transient error the rest of the chunk is released,
+    not sent: the ESP is struggling, don't hammer it."""
+    outcome = HandOff()
+    if not to_send:
+        return outcome
+    conn = mail_connection()
+    clean = False
+    try:
         noted = None  # the digest the journal already has in flight
         for n, p in enumerate(to_send):
             if outcome.retry_in is not None:
@@ -230,11 +299,10 @@ def hand_off(to_send: list[Prepared], journal: SendJournal, on_progress: Progres
             outcome.sent.append(p.digest)
             if on_progress:
                 on_progress(1)
+        clean = not (outcome.failed or outcome.released or outcome.unknown)
     finally:
-        try:
-            conn.close()
-        except Exception as exc:
-            log.info("closing the mail connection failed: %s", exc)
+        if not clean:
+            drop_mail_connection()  # after an error the connection is not trusted again
     return outcome
 
 

@@ -40,15 +40,36 @@ def rank(
     (stable, repeatable). `candidates`: {doc: (best single-filter relevance, the filters
     that matched, ...)}; `trending` and `recency`: each doc's bonuses (see above).
     When more match than fit, the slots are shared fairly (`fair_share`)."""
+    return rank_with_rest(candidates, trending, recency, limit, 0)[0]
+
+
+def rank_with_rest(
+    candidates: Mapping[int, Sequence],
+    trending: Sequence[float],
+    recency: Mapping[int, float],
+    limit: int,
+    rest: int,
+) -> tuple[list[tuple[float, int]], list[tuple[float, int]]]:
+    """As `rank`, and the best `rest` candidates left out of it (best first), from one
+    scoring and one sort of the candidates."""
     extra = EXTRA_FILTER_WEIGHT
     scored = [
         (-(entry[0] + extra * (len(entry[1]) - 1) + trending[doc] + recency[doc]), doc)
         for doc, entry in candidates.items()
     ]
     scored.sort()
-    if len(scored) > limit:
-        scored = fair_share(scored, candidates, limit)
-    return [(-negative, doc) for negative, doc in scored[:limit]]
+    if len(scored) <= limit:
+        return [(-negative, doc) for negative, doc in scored], []
+    chosen = fair_share(scored, candidates, limit)[:limit]
+    left: list[tuple[float, int]] = []
+    if rest:
+        taken = {doc for _, doc in chosen}
+        for negative, doc in scored:
+            if doc not in taken:
+                left.append((-negative, doc))
+                if len(left) >= rest:
+                    break
+    return [(-negative, doc) for negative, doc in chosen], left
 
 
 def fair_share(

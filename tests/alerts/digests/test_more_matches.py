@@ -13,7 +13,9 @@ from alerts.digests import composing
 from alerts.digests.composing import FilterSpec
 from alerts.digests.rendering import Links, render_digest, render_digest_direct
 from alerts.digests.runner import digests_run
-from alerts.models import DigestItem
+from alerts.models import Digest, DigestItem
+from subscribers import services
+from subscribers.models import SubscriberEvent, Vote
 from tests.factories import PaperFactory
 
 from .conftest import SITE, html_of, subscribe
@@ -46,6 +48,43 @@ def test_the_email_counts_the_rest_and_the_browser_view_lists_them_all(client, m
     assert "9 more matches, not in the email" in text
     for title in [f"Language models, part {n}" for n in range(10)] + [f"Robot arms {n}" for n in range(3)]:
         assert title in text
+
+
+FEEDBACK = re.compile(r"https://alerts\.example\.org(/feedback/[^/\s\"<>]+/(\d+)/more/)")
+
+
+def test_the_extra_matches_are_one_value_on_the_digest_row_and_can_be_voted_on(client, mailoutbox):
+    """The matches past max_papers are kept on the digest row (not one item row each: a
+    broad filter's hundred extra rows a digest tripled the database's work); the browser
+    view lists them, and their feedback links are accepted like the email's."""
+    broad_and_narrow()
+    subscriber = subscribe("ada@example.org", ("LLMs", "language models"), ("Robots", "robot"), max_papers=5)
+    digests_run()
+    digest = Digest.objects.get(subscriber=subscriber)
+    assert DigestItem.objects.filter(digest=digest).count() == 5  # the email's papers only
+    assert digest.more_matches["total"] == 9
+    extra = digest.more_paper_ids
+    assert len(extra) == 9
+    assert not set(extra) & set(DigestItem.objects.filter(digest=digest).values_list("paper_id", flat=True))
+    assert all(names for _, _, names, _ in digest.more_matches["items"])
+
+    view = re.search(r"View in your browser: (\S+)", mailoutbox[0].body).group(1)
+    page = client.get(view.removeprefix(SITE)).text
+    links = {int(paper_id): path for path, paper_id in FEEDBACK.findall(page)}
+    assert set(extra) <= set(links)
+    assert client.post(links[extra[-1]], {"do": "record"}).status_code == 302
+    assert list(Vote.objects.values_list("paper_id", "action")) == [(extra[-1], "more")]
+    # A paper of neither the email nor the extra matches is refused.
+    other = PaperFactory(title="Unrelated")
+    refused = client.post(links[extra[-1]].replace(f"/{extra[-1]}/", f"/{other.pk}/"), {"do": "record"})
+    assert "not one of that digest" in refused.text
+    assert Vote.objects.count() == 1
+
+    # Erasure keeps the papers and scores, not the filter names or the matched terms.
+    services.subscriber_erase(subscriber=subscriber, actor=SubscriberEvent.Actor.ADMIN)
+    digest.refresh_from_db()
+    assert digest.more_paper_ids == extra
+    assert all(names == [] and terms == [] for _, _, names, terms in digest.more_matches["items"])
 
 
 def test_filters_share_the_slots_and_a_paper_both_match_says_so_first(mailoutbox):
