@@ -439,7 +439,14 @@ def stop_sink(sink: subprocess.Popen) -> dict:
 
 
 def run_pipeline(
-    stack: Stack, *, backend: str, expected: int, papers: int, timeout: float, budget: float | None = None
+    stack: Stack,
+    *,
+    backend: str,
+    expected: int,
+    papers: int,
+    timeout: float,
+    budget: float | None = None,
+    worker_count: int = 2,
 ) -> dict:
     """Dispatch and send one digest to each of `expected` subscribers; what it took. With a
     `budget`, sending stops that many seconds after dispatch (throughput is what was sent
@@ -462,7 +469,7 @@ def run_pipeline(
     samples: list[tuple[float, list[float]]] = []  # (seconds since start, RSS of each worker's pool)
     cut = None
     try:
-        for n in (1, 2):
+        for n in range(1, worker_count + 1):
             workers.append(servers.CeleryWorker(env=env, name=f"bench{n}", concurrency=1).start())
         client = redis.Redis.from_url(stack.redis.url)
         before = {
@@ -531,6 +538,7 @@ def run_pipeline(
         "backend": "smtp" if backend == SMTP_BACKEND else "test",
         "subscribers": expected,
         "papers": papers,
+        "workers": worker_count,
         "status": status,
         "sent": sent,
         "complete": cut is None,
@@ -658,6 +666,80 @@ def run(args) -> dict:
     finally:
         stack.stop()
     return report
+
+
+def run_workers(args) -> dict:
+    """The same 10,000-subscriber run with one worker process and with two, alternating on
+    the same stack, papers and subscribers: how far a second worker carries."""
+    size, papers = 10_000, 1000
+    report = {"machine": common.machine(), "subscribers": size, "papers": papers}
+    stack = start_stack()
+    try:
+        seed_subscribers(0, size, workload.vocabulary())
+        seed_papers(papers)
+        runs: dict[int, list[dict]] = {1: [], 2: []}
+        for _ in range(args.runs):
+            for count in (1, 2):
+                runs[count].append(
+                    run_pipeline(
+                        stack,
+                        backend=TEST_BACKEND,
+                        expected=size,
+                        papers=papers,
+                        timeout=args.timeout,
+                        worker_count=count,
+                    )
+                )
+    finally:
+        stack.stop()
+    for count, results in runs.items():
+        report[str(count)] = {
+            "per_second": [r["per_second"] for r in results],
+            "worker_cpu_ms": [1000 * r["cpu_s"]["workers"] / r["sent"] for r in results],
+            "postgres_cpu_ms": [1000 * r["cpu_s"]["postgres"] / r["sent"] for r in results],
+            "redis_cpu_ms": [1000 * r["cpu_s"]["redis"] / r["sent"] for r in results],
+            "machine_cpu_ms": [1000 * r["cpu_s"]["machine"] / r["sent"] for r in results],
+            "peak_worker_mb": [r["peak_worker_mb"] for r in results],
+        }
+    report["ratio"] = statistics.median(report["2"]["per_second"]) / statistics.median(
+        report["1"]["per_second"]
+    )
+    return report
+
+
+def workers_markdown(report: dict) -> str:
+    def cell(values: list[float], digits: int = 2) -> str:
+        return f"**{statistics.median(values):.{digits}f}** ({', '.join(f'{v:.{digits}f}' for v in values)})"
+
+    one, two = report["1"], report["2"]
+    rows = [
+        ("digests/s", "per_second", 0),
+        ("workers' CPU per digest, ms", "worker_cpu_ms", 2),
+        ("PostgreSQL CPU per digest, ms", "postgres_cpu_ms", 2),
+        ("Redis CPU per digest, ms", "redis_cpu_ms", 3),
+        ("whole machine's CPU per digest, ms", "machine_cpu_ms", 2),
+        ("peak RSS per worker, MB", "peak_worker_mb", 0),
+    ]
+    return "\n".join(
+        [
+            "# One worker process against two",
+            "",
+            f"`python -m bench.pipeline --workers-compare` on {common.machine_line(report['machine'])}.",
+            "",
+            f"{report['subscribers']:,} subscribers (their workload filters), {report['papers']:,} papers,"
+            " anymail's test backend, PostgreSQL and Redis on the same two cores; the same stack runs"
+            f" one worker process and then two, {len(one['per_second'])} times each, alternating."
+            " Median (each run).",
+            "",
+            "| | one worker | two workers |",
+            "|---|---:|---:|",
+            *(f"| {label} | {cell(one[key], d)} | {cell(two[key], d)} |" for label, key, d in rows),
+            "",
+            f"Two workers / one: **{report['ratio']:.2f}x** the digests per second. The machine has two"
+            " cores, shared by the workers, PostgreSQL, Redis and the benchmark, so a second worker"
+            " cannot double the rate here; docs/scaling.md turns the CPU per digest into hosts.",
+        ]
+    )
 
 
 def plan_of(args) -> dict:
@@ -903,7 +985,18 @@ def main() -> None:
         default=None,
         help="percent of subscribers with a reader's model, against none",
     )
+    parser.add_argument(
+        "--workers-compare",
+        action="store_true",
+        help="10,000 subscribers with one worker process and with two, alternating (--runs each)",
+    )
     args = parser.parse_args()
+    if args.workers_compare:
+        report = run_workers(args)
+        text = workers_markdown(report)
+        print(text)
+        common.write("pipeline_workers", report, text)
+        return
     if args.models is not None:
         report = run_models(args)
         text = models_markdown(report)
