@@ -7,7 +7,14 @@ from django import forms
 from django.forms import formset_factory
 
 from subscribers import rules
-from subscribers.models import DEFAULT_PAPERS, MAX_FILTERS, MAX_PAPERS, MIN_PAPERS, Subscriber
+from subscribers.models import (
+    DEFAULT_PAPERS,
+    MAX_FILTERS,
+    MAX_PAPERS,
+    MIN_PAPERS,
+    Subscriber,
+    default_week_day,
+)
 
 QUERY_PLACEHOLDER = 'e.g. ti:"large language model" AND cat:cs.CL'
 NAME_PLACEHOLDER = "e.g. LLM papers"
@@ -31,6 +38,15 @@ class PreferencesForm(Form):
         initial=Subscriber.Frequency.DAILY,
         widget=forms.RadioSelect,
         error_messages={"required": "Choose daily or weekly.", "invalid_choice": "Choose daily or weekly."},
+    )
+    week_day = forms.TypedChoiceField(
+        label="Day of the week",
+        choices=list(enumerate(rules.WEEKDAYS)),
+        coerce=int,
+        required=False,
+        empty_value=None,
+        help_text="For weekly digests.",
+        error_messages={"invalid_choice": "Choose a day of the week for weekly digests."},
     )
     send_hour = forms.TypedChoiceField(
         label="Delivery time",
@@ -82,6 +98,10 @@ class PreferencesForm(Form):
     def clean_max_papers(self):
         return rules.check_max_papers(self.cleaned_data["max_papers"])
 
+    def offer_default_week_day(self) -> None:
+        """A fresh form starts on the service's default weekday (DIGEST_WEEK_START)."""
+        self.fields["week_day"].initial = default_week_day()
+
     def clean_send_hour(self):
         return rules.check_send_hour(self.cleaned_data["send_hour"])
 
@@ -100,6 +120,7 @@ class SignupForm(PreferencesForm):
     field_order = [
         "email",
         "frequency",
+        "week_day",
         "send_hour",
         "timezone",
         "max_papers",

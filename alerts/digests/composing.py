@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db.models import Count, Max
 
 from alerts.core.caches import BoundedDict
-from alerts.digests.periods import period_length
+from alerts.core.periods import period_length
 from alerts.models import Digest, DigestItem, Paper
 from alerts.search import ranking
 from alerts.search.matcher import Hit, PaperDoc, PaperIndex

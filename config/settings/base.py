@@ -258,7 +258,8 @@ DIGEST_CHUNK_SIZE = env.int("DIGEST_CHUNK_SIZE", default=100)
 DIGEST_MAX_LOOKBACK_DAYS = env.int("DIGEST_MAX_LOOKBACK_DAYS", default=14)
 # Papers in the optional "Trending today" section.
 DIGEST_TRENDING_SIZE = env.int("DIGEST_TRENDING_SIZE", default=5)
-# Weekly digests cover a week starting on this weekday (0 = Monday) and go out that day.
+# The weekday (0 = Monday) a new weekly subscription's digest goes out on; each weekly
+# subscriber can choose another on their preferences page.
 DIGEST_WEEK_START = env.int("DIGEST_WEEK_START", default=0)
 # Hand-offs to the ESP before a digest that keeps failing transiently is marked failed.
 DIGEST_MAX_ATTEMPTS = env.int("DIGEST_MAX_ATTEMPTS", default=8)
@@ -290,6 +291,10 @@ SUBSCRIBER_EMAILS_PER_DAY = env.int("SUBSCRIBER_EMAILS_PER_DAY", default=3)
 RATE_LIMIT_SIGNUP = env("RATE_LIMIT_SIGNUP", default="20/h")
 RATE_LIMIT_PREVIEW = env("RATE_LIMIT_PREVIEW", default="120/m")
 RATE_LIMIT_RESEND = env("RATE_LIMIT_RESEND", default="10/h")
+# "Send me a sample now": samples per subscriber, and requests per client IP (a lab behind
+# one address has several readers), so the button cannot flood an inbox.
+RATE_LIMIT_SAMPLE = env("RATE_LIMIT_SAMPLE", default="3/d")
+RATE_LIMIT_SAMPLE_IP = env("RATE_LIMIT_SAMPLE_IP", default="20/h")
 # Feedback links and the saved-papers pages (opening and pressing): a reader clicks a few,
 # a script hammering forged tokens or votes gets a 429.
 RATE_LIMIT_FEEDBACK = env("RATE_LIMIT_FEEDBACK", default="60/m")
