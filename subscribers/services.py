@@ -417,10 +417,11 @@ def _set_paused(
 
 
 def pause_end(*, subscriber: Subscriber, until: dt.date) -> dt.datetime:
-    """The moment a pause "until `until`" ends: the start of that day in the subscriber's
-    time zone, so the digest of that day goes out at its usual hour."""
+    """The moment a pause "until `until`" ends: the subscriber's send hour on that day, in
+    their time zone, so digests start again that day at their usual time (a weekly one too,
+    whose week began before)."""
     tz = ZoneInfo(subscriber.timezone)
-    return dt.datetime.combine(until, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
+    return dt.datetime.combine(until, dt.time(subscriber.send_hour), tzinfo=tz).astimezone(dt.UTC)
 
 
 def pause_choices(*, subscriber: Subscriber, now: dt.datetime) -> dict[str, dt.date]:
