@@ -14,12 +14,13 @@ from django.test import Client
 from alerts.core.periods import local_at
 from alerts.digests.dispatch import digests_dispatch
 from alerts.digests.runner import digests_run
-from alerts.models import Digest
+from alerts.models import Digest, Paper
 from subscribers import services, tokens
 from subscribers.models import Subscriber, SubscriberEvent, TopicFilter
 from subscribers.selectors import next_digest_at
 from tests.factories import SubscriberFactory, TopicFilterFactory
 from tests.subscribers.conftest import html_part
+from tests.subscribers.helpers import signup_data
 
 pytestmark = pytest.mark.django_db
 Kind = SubscriberEvent.Kind
@@ -80,8 +81,6 @@ def test_a_sample_is_marked_and_its_papers_still_come_in_the_real_digest(
 
 def outbox_titles(message):
     """The papers of `message`, found by the titles of the papers in the database."""
-    from alerts.models import Paper
-
     return [paper for paper in Paper.objects.all() if paper.title in message.body]
 
 
@@ -357,3 +356,10 @@ def test_weekly_subscribers_choose_their_day_on_the_page(client):
     answer = client.post(manage_path(subscriber), data)
     assert answer.status_code == 400
     assert "Choose a day of the week for weekly digests." in answer.text
+
+
+def test_a_weekly_sign_up_keeps_the_day_it_chose(client):
+    page = client.get("/").text
+    assert 'name="week_day"' in page
+    client.post("/", signup_data(email="wed@example.org", frequency="weekly", week_day=2))
+    assert Subscriber.objects.get(email="wed@example.org").week_day == 2
