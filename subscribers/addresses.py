@@ -71,3 +71,43 @@ def normalize_email(raw: str) -> str:
     if len(f"{local}@{ascii_domain}") > MAX_LENGTH:
         raise AddressError(f"An email address can be at most {MAX_LENGTH} characters long.")
     return address
+
+
+def normalize_domain(raw: str) -> str:
+    """A domain as `normalize_email` stores it (lower case, Unicode); AddressError otherwise."""
+    try:
+        ascii_domain = idna.encode(raw.strip().rstrip("."), uts46=True).decode("ascii")
+        return idna.decode(ascii_domain)
+    except (idna.IDNAError, UnicodeError):
+        raise AddressError(f"{raw!r} is not a valid domain name.") from None
+
+
+def domain_patterns(entries: list[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The allowed domains of a list like ["uni.edu", "*.lab.org"]: (exact domains,
+    suffixes that match any subdomain, each with its leading dot). AddressError names a
+    bad entry."""
+    exact, suffixes = set(), []
+    for entry in entries:
+        entry = entry.strip()
+        if not entry:
+            continue
+        if entry.startswith("*."):
+            suffixes.append("." + normalize_domain(entry[2:]))
+        elif "*" in entry or "@" in entry:
+            raise AddressError(f"{entry!r}: write a domain (uni.edu) or its subdomains (*.uni.edu).")
+        else:
+            exact.add(normalize_domain(entry))
+    return frozenset(exact), tuple(suffixes)
+
+
+def domain_allowed(address: str, entries: list[str]) -> bool:
+    """Whether a normalised address is at one of the allowed domains (empty: any).
+
+    `uni.edu` allows exactly that domain; `*.uni.edu` any domain under it, at any depth
+    (cs.uni.edu, a.b.uni.edu), but neither uni.edu itself nor `evil-uni.edu` nor
+    `uni.edu.evil.example`: a match is always on whole labels."""
+    if not entries:
+        return True
+    exact, suffixes = domain_patterns(entries)
+    domain = address.rsplit("@", 1)[-1]
+    return domain in exact or domain.endswith(suffixes)

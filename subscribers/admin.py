@@ -3,6 +3,8 @@ them through the services (never by editing a status by hand)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
@@ -10,14 +12,17 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import format_html
 
 from alerts.search.query import unknown_categories
-from subscribers import selectors, services
+from subscribers import invitations, selectors, services, tokens
 from subscribers.admin_links import preview_link
-from subscribers.models import Subscriber, SubscriberEvent, TopicFilter, Vote
+from subscribers.models import Invitation, Subscriber, SubscriberEvent, TopicFilter, Vote
 
 Actor = SubscriberEvent.Actor
 Status = Subscriber.Status
+# What a new invitation's expiry is set to in the form (the admin can change it).
+INVITATION_DEFAULT_LIFETIME = dt.timedelta(days=30)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -115,6 +120,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     list_per_page = 100
     fields = (
         "email",
+        "pending_email",
         "status",
         "paused_at",
         "paused_until",
@@ -298,3 +304,68 @@ class VoteAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+def _invitation_state(invitation: Invitation) -> str:
+    try:
+        invitations.invitation_check(invitation)
+    except invitations.InvitationUnusable as exc:
+        return {"expired": "expired", "used_up": "used up", "revoked": "revoked"}[exc.reason]
+    return "valid"
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Sign-up links for addresses outside SIGNUP_ALLOWED_DOMAINS: create one, copy its
+    link from the list or the invitation's page, revoke it when it should stop."""
+
+    list_display = ("__str__", "state", "use_count", "expires_at", "created_by", "created_at", "link")
+    list_filter = ("created_at", "expires_at")
+    search_fields = ("note",)
+    actions = ("revoke",)
+    readonly_fields = ("link", "state", "use_count", "created_by", "created_at", "revoked_at")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("note", "expires_at", "max_uses")
+        return ("link", "state", "note", "use_count", "expires_at", "created_by", "created_at", "revoked_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        # The link's rules are fixed once it may be in someone's hands; the note stays editable.
+        return self.readonly_fields + (("expires_at", "max_uses") if obj else ())
+
+    def get_changeform_initial_data(self, request):
+        return {"expires_at": timezone.now() + INVITATION_DEFAULT_LIFETIME, "max_uses": 1}
+
+    @admin.display(description="Link to send")
+    def link(self, obj: Invitation) -> str:
+        url = tokens.invitation_url(obj)
+        return format_html(
+            '<input type="text" readonly value="{}" aria-label="Invitation link" size="70" '
+            'class="invitation-link">',
+            url,
+        )
+
+    @admin.display(description="State")
+    def state(self, obj: Invitation) -> str:
+        return _invitation_state(obj)
+
+    @admin.display(description="Uses", ordering="uses")
+    def use_count(self, obj: Invitation) -> str:
+        return f"{obj.uses} of {obj.max_uses}"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["note"])
+            return
+        created = invitations.invitation_create(
+            created_by=request.user, note=obj.note, expires_at=obj.expires_at, max_uses=obj.max_uses
+        )
+        obj.pk, obj.secret, obj.created_at = created.pk, created.secret, created.created_at
+
+    @admin.action(description="Revoke: the link stops working at once")
+    def revoke(self, request, queryset):
+        revoked = sum(invitations.invitation_revoke(invitation=invitation) for invitation in queryset)
+        self.message_user(
+            request, f"Revoked: {revoked} invitation{'s' if revoked != 1 else ''}.", messages.SUCCESS
+        )

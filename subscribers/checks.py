@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core import checks
 
+from subscribers.addresses import AddressError, domain_patterns
+
 PROCESS_LOCAL_CACHES = {
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
@@ -28,3 +30,19 @@ def rate_limits_shared(app_configs, **kwargs) -> list[checks.CheckMessage]:
             id="subscribers.W001",
         )
     ]
+
+
+@checks.register()
+def signup_domains_valid(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Every SIGNUP_ALLOWED_DOMAINS entry is a domain or `*.` and a domain."""
+    try:
+        domain_patterns(settings.SIGNUP_ALLOWED_DOMAINS)
+    except AddressError as exc:
+        return [
+            checks.Error(
+                f"SIGNUP_ALLOWED_DOMAINS: {exc.message}",
+                hint="A comma-separated list such as: uni.edu,*.uni.edu",
+                id="subscribers.E001",
+            )
+        ]
+    return []

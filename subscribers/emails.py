@@ -14,7 +14,14 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from subscribers.selectors import filters_with_unknown_categories
-from subscribers.tokens import CONFIRM_MAX_AGE, confirm_url, manage_url, unsubscribe_url
+from subscribers.tokens import (
+    CONFIRM_MAX_AGE,
+    EMAIL_CHANGE_MAX_AGE,
+    confirm_url,
+    email_change_url,
+    manage_url,
+    unsubscribe_url,
+)
 
 _inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
@@ -82,3 +89,37 @@ def category_notice_email_send(*, subscriber, filter_ids: list[int]) -> str:
         "unsubscribe_url": unsubscribe_url(subscriber),
     }
     return send_email(to=subscriber.email, name="category_notice", context=context)
+
+
+# An address change --------------------------------------------------------------------
+
+
+def email_change_email_send(*, subscriber) -> str:
+    """To the address the subscriber asked to move to: a link to confirm it is theirs.
+    Nothing of the subscription (old address, filters) is in it: whoever asked typed it."""
+    if not subscriber.pending_email:
+        return ""  # confirmed, or replaced by a newer request, since this was queued
+    context = {
+        "new_email": subscriber.pending_email,
+        "change_url": email_change_url(subscriber),
+        "valid_days": EMAIL_CHANGE_MAX_AGE // 86400,
+    }
+    return send_email(to=subscriber.pending_email, name="email_change", context=context)
+
+
+def email_changed_notice_send(*, subscriber, old_email: str) -> str:
+    """To the old address, once the change is confirmed: a notice with no link in it (a
+    link here could only help whoever now reads this mailbox)."""
+    return send_email(to=old_email, name="email_changed", context={"old_email": old_email})
+
+
+def email_taken_notice_send(*, subscriber) -> str:
+    """To an address someone asked to move another subscription to: it has one already,
+    so nothing changed; its preferences link when it is active (as a repeated sign-up)."""
+    active = subscriber.status == subscriber.Status.ACTIVE
+    context = {
+        "subscriber": subscriber,
+        "manage_url": manage_url(subscriber) if active else "",
+        "unsubscribe_url": unsubscribe_url(subscriber) if active else "",
+    }
+    return send_email(to=subscriber.email, name="email_taken", context=context)

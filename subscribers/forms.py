@@ -4,6 +4,7 @@ subscribers.rules) and hand clean values to one service; they change nothing the
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.forms import formset_factory
 
 from subscribers import rules
@@ -106,7 +107,24 @@ class PreferencesForm(Form):
         return rules.check_send_hour(self.cleaned_data["send_hour"])
 
 
-class SignupForm(PreferencesForm):
+class DomainRule:
+    """The email field of a sign-up: at a domain SIGNUP_ALLOWED_DOMAINS allows, unless the
+    person came through an invitation link (`invited`); the field's help says which."""
+
+    def __init__(self, *args, invited: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.invited = invited
+        if settings.SIGNUP_ALLOWED_DOMAINS and not invited:
+            self.fields[
+                "email"
+            ].help_text = f"Subscriptions here are for addresses at {rules.signup_domains_text()}."
+
+    def clean_email(self):
+        email = rules.check_email(self.cleaned_data["email"])
+        return email if self.invited else rules.check_signup_domain(email)
+
+
+class SignupForm(DomainRule, PreferencesForm):
     email = forms.CharField(
         label="Email address",
         max_length=320,
@@ -132,11 +150,8 @@ class SignupForm(PreferencesForm):
         """Let the page's script pre-fill the time zone from the browser (fresh forms only)."""
         self.fields["timezone"].widget.attrs["data-timezone-autofill"] = ""
 
-    def clean_email(self):
-        return rules.check_email(self.cleaned_data["email"])
 
-
-class TrendingSignupForm(Form):
+class TrendingSignupForm(DomainRule, Form):
     """The one-box subscription: an address alone gets the day's trending papers, daily, at
     the default hour (filters and the rest can be added later on the manage page)."""
 
@@ -155,8 +170,27 @@ class TrendingSignupForm(Form):
         kwargs.setdefault("auto_id", "trending_%s")
         super().__init__(*args, **kwargs)
 
-    def clean_email(self):
-        return rules.check_email(self.cleaned_data["email"])
+
+class EmailChangeForm(Form):
+    """The manage page's "change your address": the new address, checked like a sign-up's."""
+
+    new_email = forms.CharField(
+        label="New email address",
+        max_length=320,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        error_messages={
+            "required": "Enter the new address.",
+            "max_length": "An email address can be at most 254 characters long.",
+        },
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if settings.SIGNUP_ALLOWED_DOMAINS:
+            self.fields["new_email"].help_text = f"An address at {rules.signup_domains_text()}."
+
+    def clean_new_email(self):
+        return rules.check_signup_domain(rules.check_email(self.cleaned_data["new_email"]), signup=False)
 
 
 class FilterForm(Form):

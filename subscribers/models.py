@@ -81,6 +81,9 @@ class Subscriber(models.Model):
     # What a repeated sign-up of this address asked for (preferences, filters), kept apart
     # until a confirmation link's button applies it: anyone can type an address.
     pending_signup = models.JSONField(null=True, blank=True, editable=False)
+    # The address the subscriber asked to move to, until a link sent there confirms it;
+    # that link is signed over it, so a newer request or the change itself voids it.
+    pending_email = models.EmailField(max_length=254, blank=True, default="", editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -161,6 +164,11 @@ class SubscriberEvent(models.Model):
         EMAIL_FAILED = "email_failed"
         # The subscriber revoked every link sent so far ("sign out everywhere").
         LINKS_REVOKED = "links_revoked"
+        # An address change: asked for (a link sent to the new address), confirmed there,
+        # and the notice to the owner of an address that already had a subscription.
+        EMAIL_CHANGE_REQUESTED = "email_change_requested"
+        EMAIL_CHANGED = "email_changed"
+        EMAIL_TAKEN_NOTICE_SENT = "email_taken_notice_sent"
 
     class Actor(models.TextChoices):
         SUBSCRIBER = "subscriber"
@@ -214,3 +222,44 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} paper {self.paper_id}"
+
+
+class Invitation(models.Model):
+    """A sign-up link an admin hands out: while it is valid, an address at any domain may
+    sign up through it, even when SIGNUP_ALLOWED_DOMAINS restricts sign-up. The link is
+    signed (subscribers.tokens.invitation_url) over the id and `secret`."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    note = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="For the admins only, e.g. who it is for. Never shown to the guest.",
+    )
+    expires_at = models.DateTimeField(help_text="The link stops working at this time.")
+    max_uses = models.PositiveIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+        help_text="How many sign-ups it lets in (each sign-up through it counts one).",
+    )
+    uses = models.PositiveIntegerField(default=0, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    secret = models.CharField(max_length=32, default=new_token_secret, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(uses__lte=models.F("max_uses")), name="invitation_uses_within_max"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.note or f"Invitation {self.pk}"

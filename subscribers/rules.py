@@ -13,10 +13,11 @@ import zoneinfo
 from dataclasses import dataclass
 from functools import cache
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from alerts.search.query import MAX_QUERY_LENGTH, QueryError, parse
-from subscribers.addresses import AddressError, normalize_email
+from subscribers.addresses import AddressError, domain_allowed, normalize_email
 from subscribers.models import MAX_FILTERS, MAX_PAPERS, MIN_PAPERS, Subscriber, TopicFilter
 
 MAX_NAME_LENGTH = TopicFilter._meta.get_field("name").max_length
@@ -43,6 +44,30 @@ def check_email(value: str) -> str:
         return normalize_email(value)
     except AddressError as exc:
         raise ValidationError(exc.message, code="email") from None
+
+
+def signup_domains_text() -> str:
+    """The allowed domains as the pages name them: "uni.edu or *.lab.org"."""
+    entries = [entry.strip() for entry in settings.SIGNUP_ALLOWED_DOMAINS if entry.strip()]
+    return ", ".join(entries[:-1]) + (" or " if len(entries) > 1 else "") + (entries[-1] if entries else "")
+
+
+def check_signup_domain(email: str, *, signup: bool = True) -> str:
+    """An address (normalised) at a domain SIGNUP_ALLOWED_DOMAINS allows (empty: any).
+
+    The message names the domains, never the address's state: it is the same whether the
+    address has a subscription or not. A sign-up is pointed to invitations; an address
+    change (`signup=False`) is not, as invitations only open the sign-up form."""
+    if not domain_allowed(email, settings.SIGNUP_ALLOWED_DOMAINS):
+        after = (
+            "For another address, ask the people who run this service for an invitation link."
+            if signup
+            else "Choose an address there."
+        )
+        raise ValidationError(
+            f"Subscriptions here are for addresses at {signup_domains_text()}. {after}", code="domain"
+        )
+    return email
 
 
 def check_timezone(value: str) -> str:

@@ -23,7 +23,8 @@ from django.utils import timezone as djtz
 from alerts.core import jobs
 from subscribers import rules
 from subscribers.erasure import subscriber_traces_erase
-from subscribers.models import Subscriber, SubscriberEvent, TopicFilter, new_token_secret
+from subscribers.invitations import invitation_use
+from subscribers.models import Invitation, Subscriber, SubscriberEvent, TopicFilter, new_token_secret
 from subscribers.rules import FilterInput
 from subscribers.selectors import filters_with_unknown_categories
 
@@ -39,6 +40,8 @@ __all__ = [
     "pauses_end",
     "pending_signup_filters",
     "sample_request",
+    "subscriber_email_change_confirm",
+    "subscriber_email_change_request",
     "subscriber_email_failed",
     "subscriber_erase",
     "subscriber_links_resend",
@@ -125,14 +128,22 @@ def _sent_today(subscriber: Subscriber, kind: str) -> int:
     return subscriber.events.filter(kind=kind, created_at__gte=since).count()
 
 
-def _queue_email(subscriber: Subscriber, kind: str, *, actor: str, reason: str) -> bool:
-    """Queue a confirmation or manage-link email unless the address had its daily share."""
+# The email each kind of event sends (a task of subscribers.tasks, given the subscriber's id).
+EMAIL_TASKS = {
+    Kind.CONFIRMATION_SENT: "send_confirmation_email",
+    Kind.MANAGE_LINK_SENT: "send_manage_link_email",
+    Kind.EMAIL_CHANGE_REQUESTED: "send_email_change_email",
+    Kind.EMAIL_TAKEN_NOTICE_SENT: "send_email_taken_notice",
+}
+
+
+def _queue_email(subscriber: Subscriber, kind: str, *, actor: str, reason: str, **detail) -> bool:
+    """Queue the email of KIND unless the subscriber had its daily share of that kind."""
     if _sent_today(subscriber, kind) >= settings.SUBSCRIBER_EMAILS_PER_DAY:
         return False
     status = subscriber.status
-    _record(subscriber, kind, actor=actor, from_status=status, to_status=status, reason=reason)
-    task = "send_confirmation_email" if kind == Kind.CONFIRMATION_SENT else "send_manage_link_email"
-    jobs.enqueue_on_commit(f"subscribers.tasks.{task}", subscriber.pk)
+    _record(subscriber, kind, actor=actor, from_status=status, to_status=status, reason=reason, **detail)
+    jobs.enqueue_on_commit(f"subscribers.tasks.{EMAIL_TASKS[kind]}", subscriber.pk)
     return True
 
 
@@ -206,6 +217,7 @@ def subscription_create(
     send_when_empty: bool = False,
     week_day: int | None = None,
     client_ip: str | None = None,
+    invitation: Invitation | None = None,
 ) -> SignupResult:
     """Sign an address up, or answer a repeated sign-up without revealing the address's state.
 
@@ -218,8 +230,13 @@ def subscription_create(
     button, a sign-up changes nothing of an existing subscriber, and no email carries what
     the sign-up typed (filter names, queries). Emails to one address are limited to
     SUBSCRIBER_EMAILS_PER_DAY a day.
+
+    When SIGNUP_ALLOWED_DOMAINS restricts sign-up, an address at another domain needs an
+    `invitation`, which counts one use per sign-up (InvitationUnusable once it ran out).
     """
     email = rules.check_email(email)
+    if invitation is None:
+        rules.check_signup_domain(email)
     filters = rules.check_filters(filters, trending=include_trending)
     preferences = _check_preferences(
         timezone=timezone,
@@ -230,9 +247,11 @@ def subscription_create(
         send_when_empty=send_when_empty,
         week_day=week_day,
     )
+    if invitation is not None:
+        invitation_use(invitation=invitation)
     subscriber = _find_locked(email)
     if subscriber is None:
-        subscriber, created = _create_pending(email, filters, preferences, client_ip)
+        subscriber, created = _create_pending(email, filters, preferences, client_ip, invitation)
         if created:
             _queue_email(subscriber, Kind.CONFIRMATION_SENT, actor=Actor.SUBSCRIBER, reason="signup")
             return SignupResult(subscriber, "created")
@@ -240,7 +259,11 @@ def subscription_create(
 
 
 def _create_pending(
-    email: str, filters: list[FilterInput], preferences: dict, client_ip: str | None
+    email: str,
+    filters: list[FilterInput],
+    preferences: dict,
+    client_ip: str | None,
+    invitation: Invitation | None = None,
 ) -> tuple[Subscriber, bool]:
     """A new pending subscriber and True; or the row a racing sign-up for the same address
     created first (found under its lock) and False."""
@@ -250,7 +273,14 @@ def _create_pending(
         with transaction.atomic():
             subscriber = Subscriber.objects.create(email=email, status_changed_at=djtz.now(), **preferences)
             _replace_filters(subscriber, filters)
-            _record(subscriber, Kind.CREATED, actor=Actor.SUBSCRIBER, to_status=Status.PENDING, ip=client_ip)
+            _record(
+                subscriber,
+                Kind.CREATED,
+                actor=Actor.SUBSCRIBER,
+                to_status=Status.PENDING,
+                ip=client_ip,
+                invitation=invitation.pk if invitation else None,
+            )
     except IntegrityError:
         subscriber = _find_locked(email)
         if subscriber is None:
@@ -531,6 +561,94 @@ def subscription_unsubscribe(*, subscriber: Subscriber, actor: str, reason: str 
     _rotate_token_secret(subscriber)
     _move(subscriber, Status.UNSUBSCRIBED, Kind.UNSUBSCRIBED, actor=actor, now=djtz.now(), reason=reason)
     return True
+
+
+# Address change ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def subscriber_email_change_request(*, subscriber: Subscriber, new_email: str) -> str:
+    """An active subscriber asks to receive their digests at NEW_EMAIL: a link to confirm
+    goes there; nothing changes until it is pressed. Returns sent, taken or limited.
+
+    When another subscriber has that address, the answer is the same as when none does (the
+    caller says "we sent a link" either way) and that address's owner is told instead,
+    within its daily share. The requester's link requests count against their own share
+    (SUBSCRIBER_EMAILS_PER_DAY), whichever case it was. ValidationError for an address
+    that is invalid, the current one, or at a domain sign-up does not allow."""
+    new_email = rules.check_signup_domain(rules.check_email(new_email), signup=False)
+    subscriber = _locked(subscriber)
+    if subscriber.status != Status.ACTIVE:
+        raise SubscriptionError("Only an active subscription can move to another address.")
+    if new_email.lower() == subscriber.email.lower():
+        raise ValidationError("That is already the address of this subscription.", code="email")
+    if _sent_today(subscriber, Kind.EMAIL_CHANGE_REQUESTED) >= settings.SUBSCRIBER_EMAILS_PER_DAY:
+        return "limited"
+    owner = Subscriber.objects.by_email(new_email).exclude(pk=subscriber.pk).first()
+    # A newer request voids the link of an older one (it is signed over pending_email).
+    subscriber.pending_email = "" if owner else new_email
+    subscriber.save(update_fields=["pending_email", "updated_at"])
+    if owner is None:
+        _queue_email(
+            subscriber,
+            Kind.EMAIL_CHANGE_REQUESTED,
+            actor=Actor.SUBSCRIBER,
+            reason="manage page",
+            to=new_email,
+        )
+        return "sent"
+    status = subscriber.status
+    _record(
+        subscriber,
+        Kind.EMAIL_CHANGE_REQUESTED,
+        actor=Actor.SUBSCRIBER,
+        from_status=status,
+        to_status=status,
+        reason="address taken: its owner is told instead",
+        to=new_email,
+    )
+    if owner.status != Status.COMPLAINED:
+        _queue_email(owner, Kind.EMAIL_TAKEN_NOTICE_SENT, actor=Actor.SUBSCRIBER, reason="address change")
+    return "taken"
+
+
+@transaction.atomic
+def subscriber_email_change_confirm(*, subscriber: Subscriber, new_email: str) -> str:
+    """The link sent to NEW_EMAIL was pressed: the subscription moves there. Its links
+    (manage, feed, browser view) are replaced, so links in the old mailbox no longer
+    control it (unsubscribe links keep working); the old address is told, once, with no
+    link. Returns the old address. SubscriptionError when the change can no longer be made."""
+    subscriber = _locked(subscriber)
+    if not subscriber.pending_email or subscriber.pending_email.lower() != new_email.lower():
+        raise SubscriptionError("This link has been replaced by a newer one or used already.")
+    if subscriber.status != Status.ACTIVE:
+        raise SubscriptionError("This subscription is no longer active, so its address was not changed.")
+    try:
+        rules.check_signup_domain(subscriber.pending_email, signup=False)
+    except ValidationError as exc:
+        raise SubscriptionError(exc.messages[0]) from None
+    old, new = subscriber.email, subscriber.pending_email
+    taken = SubscriptionError(f"{new} has a subscription of its own, so this one was not moved there.")
+    if Subscriber.objects.by_email(new).exclude(pk=subscriber.pk).exists():
+        raise taken
+    subscriber.email, subscriber.pending_email = new, ""
+    subscriber.token_secret = new_token_secret()
+    try:
+        with transaction.atomic():
+            subscriber.save(update_fields=["email", "pending_email", "token_secret", "updated_at"])
+    except IntegrityError:
+        raise taken from None
+    status = subscriber.status
+    _record(
+        subscriber,
+        Kind.EMAIL_CHANGED,
+        actor=Actor.SUBSCRIBER,
+        from_status=status,
+        to_status=status,
+        **{"from": old, "to": new},
+    )
+    jobs.enqueue_on_commit("subscribers.tasks.send_email_changed_notice", subscriber.pk, old)
+    return old
 
 
 def _rotate_token_secret(subscriber: Subscriber) -> None:

@@ -14,7 +14,14 @@ from functools import partial
 from celery import shared_task
 
 from alerts.core.mailerrors import classify
-from subscribers.emails import category_notice_email_send, confirmation_email_send, manage_link_email_send
+from subscribers.emails import (
+    category_notice_email_send,
+    confirmation_email_send,
+    email_change_email_send,
+    email_changed_notice_send,
+    email_taken_notice_send,
+    manage_link_email_send,
+)
 from subscribers.models import Subscriber
 from subscribers.services import CONFIRMABLE, subscriber_email_failed
 
@@ -60,3 +67,23 @@ def send_category_notice_email(self, subscriber_id: int, filter_ids: list[int]) 
     """Queued by subscribers.services.category_notices_queue, once per filter."""
     send = partial(category_notice_email_send, filter_ids=filter_ids)
     return _send(self, subscriber_id, "category_notice", {Subscriber.Status.ACTIVE}, send)
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, soft_time_limit=60, time_limit=90)
+def send_email_change_email(self, subscriber_id: int) -> str:
+    """The link that confirms a new address, sent to that address (pending_email)."""
+    return _send(self, subscriber_id, "email_change", {Subscriber.Status.ACTIVE}, email_change_email_send)
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, soft_time_limit=60, time_limit=90)
+def send_email_changed_notice(self, subscriber_id: int, old_email: str) -> str:
+    """The notice to the old address after a change, whatever has happened since."""
+    send = partial(email_changed_notice_send, old_email=old_email)
+    return _send(self, subscriber_id, "email_changed", set(Subscriber.Status), send)
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, soft_time_limit=60, time_limit=90)
+def send_email_taken_notice(self, subscriber_id: int) -> str:
+    """To the owner of an address another subscriber asked to move to (never a complained one)."""
+    wanted = set(Subscriber.Status) - {Subscriber.Status.COMPLAINED}
+    return _send(self, subscriber_id, "email_taken", wanted, email_taken_notice_send)

@@ -1,4 +1,5 @@
-"""Signed links in emails: confirm, manage and unsubscribe, without a password.
+"""Signed links in emails: confirm, manage and unsubscribe, without a password; and the
+links of invitations and of address changes.
 
 A token is `<id>.<signature>` (confirm: `<id>.<timestamp>.<signature>`), all URL-safe.
 The signature is django.core.signing's HMAC-SHA256 over the id (and timestamp) and a
@@ -39,7 +40,7 @@ from django.urls import get_script_prefix, reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
 
-from subscribers.models import Subscriber
+from subscribers.models import Invitation, Subscriber
 
 Status = Subscriber.Status
 
@@ -52,9 +53,14 @@ DIGEST, FEED = "digest", "feed"
 # paper and the action ride in the path (subscribers.feedback checks them).
 FEEDBACK = "feedback"
 OBJECT_PURPOSES = (DIGEST, FEED)
+# An admin's invitation link (keyed by the invitation's secret) and the link that confirms
+# a subscriber's new address (sent to that address, signed over it).
+INVITATION, EMAIL_CHANGE = "invitation", "email_change"
 # A confirmation link works for a week; manage and unsubscribe links as long as the
 # subscriber exists (an unsubscribe link in a year-old digest must still work).
 CONFIRM_MAX_AGE = 7 * 24 * 3600
+# An address change is confirmed within as long as a sign-up.
+EMAIL_CHANGE_MAX_AGE = CONFIRM_MAX_AGE
 SIGNATURE_LENGTH = 27  # characters of URL-safe base64: 160 bits of the HMAC
 # A confirmation's issue time is in milliseconds; below this it is an older link's seconds.
 _MILLISECOND_TOKENS = 10**11
@@ -250,6 +256,70 @@ def digest_view_url(digest, subscriber: Subscriber) -> str:
 
 def feed_url(subscriber: Subscriber) -> str:
     return _absolute("digest-feed", object_token(subscriber, FEED, subscriber.pk))
+
+
+def invitation_token(invitation: Invitation) -> str:
+    """`<id>.<signature>`, keyed by the invitation's own secret (a deleted invitation's
+    link never opens a newer one that got its id)."""
+    ident = signing.b62_encode(invitation.pk)
+    return f"{ident}.{_sign(INVITATION, f'{ident}.{invitation.secret}')}"
+
+
+def invitation_from_token(token: str) -> Invitation:
+    """The invitation a link names, whatever its state (expired, used up, revoked: the
+    caller says which); TokenInvalid for a forged or truncated link or a deleted invitation."""
+    pk = object_id_of(token)
+    invitation = Invitation.objects.filter(pk=pk).first()
+    ident, signature = token.split(".")
+    secret = invitation.secret if invitation else "-"
+    if not _signed_by_any_key(INVITATION, f"{ident}.{secret}", signature) or invitation is None:
+        raise TokenInvalid("bad signature")
+    return invitation
+
+
+def invitation_url(invitation: Invitation) -> str:
+    return _absolute("subscribers:invitation", invitation_token(invitation))
+
+
+def _email_change_message(ident: str, subscriber: Subscriber) -> str:
+    return f"{ident}.{subscriber.pending_email.lower()}.{subscriber.token_secret}"
+
+
+def email_change_token(subscriber: Subscriber, *, timestamp: float | None = None) -> str:
+    """`<id>.<issued ms>.<signature>` over the address the subscriber asked to move to:
+    a newer request, the change itself or a revocation of links voids it."""
+    if not subscriber.pending_email:
+        raise ValueError("no address change is pending")
+    issued = time.time() if timestamp is None else timestamp
+    ident = f"{signing.b62_encode(subscriber.pk)}.{signing.b62_encode(int(issued * 1000))}"
+    return f"{ident}.{_sign(EMAIL_CHANGE, _email_change_message(ident, subscriber))}"
+
+
+def subscriber_from_email_change_token(token: str) -> Subscriber:
+    """The subscriber whose pending address change this link confirms (its new address is
+    `pending_email`); TokenInvalid or TokenExpired otherwise."""
+    parts = token.split(".")
+    if len(parts) != 3 or len(parts[-1]) != SIGNATURE_LENGTH:
+        raise TokenInvalid("malformed token")
+    try:
+        pk, issued_ms = signing.b62_decode(parts[0]), signing.b62_decode(parts[1])
+    except ValueError:
+        raise TokenInvalid("malformed token") from None
+    if not 0 < pk < 2**63:
+        raise TokenInvalid("malformed token")
+    subscriber = Subscriber.objects.filter(pk=pk).first()
+    ident = f"{parts[0]}.{parts[1]}"
+    message = _email_change_message(ident, subscriber) if subscriber else f"{ident}.-"
+    valid = _signed_by_any_key(EMAIL_CHANGE, message, parts[2])
+    if not valid or subscriber is None or not subscriber.pending_email:
+        raise TokenInvalid("bad signature")
+    if time.time() - issued_ms / 1000 > EMAIL_CHANGE_MAX_AGE:
+        raise TokenExpired("address change link expired")
+    return subscriber
+
+
+def email_change_url(subscriber: Subscriber) -> str:
+    return _absolute("subscribers:email-change", email_change_token(subscriber))
 
 
 def subscriber_from_feed_token(token: str) -> Subscriber | None:

@@ -9,6 +9,8 @@ urlpatterns = [
     path("preview/", views.preview_view, name="preview"),
     path("resend/", views.resend, name="resend"),
     path("confirm/<str:token>/", views.confirm, name="confirm"),
+    path("invite/<str:token>/", views.invitation, name="invitation"),
+    path("email/<str:token>/", views.email_change, name="email-change"),
     path("manage/<str:token>/", views.manage, name="manage"),
     path("manage/<str:token>/saved/", feedback_views.saved, {"kind": "manage"}, name="saved"),
     path(

@@ -7,6 +7,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from functools import partial
 
 from django.conf import settings
 from django.contrib import messages
@@ -21,10 +22,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.core import get_usage
 
 from alerts.core.periods import zone
-from subscribers import feedback, filter_preview, services, tokens
+from subscribers import feedback, filter_preview, invitations, services, tokens
 from subscribers.clientip import client_ip
-from subscribers.forms import FILTERS_PREFIX, PreferencesForm, SignupForm, TrendingSignupForm, filter_formset
-from subscribers.models import DEFAULT_PAPERS, MAX_FILTERS, Subscriber, SubscriberEvent
+from subscribers.forms import (
+    FILTERS_PREFIX,
+    EmailChangeForm,
+    PreferencesForm,
+    SignupForm,
+    TrendingSignupForm,
+    filter_formset,
+)
+from subscribers.models import DEFAULT_PAPERS, MAX_FILTERS, Invitation, Subscriber, SubscriberEvent
 from subscribers.rules import WEEKDAYS
 from subscribers.selectors import filters_with_unknown_categories, next_digest_at
 from subscribers.tokens import feed_url
@@ -97,7 +105,8 @@ def _redisplay(request: HttpRequest, form_class, template: str, context: dict) -
     initial_filters = _posted_filters(request, rows)
     if request.POST.get("action") == "add_filter":
         rows = min(rows + 1, MAX_FILTERS)
-    initial = {name: request.POST.get(name) for name in form_class.base_fields if name in request.POST}
+    fields = (form_class.func if isinstance(form_class, partial) else form_class).base_fields
+    initial = {name: request.POST.get(name) for name in fields if name in request.POST}
     for checkbox in ("include_trending", "send_when_empty"):
         initial[checkbox] = checkbox in request.POST
     formset = filter_formset(initial=initial_filters, rows=rows)
@@ -115,27 +124,54 @@ def _redisplay(request: HttpRequest, form_class, template: str, context: dict) -
 @never_cache
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
+    return _signup(request, None)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    """The sign-up page through an admin's invitation link: any domain may sign up here."""
+    try:
+        invited = invitations.invitation_from_link(token)
+    except invitations.InvitationUnusable as exc:
+        return _invitation_unusable(request, exc)
+    return _signup(request, invited)
+
+
+def _invitation_unusable(request: HttpRequest, exc: invitations.InvitationUnusable) -> HttpResponse:
+    status = 404 if exc.reason == "invalid" else 410
+    return render(request, "subscribers/invitation_invalid.html", {"message": exc.message}, status=status)
+
+
+def _signup(request: HttpRequest, invited: Invitation | None) -> HttpResponse:
+    forms_of = {"invited": invited is not None}
     if request.method == "GET":
-        form = SignupForm()
+        form = SignupForm(**forms_of)
         form.offer_browser_timezone()
         form.offer_default_week_day()
         context = {
             "form": form,
             "formset": filter_formset(rows=1),
             "previews": {},
-            "trending_form": TrendingSignupForm(),
+            "trending_form": TrendingSignupForm(**forms_of),
+            "invited": invited,
         }
         return render(request, "subscribers/signup.html", context)
     action = request.POST.get("action", "subscribe")
     if action == "trending":
-        return _rate_limited(request, "signup", "RATE_LIMIT_SIGNUP") or _trending_signup(request)
+        return _rate_limited(request, "signup", "RATE_LIMIT_SIGNUP") or _trending_signup(request, invited)
     if action in ("add_filter", "preview"):
         limited = _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW", cost=_preview_cost(request))
-        return limited or _redisplay(request, SignupForm, "subscribers/signup.html", {})
+        form_class = partial(SignupForm, **forms_of)
+        return limited or _redisplay(request, form_class, "subscribers/signup.html", {"invited": invited})
     if limited := _rate_limited(request, "signup", "RATE_LIMIT_SIGNUP"):
         return limited
-    with _answer_no_sooner_than(settings.SIGNUP_ANSWER_SECONDS):
-        return _subscribe(request)
+    try:
+        with _answer_no_sooner_than(settings.SIGNUP_ANSWER_SECONDS):
+            return _subscribe(request, invited)
+    except invitations.InvitationUnusable as exc:
+        # Used up (or revoked) between showing the page and sending it.
+        return _invitation_unusable(request, exc)
 
 
 @contextmanager
@@ -151,8 +187,8 @@ def _answer_no_sooner_than(seconds: float):
         time.sleep(max(0.0, seconds - (time.monotonic() - started)))
 
 
-def _subscribe(request: HttpRequest) -> HttpResponse:
-    form = SignupForm(request.POST)
+def _subscribe(request: HttpRequest, invited: Invitation | None) -> HttpResponse:
+    form = SignupForm(request.POST, invited=invited is not None)
     formset = filter_formset(request.POST)
     if form.is_valid() and formset.is_valid():
         data = form.cleaned_data
@@ -168,6 +204,7 @@ def _subscribe(request: HttpRequest) -> HttpResponse:
                 send_when_empty=data["send_when_empty"],
                 week_day=data.get("week_day"),
                 client_ip=client_ip(request),
+                invitation=invited,
             )
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -175,14 +212,14 @@ def _subscribe(request: HttpRequest) -> HttpResponse:
             # The same page whatever the address's state (new, pending, active, ...): the
             # response must not tell a stranger whether someone is subscribed.
             return render(request, "subscribers/check_inbox.html", {"email": data["email"]})
-    context = {"form": form, "formset": formset, "previews": {}}
+    context = {"form": form, "formset": formset, "previews": {}, "invited": invited}
     return render(request, "subscribers/signup.html", context, status=400)
 
 
-def _trending_signup(request: HttpRequest) -> HttpResponse:
+def _trending_signup(request: HttpRequest, invited: Invitation | None) -> HttpResponse:
     """The one-box subscription: the day's trending papers for an address alone, daily at
     the default hour, confirmed by email like any sign-up."""
-    form = TrendingSignupForm(request.POST)
+    form = TrendingSignupForm(request.POST, invited=invited is not None)
     if form.is_valid():
         try:
             services.subscription_create(
@@ -194,12 +231,21 @@ def _trending_signup(request: HttpRequest) -> HttpResponse:
                 max_papers=DEFAULT_PAPERS,
                 include_trending=True,
                 client_ip=client_ip(request),
+                invitation=invited,
             )
         except ValidationError as exc:
             form.add_error("email", exc)
+        except invitations.InvitationUnusable as exc:
+            return _invitation_unusable(request, exc)
         else:
             return render(request, "subscribers/check_inbox.html", {"email": form.cleaned_data["email"]})
-    context = {"form": SignupForm(), "formset": filter_formset(rows=1), "previews": {}, "trending_form": form}
+    context = {
+        "form": SignupForm(invited=invited is not None),
+        "formset": filter_formset(rows=1),
+        "previews": {},
+        "trending_form": form,
+        "invited": invited,
+    }
     return render(request, "subscribers/signup.html", context, status=400)
 
 
@@ -308,6 +354,7 @@ MANAGE_ACTIONS = {
     "unsubscribe",
     "resubscribe",
     "sign_out",
+    "change_email",
 }
 
 
@@ -323,6 +370,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         "feed_url": feed_url(subscriber),
         "category_notices": filters_with_unknown_categories(subscriber_ids=[subscriber.pk]),
         "votes": feedback.votes_of(subscriber=subscriber),
+        "email_form": EmailChangeForm(),
         "next_digest": next_digest_shown(subscriber),
         "pause_choices": services.pause_choices(subscriber=subscriber, now=djtz.now()),
         "pause_min": djtz.now().astimezone(zone(subscriber.timezone)).date() + dt.timedelta(days=1),
@@ -338,23 +386,77 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         # A filter's remove button names the filter (its only field); any other button, the action.
         action = "remove_filter" if "remove_filter" in request.POST else request.POST.get("action", "save")
     if action == "show" or action not in MANAGE_ACTIONS:
-        saved = list(subscriber.filters.all())
-        filters = [{"name": f.name, "query": f.query} for f in saved]
-        initial = {field: getattr(subscriber, field) for field in PreferencesForm.base_fields}
-        context.update(
-            form=PreferencesForm(initial=initial),
-            formset=filter_formset(initial=filters, rows=max(1, len(filters))),
-            previews={},
-            # Row i of the form is saved filter i: its remove button names the filter's id.
-            saved_filters=dict(enumerate(saved)),
-        )
-        return render(request, "subscribers/manage.html", context)
+        return _manage_page(request, subscriber, context)
+    if action == "change_email":
+        return _change_email(request, subscriber, context)
     if action in ("add_filter", "preview"):
         limited = _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW", cost=_preview_cost(request))
         return limited or _redisplay(request, PreferencesForm, "subscribers/manage.html", context)
     if action == "save":
         return _save_preferences(request, subscriber, context)
     return _manage_action(request, subscriber, action)
+
+
+def _manage_page(
+    request: HttpRequest, subscriber: Subscriber, context: dict, *, email_form=None, status: int = 200
+) -> HttpResponse:
+    """The manage page as saved: the subscriber's preferences and filters in the forms."""
+    saved = list(subscriber.filters.all())
+    filters = [{"name": f.name, "query": f.query} for f in saved]
+    initial = {field: getattr(subscriber, field) for field in PreferencesForm.base_fields}
+    context.update(
+        form=PreferencesForm(initial=initial),
+        formset=filter_formset(initial=filters, rows=max(1, len(filters))),
+        previews={},
+        email_form=email_form or context["email_form"],
+        # Row i of the form is saved filter i: its remove button names the filter's id.
+        saved_filters=dict(enumerate(saved)),
+    )
+    return render(request, "subscribers/manage.html", context, status=status)
+
+
+def _change_email(request: HttpRequest, subscriber: Subscriber, context: dict) -> HttpResponse:
+    """A link to confirm the new address goes there. The answer is the same whether another
+    subscriber has that address or not (its owner is told instead)."""
+    if limited := _rate_limited(request, "resend", "RATE_LIMIT_RESEND"):
+        return limited
+    form = EmailChangeForm(request.POST)
+    if not form.is_valid():
+        return _manage_page(request, subscriber, context, email_form=form, status=400)
+    new_email = form.cleaned_data["new_email"]
+    try:
+        with _answer_no_sooner_than(settings.SIGNUP_ANSWER_SECONDS):
+            outcome = services.subscriber_email_change_request(subscriber=subscriber, new_email=new_email)
+    except ValidationError as exc:
+        form.add_error("new_email", exc)
+        return _manage_page(request, subscriber, context, email_form=form, status=400)
+    except services.SubscriptionError as exc:
+        messages.error(request, exc.message)
+        return redirect(request.path)
+    page = {"email": subscriber.email, "new_email": new_email, "limited": outcome == "limited"}
+    return render(request, "subscribers/email_change_sent.html", page)
+
+
+# The link sent to a new address: opening it shows a button, pressing it moves the
+# subscription (mail scanners open links). The token is the credential, as for confirm.
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def email_change(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = tokens.subscriber_from_email_change_token(token)
+    except tokens.TokenInvalid:  # also TokenExpired, a used or replaced link
+        return _bad_link(request)
+    new_email = subscriber.pending_email
+    if request.method == "GET":
+        return render(request, "subscribers/email_change.html", {"new_email": new_email, "token": token})
+    try:
+        services.subscriber_email_change_confirm(subscriber=subscriber, new_email=new_email)
+    except services.SubscriptionError as exc:
+        return render(request, "subscribers/email_change.html", {"refused": exc.message}, status=409)
+    subscriber.refresh_from_db()
+    context = {"new_email": subscriber.email, "manage_url": tokens.manage_url(subscriber), "done": True}
+    return render(request, "subscribers/email_change.html", context)
 
 
 def _manage_action(request: HttpRequest, subscriber: Subscriber, action: str) -> HttpResponse:

@@ -287,6 +287,10 @@ DIGEST_DB_RETRY_DELAYS = [
 # Confirmation and preferences-link emails one address may receive in 24 hours, so that
 # a stranger cannot use the sign-up form to flood someone's inbox.
 SUBSCRIBER_EMAILS_PER_DAY = env.int("SUBSCRIBER_EMAILS_PER_DAY", default=3)
+# Who may sign up, by the domain of their address (a lab, an institute): comma separated;
+# `uni.edu` allows that domain only, `*.uni.edu` any domain under it (not uni.edu itself:
+# list both for both). Empty: anyone. Others need an invitation link from the admin.
+SIGNUP_ALLOWED_DOMAINS = env.list("SIGNUP_ALLOWED_DOMAINS", default=[])
 # Requests per client IP (django-ratelimit syntax: N/s, N/m, N/h, N/d), against bots.
 RATE_LIMIT_SIGNUP = env("RATE_LIMIT_SIGNUP", default="20/h")
 RATE_LIMIT_PREVIEW = env("RATE_LIMIT_PREVIEW", default="120/m")

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("subscribers", "0006_vote"),
+        ("subscribers", "0007_invitation_and_pending_email"),
     ]
 
     operations = [
