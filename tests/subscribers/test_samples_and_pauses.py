@@ -131,9 +131,11 @@ def test_only_an_active_subscription_gets_a_sample(
 
 
 def test_the_confirmation_page_offers_a_sample_and_says_when_the_first_digest_comes(
-    client, week_papers, outbox, django_capture_on_commit_callbacks
+    week_papers, outbox, django_capture_on_commit_callbacks
 ):
     pending = SubscriberFactory(status="pending", confirmed_at=None, timezone="Asia/Tokyo", send_hour=23)
+    # The confirmation's button needs no CSRF token; the sample's form carries one.
+    client = Client(enforce_csrf_checks=True)
     page = client.post(tokens.confirm_url(pending).removeprefix("https://alerts.example.org"), {})
     assert "You are subscribed" in page.text
     assert "Your next digest:" in page.text
@@ -141,7 +143,9 @@ def test_the_confirmation_page_offers_a_sample_and_says_when_the_first_digest_co
     form = re.search(r'<form method="post" action="([^"]+)"[^>]*>.*?value="sample"', page.text, re.S)
     assert form.group(1) == tokens.manage_url(pending)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(form.group(1).removeprefix("https://alerts.example.org"), {"action": "sample"})
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.group(0)).group(1)
+        path = form.group(1).removeprefix("https://alerts.example.org")
+        assert client.post(path, {"action": "sample", "csrfmiddlewaretoken": token}).status_code == 302
     assert [m.subject.startswith("[Sample]") for m in outbox] == [True]
 
 
