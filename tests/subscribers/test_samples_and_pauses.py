@@ -172,12 +172,17 @@ def test_the_next_digest_is_the_one_the_dispatch_creates():
 
 
 def test_the_manage_page_shows_the_next_digest_in_the_subscribers_time_zone(client):
+    new_york = ZoneInfo("America/New_York")
     subscriber = SubscriberFactory(timezone="America/New_York", send_hour=6, filters=1)
-    page = client.get(manage_path(subscriber))
-    local = next_digest_at(subscriber, now=dt.datetime.now(dt.UTC)).astimezone(ZoneInfo("America/New_York"))
-    assert "Your next digest:" in page.text
-    assert f"{local:%H}:00" in page.text or "within the next 15 minutes" in page.text
-    assert "(America/New_York)" in page.text
+    # Today's digest (New York's today) went out: the next one is tomorrow's, at 06:00 there.
+    today = dt.datetime.now(new_york).date()
+    Digest.objects.create(subscriber=subscriber, period=today, frequency="daily", window_end=NOW)
+    page = client.get(manage_path(subscriber)).text
+    tomorrow = today + dt.timedelta(days=1)
+    line = re.search(r'<p class="next-digest">(.*?)</p>', page, re.S).group(1)
+    assert f"{tomorrow:%A} {tomorrow.day} {tomorrow:%B %Y}, 06:00" in line
+    assert "(America/New_York)" in line
+    assert f'datetime="{local_at(tomorrow, 6, new_york).astimezone(new_york).isoformat()}"' in line
 
 
 def test_no_next_digest_while_paused_without_an_end(client):
