@@ -240,4 +240,5 @@ def test_dispatch_and_sending_a_chunk_take_the_same_queries_for_10_or_100_digest
     Subscriber.objects.all().delete()
     large = _queries_for(100, 1000)
     assert small == large
-    assert large <= 20
+    # 20, and the one query with which the dispatch first ends the pauses that are over.
+    assert large <= 21
