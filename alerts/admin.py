@@ -1,18 +1,20 @@
 from urllib.parse import quote
 
 from csp.decorators import csp_update
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
 
 from alerts import admin_schedules
 from alerts.digests.previews import digest_preview
 from alerts.digests.recovery import digests_retry
-from alerts.models import DeliveryEvent, Digest, DigestItem, FetchRun, Paper
+from alerts.digests.resending import digest_resend_plan, digest_resend_request
+from alerts.models import DeliveryEvent, Digest, DigestItem, DigestResend, FetchRun, Incident, Paper
 from alerts.tasks import send_test_digest
 from subscribers.admin_links import preview_link
 from subscribers.models import Subscriber
@@ -112,6 +114,23 @@ class DigestItemInline(admin.TabularInline):
         return False
 
 
+class DigestResendInline(admin.TabularInline):
+    """The audit of a digest's re-sends: who asked, when, and what became of each."""
+
+    model = DigestResend
+    extra = 0
+    can_delete = False
+    fields = ("requested_at", "requested_by_name", "status", "message_id", "sent_at", "error")
+    readonly_fields = fields
+    verbose_name_plural = "Re-sends (sent again by an admin)"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Digest)
 class DigestAdmin(admin.ModelAdmin):
     list_display = (
@@ -131,10 +150,15 @@ class DigestAdmin(admin.ModelAdmin):
     date_hierarchy = "period"
     list_select_related = ("subscriber",)
     raw_id_fields = ("subscriber",)
-    inlines = [DigestItemInline]
+    inlines = [DigestResendInline, DigestItemInline]
     actions = ["retry_digests"]
     show_full_result_count = False
-    readonly_fields = [f.name for f in Digest._meta.fields] + ["next_digest"]
+    readonly_fields = [f.name for f in Digest._meta.fields] + ["next_digest", "send_again"]
+
+    @admin.display(description="Send again")
+    def send_again(self, obj: Digest) -> str:
+        url = reverse("admin:alerts_digest_resend", args=[obj.pk])
+        return format_html('<a href="{}">Send this digest again…</a>', url)
 
     @admin.display(description="Subscriber's next digest")
     def next_digest(self, obj: Digest) -> str:
@@ -159,8 +183,44 @@ class DigestAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.preview_view),
                 name="alerts_digest_preview",
             ),
+            path(
+                "<int:digest_id>/resend/",
+                self.admin_site.admin_view(self.resend_view),
+                name="alerts_digest_resend",
+            ),
         ]
         return custom + super().get_urls()
+
+    def resend_view(self, request, digest_id: int):
+        """ "Send this digest again": GET shows what would happen (or why it cannot), the
+        POST of its form (CSRF-checked by admin_view) does it. A second delivery to a person
+        needs the alerts.resend_digest permission, not only admin access."""
+        if not request.user.has_perm("alerts.resend_digest"):
+            raise PermissionDenied
+        digest = get_object_or_404(Digest.objects.select_related("subscriber"), pk=digest_id)
+        change_url = reverse("admin:alerts_digest_change", args=[digest.pk])
+        if request.method == "POST":
+            plan = digest_resend_request(digest_id=digest.pk, user=request.user)
+            if plan.refusal:
+                messages.error(request, f"Not sent: {plan.refusal}")
+            elif plan.action == "retry":
+                messages.success(request, f"The failed digest {digest.pk} is queued to be sent again.")
+            else:
+                messages.success(
+                    request,
+                    f"Digest {digest.pk} is on its way again to {digest.subscriber.email}, "
+                    "with a new Message-ID; the re-send is listed on this page.",
+                )
+            return redirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Send digest {digest.pk} again?",
+            "opts": self.model._meta,
+            "digest": digest,
+            "plan": digest_resend_plan(digest=digest),
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/alerts/digest/resend_confirm.html", context)
 
     # The preview shows the email's inline styles in a sandboxed frame, which inherits this
     # page's CSP; scripts stay forbidden (and the sandbox disables them too).
@@ -193,6 +253,64 @@ class DigestAdmin(admin.ModelAdmin):
                 preview = digest_preview(subscriber=subscriber)
                 context.update(subscriber=subscriber, preview=preview, rendered=preview.rendered)
         return TemplateResponse(request, "admin/alerts/digest/preview.html", context)
+
+
+@admin.register(DigestResend)
+class DigestResendAdmin(admin.ModelAdmin):
+    """Every re-send an admin asked for: the audit trail of second deliveries."""
+
+    list_display = ("requested_at", "digest", "subscriber_email", "requested_by_name", "status", "sent_at")
+    list_filter = ("status", "requested_at")
+    search_fields = ("digest__subscriber__email", "requested_by_name", "message_id")
+    list_select_related = ("digest", "digest__subscriber")
+    readonly_fields = [f.name for f in DigestResend._meta.fields]
+
+    @admin.display(description="Subscriber")
+    def subscriber_email(self, obj: DigestResend) -> str:
+        return obj.digest.subscriber.email if obj.digest.subscriber else "-"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OpenFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open"), ("closed", "Closed")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("open", "closed"):
+            return queryset.filter(closed_at__isnull=self.value() == "open")
+        return queryset
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    """Operator incidents (alerts.incidents): open ones first to the eye, a read-only log."""
+
+    list_display = ("opened_at", "kind", "key", "closed_at", "detail", "last_detail", "mailed")
+    list_filter = (OpenFilter, "kind", "opened_at")
+    search_fields = ("detail", "last_detail", "key")
+    date_hierarchy = "opened_at"
+    readonly_fields = [f.name for f in Incident._meta.fields]
+
+    @admin.display(description="Admins mailed")
+    def mailed(self, obj: Incident) -> str:
+        said = [
+            w for w, at in (("opened", obj.opened_notified_at), ("recovered", obj.closed_notified_at)) if at
+        ]
+        return ", ".join(said) or "-"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(DeliveryEvent)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -130,6 +131,7 @@ class Digest(models.Model):
         permissions = [
             ("preview_digest", "Can preview any subscriber's next digest and send a test copy"),
             ("view_outbox", "Can read the local outbox (every email sent, with its links)"),
+            ("resend_digest", "Can send a digest to its subscriber again"),
         ]
 
     def __str__(self) -> str:
@@ -163,6 +165,80 @@ class DigestItem(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.rank} {self.paper_id} in digest {self.digest_id}"
+
+
+class DigestResend(models.Model):
+    """An admin's re-send of a sent digest: the one deliberate second delivery, and its
+    audit entry (who asked, when, the new Message-ID, what became of it).
+
+    The digest row itself is left as it was (sent, with its first Message-ID): the normal
+    path's exactly-once rules never see a re-send. A re-send is claimed (queued -> sending)
+    by one conditional UPDATE and handed to the ESP at most once; it is never retried by
+    itself (an admin who wants another asks again).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Being sent"
+        SENT = "sent", "Sent"
+        REFUSED = "refused", "Refused"  # the subscriber stopped receiving before it went
+        FAILED = "failed", "Failed"
+
+    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="resends")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Kept as text too: the audit entry outlives the admin account.
+    requested_by_name = models.CharField(max_length=150)
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    message_id = models.CharField(max_length=255, blank=True)  # the re-sent message's Message-ID
+    esp_message_id = models.CharField(max_length=255, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = "digest re-send"
+
+    def __str__(self) -> str:
+        return f"re-send of digest {self.digest_id} by {self.requested_by_name} ({self.status})"
+
+
+class Incident(models.Model):
+    """Something an operator must know about, open from `opened_at` until `closed_at`: a
+    source late past its schedule, a stuck digest queue, a jump in the failure rate.
+
+    At most one incident of a kind and key (the source, for a late source) is open at a
+    time, so a check repeated every few minutes finds the open one and mails nobody again.
+    The admins get one email when it opens and one when it closes (`*_notified_at`)."""
+
+    class Kind(models.TextChoices):
+        SOURCE_LATE = "source_late", "Source late"
+        QUEUE_STUCK = "queue_stuck", "Digest queue stuck"
+        FAILURE_RATE = "failure_rate", "Failure rate high"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    key = models.CharField(max_length=64, blank=True)  # which source; empty for the others
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+    # The latest reading while open (how late, how old, which rate), updated by each check.
+    last_detail = models.TextField(blank=True)
+    opened_notified_at = models.DateTimeField(null=True, blank=True)
+    closed_notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "key"], condition=Q(closed_at__isnull=True), name="one_open_incident_per_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        what = self.get_kind_display() + (f" ({self.key})" if self.key else "")
+        return f"{what}, {'open' if self.closed_at is None else 'closed'}"
 
 
 class DeliveryEvent(models.Model):

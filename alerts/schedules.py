@@ -11,6 +11,8 @@ this list is what those rows are made from (`schedules_store`, called by migrati
   UTC (India, Nepal, parts of Australia) reach their send hour at :30 or :45. Each run is
   idempotent, so running often costs a few cheap queries.
 - Recovery runs every 2 minutes.
+- The incident check (operator alerts) runs every 5 minutes: a late source or a stuck
+  queue is mailed within minutes, and the check is a few aggregate queries.
 
 Task names are interfaces: rows stored in existing databases name them.
 """
@@ -86,6 +88,13 @@ PERIODIC_TASKS = (
         minute="*/2",
         description="Take over digests claimed by a worker that died; queue pending digests whose "
         "task was lost (e.g. a broker restart).",
+    ),
+    Periodic(
+        name="Check for incidents",
+        task="alerts.tasks.check_incidents",
+        minute="*/5",
+        description="Mail the admins (DJANGO_ADMINS) once when a source is late, the digest queue is "
+        "stuck or the failure rate jumps, and once when it recovers.",
     ),
 )
 

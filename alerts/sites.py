@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from alerts import cockpit
-from alerts.models import Paper
+from alerts.models import Incident, Paper
 from alerts.tasks import dispatch_due_digests, fetch_papers_task
 
 RUN_JOBS = "django_celery_beat.change_periodictask"
@@ -31,6 +31,9 @@ def cockpit_context(request) -> dict:
     user = request.user
     now = timezone.now()
     context: dict = {"can_run_jobs": user.has_perm(RUN_JOBS), "offline_demo": settings.OFFLINE_DEMO}
+    if user.has_perm("alerts.view_incident"):
+        context["incidents"] = list(Incident.objects.filter(closed_at__isnull=True).order_by("opened_at"))
+        context["show_incidents"] = True
     if user.has_perm("alerts.view_fetchrun"):
         context["sources"] = cockpit.sources_status(now=now)
     if user.has_perm("alerts.view_digest"):

@@ -13,7 +13,9 @@ from django.utils import timezone
 from alerts.digests.dispatch import ENQUEUE_BATCH, digests_dispatch, digests_enqueue, pending_of_run
 from alerts.digests.previews import digest_preview_send, digest_sample_send
 from alerts.digests.recovery import digests_recover
+from alerts.digests.resending import digest_resend_send
 from alerts.digests.sending import digests_send
+from alerts.incidents import incidents_check
 from alerts.models import Paper
 from alerts.papers.fetch import FetchSpec, fetch_specs, papers_fetch
 from alerts.papers.http import FetchError
@@ -132,6 +134,28 @@ def send_test_digest(subscriber_id: int, to_email: str) -> str:
     if subscriber is None:
         return "subscriber gone"
     return digest_preview_send(subscriber=subscriber, to_email=to_email)
+
+
+@shared_task
+def resend_digest(resend_id: int) -> str:
+    """An admin's re-send of a sent digest (alerts.digests.resending): sent at most once,
+    never retried by itself."""
+    resend = digest_resend_send(resend_id=resend_id)
+    return resend.status if resend else "already taken"
+
+
+@shared_task
+def check_incidents(now: str | None = None) -> dict:
+    """Every 5 minutes (beat): open and close operator incidents, mail the admins once each
+    way (alerts.incidents). `now` (ISO 8601) runs the check as of that moment."""
+    result = incidents_check(now=dt.datetime.fromisoformat(now) if now else timezone.now())
+    for incident in result.opened:
+        logger.warning("incident opened: %s", incident.detail)
+    return {
+        "opened": [f"{i.kind}:{i.key}" for i in result.opened],
+        "closed": [f"{i.kind}:{i.key}" for i in result.closed],
+        "mailed": result.mailed,
+    }
 
 
 @shared_task(soft_time_limit=60, time_limit=90)

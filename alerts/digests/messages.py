@@ -74,9 +74,24 @@ def digest_message_id(digest: Digest) -> str:
     return f"<digest-{digest.pk}.{stamp}@{_site_host()}>"
 
 
+def resend_message_id(digest: Digest, resend_id: int) -> str:
+    """The Message-ID of an admin's re-send of `digest`: a new one (the re-send is a second
+    message, on purpose, not a copy a mail client should fold into the first), still naming
+    the digest so that the ESP's events about it are found."""
+    stamp = int(digest.created_at.timestamp() * 1_000_000)
+    return f"<digest-{digest.pk}.{stamp}.resend-{resend_id}@{_site_host()}>"
+
+
 def build_message(
-    *, digest: Digest, subscriber: Subscriber, rendered: RenderedDigest, unsubscribe: str, conn
+    *,
+    digest: Digest,
+    subscriber: Subscriber,
+    rendered: RenderedDigest,
+    unsubscribe: str,
+    conn,
+    message_id: str = "",
 ) -> EmailMultiAlternatives:
+    """The digest's message; `message_id` replaces the digest's own (a re-send)."""
     host = _site_host()
     message = EmailMultiAlternatives(
         subject=rendered.subject,
@@ -85,7 +100,7 @@ def build_message(
         to=[subscriber.email],
         connection=conn,
         headers={
-            "Message-ID": digest_message_id(digest),
+            "Message-ID": message_id or digest_message_id(digest),
             "List-Unsubscribe": list_unsubscribe(unsubscribe),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "List-Id": f"{settings.SITE_NAME} digest <digest.{host}>",

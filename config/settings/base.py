@@ -277,10 +277,28 @@ DIGEST_REQUEUE_BATCH = env.int("DIGEST_REQUEUE_BATCH", default=20_000)
 # (seconds) for the ESP's evidence (a webhook event naming the digest) before it is sent
 # again, with the same Message-ID: the only window in which a digest can arrive twice.
 DIGEST_UNKNOWN_GRACE = env.int("DIGEST_UNKNOWN_GRACE", default=1800)
+# An admin may send a digest again at most once in this many seconds (a double click, a
+# reload of the confirmation page): each re-send is a real second email to a person.
+DIGEST_RESEND_INTERVAL = env.int("DIGEST_RESEND_INTERVAL", default=600)
 # Waits between reconnections when the database drops while recording sent digests.
 DIGEST_DB_RETRY_DELAYS = [
     float(x) for x in env.list("DIGEST_DB_RETRY_DELAYS", default=["0.5", "1", "2", "4", "8", "15"])
 ]
+
+# OPERATOR ALERTS (alerts.incidents)
+# ------------------------------------------------------------------------------
+# Who gets one email per incident (a late source, a stuck queue, a failure-rate jump) and
+# one when it recovers: comma-separated addresses. Django mails server errors to them too.
+ADMINS = [(address, address) for address in env.list("DJANGO_ADMINS", default=[])]
+# The digest queue is stuck when its oldest waiting digest was created longer ago than this
+# (seconds): a dispatch run's digests are normally all sent within minutes.
+INCIDENT_QUEUE_STUCK_AFTER = env.int("INCIDENT_QUEUE_STUCK_AFTER", default=3600)
+# The failure rate is failed / (sent + failed) over the digests finished in the last
+# INCIDENT_FAILURE_WINDOW seconds; above INCIDENT_FAILURE_RATE, with at least
+# INCIDENT_FAILURE_MIN failed, it is an incident.
+INCIDENT_FAILURE_WINDOW = env.int("INCIDENT_FAILURE_WINDOW", default=3600)
+INCIDENT_FAILURE_RATE = env.float("INCIDENT_FAILURE_RATE", default=0.2)
+INCIDENT_FAILURE_MIN = env.int("INCIDENT_FAILURE_MIN", default=10)
 
 # SUBSCRIPTIONS
 # ------------------------------------------------------------------------------
