@@ -13,6 +13,8 @@ this list is what those rows are made from (`schedules_store`, called by migrati
 - Recovery runs every 2 minutes.
 - The incident check (operator alerts) runs every 5 minutes: a late source or a stuck
   queue is mailed within minutes, and the check is a few aggregate queries.
+- Old rows are pruned once a night, after the nightly fetches and before Europe's morning
+  digests (RETENTION_DAYS; alerts.digests.retention).
 
 Task names are interfaces: rows stored in existing databases name them.
 """
@@ -95,6 +97,14 @@ PERIODIC_TASKS = (
         minute="*/5",
         description="Mail the admins (DJANGO_ADMINS) once when a source is late, the digest queue is "
         "stuck or the failure rate jumps, and once when it recovers.",
+    ),
+    Periodic(
+        name="Prune old rows",
+        task="alerts.tasks.prune_old_rows",
+        minute="20",
+        hour="3",
+        description="Count the closed days for the charts and /metrics, then delete digest items, "
+        "delivery events and fetch runs older than RETENTION_DAYS.",
     ),
 )
 

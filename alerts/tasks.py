@@ -14,6 +14,7 @@ from alerts.digests.dispatch import ENQUEUE_BATCH, digests_dispatch, digests_enq
 from alerts.digests.previews import digest_preview_send, digest_sample_send
 from alerts.digests.recovery import digests_recover
 from alerts.digests.resending import digest_resend_send
+from alerts.digests.retention import rows_prune
 from alerts.digests.sending import digests_send
 from alerts.incidents import incidents_check
 from alerts.models import Paper
@@ -124,6 +125,20 @@ def recover_digests(now: str | None = None) -> dict:
         "reconciled": result.reconciled,
         "resent": result.resent,
         "chunks": chunks,
+    }
+
+
+@shared_task(soft_time_limit=50 * 60, time_limit=60 * 60)
+def prune_old_rows(now: str | None = None) -> dict:
+    """Every night (beat): count the closed days, then delete digest items, delivery events
+    and fetch runs older than RETENTION_DAYS. `now` (ISO 8601) prunes as of that moment."""
+    pruned = rows_prune(now=dt.datetime.fromisoformat(now) if now else timezone.now())
+    return {
+        "cutoff": pruned.cutoff.isoformat(),
+        "days_counted": pruned.days_counted,
+        "digest_items": pruned.digest_items,
+        "delivery_events": pruned.delivery_events,
+        "fetch_runs": pruned.fetch_runs,
     }
 
 

@@ -18,6 +18,7 @@ def _esp_webhooks() -> tuple[list, str]:
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics, name="metrics"),
     path("digest/<str:token>/", views.digest_view, name="digest-view"),
     path("feed/<str:token>.xml", views.DigestFeed(), name="digest-feed"),
     path("anymail/", include(_esp_webhooks())),

@@ -1,3 +1,6 @@
+import logging
+import secrets
+
 from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib.syndication.views import Feed
@@ -11,8 +14,12 @@ from django.views.decorators.cache import never_cache
 from alerts.digests.feeds import entry_content, entry_id, entry_links, feed_id, feed_items, feed_version
 from alerts.digests.previews import digest_for_view, digest_from_token
 from alerts.health import health_check
+from alerts.metrics import metrics_text
 from alerts.models import Digest, DigestItem
 from subscribers.tokens import digest_view_url, subscriber_from_feed_token
+
+logger = logging.getLogger(__name__)
+_metrics_off_logged = False
 
 
 @never_cache
@@ -24,6 +31,31 @@ def healthz(request):
     if failing:
         body["failing"] = failing
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _bearer_token(request) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+@never_cache
+def metrics(request):
+    """Prometheus scrape. With METRICS_TOKEN set, only a request bearing it is answered; without
+    one, only a DEBUG (local) site answers, and production says in its log how to switch it on."""
+    global _metrics_off_logged
+    token = settings.METRICS_TOKEN
+    if not token:
+        if not settings.DEBUG:
+            if not _metrics_off_logged:
+                logger.warning("/metrics answers 404: set METRICS_TOKEN to serve Prometheus metrics")
+                _metrics_off_logged = True
+            raise Http404("metrics are off")
+    elif not secrets.compare_digest(_bearer_token(request).encode(), token.encode()):
+        logger.warning("/metrics refused a request without the right bearer token")
+        response = HttpResponse("a bearer token (METRICS_TOKEN) is required\n", status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(metrics_text(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 # The digest is an email: its styles are inline attributes, which the page's CSP must allow.

@@ -27,31 +27,53 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+def _match_rows(match: dict) -> list[str]:
+    """The fair figures first: ours against each engine running each distinct filter once,
+    measured at every size where the baselines ran; the largest workload; the gate."""
+    from bench.match import extrapolated, headline
+
+    out = []
+    load = match["machine"]["load_average_at_start"][0]
+    for r in headline(match):
+        fts5, tantivy = r["fts5_dedup_s"], r["tantivy_dedup_s"]
+        warm, cold = r["ours_warm_s"], r["ours_s"]
+        target = 3 if r["subscribers"] <= 10_000 else 5
+        out.append(
+            f"| Matching {r['subscribers']:,} subscribers' filters ({r['distinct']:,} distinct) against"
+            f" {r['papers']:,} papers, index build included, against SQLite FTS5 and tantivy running each distinct"
+            f" filter once (measured; load average {load:.1f} at the start) | compiled filters kept: {warm:.2f} s, **{fts5 / warm:.1f}x FTS5,"
+            f" {tantivy / warm:.1f}x tantivy**; from scratch: {cold:.2f} s, {fts5 / cold:.1f}x, {tantivy / cold:.1f}x"
+            f" | {target}x tantivy | {_verdict(tantivy / warm >= target)} |"
+        )
+    table = extrapolated(match)
+    largest = max(table, key=lambda r: (r["subscribers"], -r["papers"]))
+    seconds = largest["ours_s"]
+    out.append(
+        f"| Matching every filter of {largest['subscribers']:,} subscribers ({largest['filters']:,} filters)"
+        f" against {largest['papers']:,} papers, one core, from scratch | {seconds:.1f} s CPU"
+        f" ({largest['ours_warm_s']:.1f} s with compiled filters kept) | under 15 s | {_verdict(seconds < 15)} |"
+    )
+    first = min(headline(match), key=lambda r: r["subscribers"])
+    out.append(
+        f"| ... for context, against one query per filter (identical queries repeated), {first['subscribers']:,}"
+        f" subscribers | {first['fts5_s'] / first['ours_warm_s']:,.0f}x SQLite FTS5,"
+        f" {first['tantivy_s'] / first['ours_warm_s']:,.0f}x tantivy | | |"
+    )
+    gates = [g for by_engine in match["gate"].values() for g in by_engine.values()]
+    mismatches = sum(g["mismatches"] for g in gates)
+    compared = sum(g["compared"] for g in gates)
+    out.append(
+        f"| Correctness gate: the same (filter, paper) pairs from every engine | {mismatches} mismatches in"
+        f" {compared:,} comparisons | 0 | {_verdict(mismatches == 0)} |"
+    )
+    return out
+
+
 def rows() -> list[str]:
     out = []
     match = _load("match")
     if match:
-        from bench.match import extrapolated
-
-        table = extrapolated(match)
-        largest = max(table, key=lambda r: (r["subscribers"], -r["papers"]))
-        seconds = largest["ours_s"]
-        fts5, tantivy = largest["fts5_s"] / seconds, largest["tantivy_s"] / seconds
-        out.append(
-            f"| Matching every filter of {largest['subscribers']:,} subscribers ({largest['filters']:,} filters)"
-            f" against {largest['papers']:,} papers, one core | {seconds:.1f} s CPU | under 15 s |"
-            f" {_verdict(seconds < 15)} |"
-        )
-        out.append(
-            f"| ... against one query per filter (extrapolated from 10,000 subscribers) | {fts5:,.0f}x faster than"
-            f" SQLite FTS5, {tantivy:,.0f}x than tantivy | 20x, 10x | {_verdict(fts5 >= 20 and tantivy >= 10)} |"
-        )
-        mismatches = sum(g["mismatches"] for g in match["gate"].values())
-        compared = sum(g["compared"] for g in match["gate"].values())
-        out.append(
-            f"| Correctness gate: the same (filter, paper) pairs from every engine | {mismatches} mismatches in"
-            f" {compared:,} comparisons | 0 | {_verdict(mismatches == 0)} |"
-        )
+        out += _match_rows(match)
     render = _load("render")
     if render:
         per_s = render["per_second"]

@@ -290,8 +290,8 @@ class VoteAdmin(admin.ModelAdmin):
     """Readers' votes from their digests (more / less like this, save): seen and removable
     here (a reader removes their own on the manage page); never written by hand."""
 
-    list_display = ("created_at", "subscriber", "action", "paper")
-    list_filter = ("action", "created_at")
+    list_display = ("created_at", "subscriber", "action", "source", "paper")
+    list_filter = ("action", "source", "created_at")
     search_fields = ("subscriber__email", "paper__arxiv_id", "paper__title")
     date_hierarchy = "created_at"
     list_select_related = ("subscriber", "paper")

@@ -170,6 +170,7 @@ def subscriber_data(*, subscriber: Subscriber) -> dict:
         "votes": [
             {
                 "action": vote.action,
+                "source": vote.source,
                 "arxiv_id": vote.paper.arxiv_id,
                 "title": vote.paper.title,
                 "url": paper_link(vote.paper),

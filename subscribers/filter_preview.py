@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from alerts.core.display import safe_url
 from alerts.models import Paper
+from alerts.search import hints, model
 from alerts.search.matcher import PaperDoc, PaperIndex
 from alerts.search.textnorm import highlight_spans
-from subscribers import rules
+from subscribers import rules, similar
 
 TOP_PAPERS = 5
 
@@ -47,6 +48,8 @@ class FilterPreview:
     total: int = 0
     days: list[DayCount] = field(default_factory=list)
     papers: list[PreviewPaper] = field(default_factory=list)
+    # When the query matched nothing: rewrites that would have (alerts.search.hints).
+    hints: list[hints.Hint] = field(default_factory=list)
 
     @property
     def busiest(self) -> int:
@@ -66,6 +69,7 @@ class WeekIndex:
     days: list[dt.date]
     window: list[dt.date]
     by_day: dict[dt.date, int]  # day of the window -> bitset of its papers
+    categories: frozenset[str] = frozenset()  # the categories the window's papers are in
 
 
 _lock = threading.Lock()
@@ -103,7 +107,8 @@ def week_index() -> WeekIndex:
                 by_day[day] |= 1 << (len(days))
             days.append(day)
         index = PaperIndex(docs, cache_bytes=settings.PREVIEW_CACHE_BYTES)
-        _current = WeekIndex(key, index, titles, urls, days, window, by_day)
+        categories = frozenset(c for doc in docs for c in doc.categories)
+        _current = WeekIndex(key, index, titles, urls, days, window, by_day, categories)
         return _current
 
 
@@ -136,10 +141,110 @@ def filter_preview(text: str) -> FilterPreview:
         PreviewPaper(_title_parts(week.titles[hit.doc], hit.terms), week.urls[hit.doc], week.days[hit.doc])
         for hit in week.index.top_hits(text, TOP_PAPERS, mask=matched)
     ]
+    found_hints = []
+    if not matched:
+        found_hints = hints.hints(text, lambda query: week.index.match(query).bit_count(), week.categories)
     return FilterPreview(
         query=text,
         window_days=days,
         total=matched.bit_count(),
         days=[DayCount(day, (matched & week.by_day[day]).bit_count()) for day in week.window],
+        papers=papers,
+        hints=found_hints,
+    )
+
+
+# "Similar to these papers" ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SimilarPreview:
+    """What a paste of papers names (found and not), and what the week held like them."""
+
+    text: str
+    window_days: int
+    error: str = ""
+    found: list[tuple[str, str, str]] = field(default_factory=list)  # (as pasted, title, url)
+    missing: list[tuple[str, str]] = field(default_factory=list)  # (as pasted, why)
+    total: int = 0
+    papers: list[PreviewPaper] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WeekVectors:
+    key: tuple
+    ids: list[int]
+    corpus: model.Corpus
+    # The week's papers (by id) as the model's vectors of length 1, transposed: one column
+    # a paper (see alerts.search.model.similarities).
+    vectors_t: object
+
+
+_vectors_lock = threading.Lock()
+_vectors: WeekVectors | None = None
+
+
+def week_vectors(week: WeekIndex) -> WeekVectors:
+    """The model's vectors of the week's papers (the rows of `week`), built once per change."""
+    global _vectors
+    current = _vectors
+    if current is not None and current.key == week.key:
+        return current
+    with _vectors_lock:
+        if _vectors is not None and _vectors.key == week.key:
+            return _vectors
+        rows = (
+            Paper.objects.filter(first_seen_at__gte=week.key[0])
+            .order_by("id")
+            .values_list("id", "title", "abstract", "authors")
+        )
+        ids, texts = [], []
+        for pid, title, abstract, authors in rows:
+            ids.append(pid)
+            # As in the digest (alerts.digests.composing.PeriodIndex.vectors): no categories.
+            texts.append(model.PaperText(title, abstract, authors or ()))
+        corpus = model.Corpus()
+        corpus.add(texts)
+        _vectors = WeekVectors(week.key, ids, corpus, model.unit_rows(corpus.vectors(texts)).T.tocsr())
+        return _vectors
+
+
+def similar_preview(text: str) -> SimilarPreview:
+    """Which pasted items name a stored paper (and why the others do not), and how many of
+    the window's papers a digest would have called similar to those found, the best few
+    shown. Stores nothing."""
+    days = settings.PREVIEW_DAYS
+    if not (text or "").strip():
+        return SimilarPreview(text="", window_days=days)
+    try:
+        items = similar.seeds_parse(text)
+    except ValidationError as exc:
+        return SimilarPreview(text=text, window_days=days, error=exc.messages[0])
+    lookup = similar.seeds_lookup(items)
+    found = [(item.text, paper.title, safe_url(paper.abs_url)) for item, paper in lookup.found]
+    missing = [(item.text, why) for item, why in lookup.missing]
+    if not lookup.found:
+        return SimilarPreview(text=text, window_days=days, found=found, missing=missing)
+    week = week_index()
+    vectors = week_vectors(week)
+    seeds = Paper.objects.filter(pk__in=[paper.pk for paper in lookup.papers])
+    seed_texts = [model.PaperText(p.title, p.abstract, p.authors or ()) for p in seeds]
+    seed_ids = {paper.pk for paper in lookup.papers}
+    cosine = model.similarities(vectors.vectors_t, [vectors.corpus.vectors(seed_texts)])[0]
+    matches = model.most_similar(
+        cosine, limit=len(vectors.ids), allowed=lambda row: vectors.ids[row] not in seed_ids
+    )
+    papers = []
+    if len(vectors.ids) == len(week.titles):  # the same papers (else one arrived in between)
+        papers = [
+            PreviewPaper([(week.titles[row], False)], week.urls[row], week.days[row])
+            for row, _ in matches[:TOP_PAPERS]
+        ]
+    return SimilarPreview(
+        text=text,
+        window_days=days,
+        found=found,
+        missing=missing,
+        total=len(matches),
         papers=papers,
     )

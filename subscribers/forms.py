@@ -7,7 +7,7 @@ from django import forms
 from django.conf import settings
 from django.forms import formset_factory
 
-from subscribers import rules
+from subscribers import rules, similar
 from subscribers.models import (
     DEFAULT_PAPERS,
     MAX_FILTERS,
@@ -88,6 +88,25 @@ class PreferencesForm(Form):
         help_text="Otherwise a day without matches sends nothing.",
     )
 
+    similar = forms.CharField(
+        label="Papers you like",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 4,
+                "placeholder": "e.g. 1706.03762\nhttps://arxiv.org/abs/2005.14165v4\nAttention Is All You Need",  # noqa: E501
+                "spellcheck": "false",
+                "autocapitalize": "off",
+            }
+        ),
+        help_text=(
+            f"One a line: arXiv ids, arxiv.org links or titles, up to {similar.MAX_SEEDS}. "
+            "Each digest then brings new papers similar to these, "
+            "and what you like is learnt starting from them."
+        ),
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         names = rules.timezone_names()
@@ -95,6 +114,9 @@ class PreferencesForm(Form):
 
     def clean_timezone(self):
         return rules.check_timezone(self.cleaned_data["timezone"])
+
+    def clean_similar(self):
+        return similar.seeds_check(self.cleaned_data["similar"])
 
     def clean_max_papers(self):
         return rules.check_max_papers(self.cleaned_data["max_papers"])
@@ -144,6 +166,7 @@ class SignupForm(DomainRule, PreferencesForm):
         "max_papers",
         "include_trending",
         "send_when_empty",
+        "similar",
     ]
 
     def offer_browser_timezone(self) -> None:
@@ -239,8 +262,13 @@ class BaseFilterFormSet(forms.BaseFormSet):
         # (a missing management form, too many rows) by not adding to them.
         if any(self.errors) or self._non_form_errors:
             return
-        # None at all is a trending-only subscription (the trending box ticked).
-        if not self.filled_forms() and not self.data.get("include_trending"):
+        # None at all is a trending-only subscription (the trending box ticked), or one of
+        # papers similar to those pasted.
+        if (
+            not self.filled_forms()
+            and not self.data.get("include_trending")
+            and not self.data.get("similar", "").strip()
+        ):
             raise forms.ValidationError(
                 "Add at least one filter: a query that describes papers you want.", code="too_few_forms"
             )

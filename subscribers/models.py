@@ -210,7 +210,15 @@ class Vote(models.Model):
     digest = models.ForeignKey(
         "alerts.Digest", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+
+    class Source(models.TextChoices):
+        LINK = "link", "A digest's link"
+        # A paper the subscriber pasted into "Similar to these papers" (subscribers.similar):
+        # a *more like this* that also makes the topic of that kind.
+        SEED = "seed", "Similar to these papers"
+
     action = models.CharField(max_length=8, choices=Action.choices)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.LINK)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

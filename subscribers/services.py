@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -21,12 +22,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone as djtz
 
 from alerts.core import jobs
+from alerts.models import Paper
 from subscribers import rules
 from subscribers.erasure import subscriber_traces_erase
 from subscribers.invitations import invitation_use
-from subscribers.models import Invitation, Subscriber, SubscriberEvent, TopicFilter, new_token_secret
+from subscribers.models import Invitation, Subscriber, SubscriberEvent, TopicFilter, Vote, new_token_secret
 from subscribers.rules import FilterInput
 from subscribers.selectors import filters_with_unknown_categories
+from subscribers.similar import seeds_set
 
 __all__ = [
     "FilterInput",
@@ -39,6 +42,7 @@ __all__ = [
     "pause_end",
     "pauses_end",
     "pending_signup_filters",
+    "pending_signup_similar",
     "sample_request",
     "subscriber_email_change_confirm",
     "subscriber_email_change_request",
@@ -218,6 +222,7 @@ def subscription_create(
     week_day: int | None = None,
     client_ip: str | None = None,
     invitation: Invitation | None = None,
+    similar: Sequence[Paper] = (),
 ) -> SignupResult:
     """Sign an address up, or answer a repeated sign-up without revealing the address's state.
 
@@ -229,7 +234,8 @@ def subscription_create(
     Whoever signs up may not own the address: until the owner presses a confirmation's
     button, a sign-up changes nothing of an existing subscriber, and no email carries what
     the sign-up typed (filter names, queries). Emails to one address are limited to
-    SUBSCRIBER_EMAILS_PER_DAY a day.
+    SUBSCRIBER_EMAILS_PER_DAY a day. `similar`: papers of a "similar to" topic
+    (subscribers.similar), which can stand in for filters.
 
     When SIGNUP_ALLOWED_DOMAINS restricts sign-up, an address at another domain needs an
     `invitation`, which counts one use per sign-up (InvitationUnusable once it ran out).
@@ -237,7 +243,7 @@ def subscription_create(
     email = rules.check_email(email)
     if invitation is None:
         rules.check_signup_domain(email)
-    filters = rules.check_filters(filters, trending=include_trending)
+    filters = rules.check_filters(filters, trending=include_trending or bool(similar))
     preferences = _check_preferences(
         timezone=timezone,
         send_hour=send_hour,
@@ -251,11 +257,11 @@ def subscription_create(
         invitation_use(invitation=invitation)
     subscriber = _find_locked(email)
     if subscriber is None:
-        subscriber, created = _create_pending(email, filters, preferences, client_ip, invitation)
+        subscriber, created = _create_pending(email, filters, preferences, client_ip, invitation, similar)
         if created:
             _queue_email(subscriber, Kind.CONFIRMATION_SENT, actor=Actor.SUBSCRIBER, reason="signup")
             return SignupResult(subscriber, "created")
-    return _signup_again(subscriber, filters, preferences, client_ip)
+    return _signup_again(subscriber, filters, preferences, client_ip, similar)
 
 
 def _create_pending(
@@ -264,6 +270,7 @@ def _create_pending(
     preferences: dict,
     client_ip: str | None,
     invitation: Invitation | None = None,
+    similar: Sequence[Paper] = (),
 ) -> tuple[Subscriber, bool]:
     """A new pending subscriber and True; or the row a racing sign-up for the same address
     created first (found under its lock) and False."""
@@ -273,6 +280,7 @@ def _create_pending(
         with transaction.atomic():
             subscriber = Subscriber.objects.create(email=email, status_changed_at=djtz.now(), **preferences)
             _replace_filters(subscriber, filters)
+            seeds_set(subscriber=subscriber, papers=similar)
             _record(
                 subscriber,
                 Kind.CREATED,
@@ -290,7 +298,11 @@ def _create_pending(
 
 
 def _signup_again(
-    subscriber: Subscriber, filters: list[FilterInput], preferences: dict, client_ip: str | None
+    subscriber: Subscriber,
+    filters: list[FilterInput],
+    preferences: dict,
+    client_ip: str | None,
+    similar: Sequence[Paper] = (),
 ) -> SignupResult:
     """A sign-up for an address that exists: change nothing the owner has not confirmed."""
     if subscriber.status == Status.COMPLAINED:
@@ -304,6 +316,7 @@ def _signup_again(
         "at": djtz.now().isoformat(),
         "preferences": preferences,
         "filters": [[item.name, item.query] for item in filters],
+        "similar": [paper.pk for paper in similar],
     }
     subscriber.save(update_fields=["pending_signup", "updated_at"])
     queued = _queue_email(subscriber, Kind.CONFIRMATION_SENT, actor=Actor.SUBSCRIBER, reason="signup")
@@ -313,6 +326,15 @@ def _signup_again(
 def pending_signup_filters(subscriber: Subscriber) -> list[FilterInput] | None:
     """The filters a repeated sign-up asked for and a confirmation would apply, if any."""
     return _filters_of(subscriber.pending_signup) if subscriber.pending_signup else None
+
+
+def pending_signup_similar(subscriber: Subscriber) -> list[Paper] | None:
+    """The "similar to" papers a repeated sign-up asked for and a confirmation would apply."""
+    if not subscriber.pending_signup:
+        return None
+    wanted = subscriber.pending_signup.get("similar", [])
+    found = Paper.objects.in_bulk(wanted)
+    return [found[pk] for pk in wanted if pk in found]
 
 
 def _filters_of(pending: dict) -> list[FilterInput]:
@@ -378,6 +400,11 @@ def subscription_confirm(*, subscriber: Subscriber, pending_at: str = "") -> boo
         changed = _set_preferences(subscriber, pending["preferences"])
         if _replace_filters(subscriber, _filters_of(pending)):
             changed.append("filters")
+        seeds = Paper.objects.filter(pk__in=pending.get("similar", [])).in_bulk()
+        if seeds_set(
+            subscriber=subscriber, papers=[seeds[pk] for pk in pending.get("similar", []) if pk in seeds]
+        ):
+            changed.append("similar")
         if changed:
             _record(subscriber, Kind.UPDATED, actor=Actor.SUBSCRIBER, fields=changed, via="confirmation")
     kind = Kind.CONFIRMED if subscriber.status == Status.PENDING else Kind.RESUBSCRIBED
@@ -400,9 +427,11 @@ def subscription_update(
     include_trending: bool | None = None,
     send_when_empty: bool | None = None,
     week_day: int | None = None,
+    similar: Sequence[Paper] | None = None,
     actor: str = Actor.SUBSCRIBER,
 ) -> list[str]:
-    """Change what is given (None leaves a field alone); return the names of changed fields."""
+    """Change what is given (None leaves a field alone); return the names of changed fields.
+    `similar`: the papers of the "similar to" topic (subscribers.similar)."""
     preferences = _check_preferences(
         timezone=timezone,
         send_hour=send_hour,
@@ -413,13 +442,21 @@ def subscription_update(
         week_day=week_day,
     )
     trending = subscriber.include_trending if include_trending is None else include_trending
-    cleaned_filters = rules.check_filters(filters, trending=trending) if filters is not None else None
+    if similar is None:
+        has_seeds = Vote.objects.filter(subscriber=subscriber, source=Vote.Source.SEED).exists()
+    else:
+        has_seeds = bool(similar)
+    cleaned_filters = (
+        rules.check_filters(filters, trending=trending or has_seeds) if filters is not None else None
+    )
     subscriber = _locked(subscriber)
     if subscriber.status == Status.COMPLAINED:
         raise SubscriptionError("This subscription is closed. Please contact us.")
     changed = _set_preferences(subscriber, preferences)
     if cleaned_filters is not None and _replace_filters(subscriber, cleaned_filters):
         changed.append("filters")
+    if similar is not None and seeds_set(subscriber=subscriber, papers=similar):
+        changed.append("similar")
     if changed:
         _record(subscriber, Kind.UPDATED, actor=actor, fields=changed)
     return changed
@@ -519,15 +556,16 @@ def pauses_end(*, now: dt.datetime) -> int:
 @transaction.atomic
 def filter_remove(*, subscriber: Subscriber, filter_id: int, actor: str = Actor.SUBSCRIBER) -> TopicFilter:
     """Delete one of the subscriber's filters (the others keep their rows and order).
-    The last filter of a subscriber without the trending papers stays: a digest needs
-    something to match."""
+    The last filter of a subscriber with neither the trending papers nor "similar to"
+    papers stays: a digest needs something to match."""
     subscriber = _locked(subscriber)
     if subscriber.status == Status.COMPLAINED:
         raise SubscriptionError("This subscription is closed. Please contact us.")
     row = subscriber.filters.filter(pk=filter_id).first()
     if row is None:
         raise SubscriptionError("That filter is gone already.")
-    if subscriber.filters.count() == 1 and not subscriber.include_trending:
+    has_seeds = Vote.objects.filter(subscriber=subscriber, source=Vote.Source.SEED).exists()
+    if subscriber.filters.count() == 1 and not (subscriber.include_trending or has_seeds):
         raise SubscriptionError(
             "This is your only filter: change its query instead, or unsubscribe to stop the digests."
         )

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.core import get_usage
 
 from alerts.core.periods import zone
-from subscribers import feedback, filter_preview, invitations, services, tokens
+from subscribers import feedback, filter_preview, invitations, services, similar, tokens
 from subscribers.clientip import client_ip
 from subscribers.forms import (
     FILTERS_PREFIX,
@@ -95,7 +95,8 @@ def _preview_cost(request: HttpRequest) -> int:
     """What "add a filter" or "preview" counts against the preview limit: one per preview."""
     if request.POST.get("action") != "preview":
         return 1
-    return sum(1 for row in _posted_filters(request, _rows_requested(request)) if row["query"])
+    queries = sum(1 for row in _posted_filters(request, _rows_requested(request)) if row["query"])
+    return queries + (1 if request.POST.get("similar", "").strip() else 0)
 
 
 def _redisplay(request: HttpRequest, form_class, template: str, context: dict) -> HttpResponse:
@@ -117,6 +118,8 @@ def _redisplay(request: HttpRequest, form_class, template: str, context: dict) -
             for i, row in enumerate(initial_filters)
             if row["query"]
         }
+        if initial.get("similar", "").strip():
+            context["similar_preview"] = filter_preview.similar_preview(initial["similar"])
     context.update(form=form_class(initial=initial), formset=formset, previews=previews)
     return render(request, template, context)
 
@@ -205,6 +208,7 @@ def _subscribe(request: HttpRequest, invited: Invitation | None) -> HttpResponse
                 week_day=data.get("week_day"),
                 client_ip=client_ip(request),
                 invitation=invited,
+                similar=data["similar"],
             )
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -264,9 +268,15 @@ def resend(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def preview_view(request: HttpRequest) -> HttpResponse:
-    """The live preview of one query: an HTML fragment for the sign-up and manage pages."""
+    """The live preview of one query (`q`), or of the papers pasted as "similar to"
+    (`similar`): an HTML fragment for the sign-up and manage pages."""
     if limited := _rate_limited(request, "preview", "RATE_LIMIT_PREVIEW", "subscribers/_rate_limited.html"):
         return limited
+    if "similar" in request.GET:
+        result = filter_preview.similar_preview(request.GET["similar"])
+        response = render(request, "subscribers/_similar_preview.html", {"similar_preview": result})
+        response["Cache-Control"] = "private, max-age=60"
+        return response
     result = filter_preview.filter_preview(request.GET.get("q", ""))
     response = render(request, "subscribers/_preview.html", {"preview": result})
     response["Cache-Control"] = "private, max-age=60"
@@ -310,6 +320,9 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
             "subscriber": subscriber,
             "token": token,
             "filters": services.pending_signup_filters(subscriber) or subscriber.filters.all(),
+            "similar": services.pending_signup_similar(subscriber)
+            if pending
+            else similar.seeds_of(subscriber),
             "pending_at": pending["at"] if pending else "",
         }
         return render(request, "subscribers/confirm.html", context)
@@ -400,10 +413,14 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
 def _manage_page(
     request: HttpRequest, subscriber: Subscriber, context: dict, *, email_form=None, status: int = 200
 ) -> HttpResponse:
-    """The manage page as saved: the subscriber's preferences and filters in the forms."""
+    """The manage page as saved: the subscriber's preferences, filters and "similar to"
+    papers in the forms."""
     saved = list(subscriber.filters.all())
     filters = [{"name": f.name, "query": f.query} for f in saved]
-    initial = {field: getattr(subscriber, field) for field in PreferencesForm.base_fields}
+    initial = {
+        field: getattr(subscriber, field) for field in PreferencesForm.base_fields if field != "similar"
+    }
+    initial["similar"] = similar.seeds_text(similar.seeds_of(subscriber))
     context.update(
         form=PreferencesForm(initial=initial),
         formset=filter_formset(initial=filters, rows=max(1, len(filters))),

@@ -8,23 +8,32 @@ every digest of that run: each distinct filter is compiled and evaluated once ag
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import logging
 import threading
+import time
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.db.models import Count, Max
 
 from alerts.core.caches import BoundedDict
 from alerts.core.periods import period_length
 from alerts.models import Digest, DigestItem, Paper
-from alerts.search import ranking
+from alerts.search import model, ranking
+from alerts.search.compiled import FilterStore
 from alerts.search.matcher import Hit, PaperDoc, PaperIndex
 from alerts.search.query import QueryError, categories_of
-from subscribers.models import Subscriber, TopicFilter
+from subscribers.models import Subscriber, TopicFilter, Vote
+from subscribers.similar import SIMILAR_NAME
+
+logger = logging.getLogger(__name__)
 
 PAPER_FIELDS = (
     "id",
@@ -110,7 +119,8 @@ class PeriodIndex:
         self.papers = list(papers)  # ordered by (first_seen_at, id)
         self._seen = [p.first_seen_at for p in self.papers]
         self.position = {p.id: i for i, p in enumerate(self.papers)}
-        self.index = PaperIndex([PaperDoc(p.title, p.abstract, p.authors, p.categories) for p in self.papers])
+        docs = [PaperDoc(p.title, p.abstract, p.authors, p.categories) for p in self.papers]
+        self.index = PaperIndex(docs, filters=filter_store())
         self.upvotes = {i: p.upvotes for i, p in enumerate(self.papers) if p.upvotes}
         self._categories: dict[str, int] | None = None
         # Per run, not per subscriber: each filter's scored hits and named categories, each
@@ -121,6 +131,8 @@ class PeriodIndex:
         self.trending_bonus = [ranking.trending_bonus(p.upvotes or 0) for p in self.papers]
         self._recency: BoundedDict[dt.datetime, _RecencyBonus] = BoundedDict(RECENCY_CACHE_LIMIT)
         self.by_upvotes = ranking.trending(self.upvotes, set(), len(self.upvotes))
+        self._vectors: tuple[model.Corpus, object] | None = None
+        self._vectors_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.papers)
@@ -156,6 +168,30 @@ class PeriodIndex:
             found = self._recency.put(window_start, _RecencyBonus(self, window_start))
         return found
 
+    def vectors(self) -> tuple[model.Corpus, object]:
+        """The reader's model's corpus and vectors of the run's papers (of length 1,
+        transposed: one column a paper), built on first use: only runs with a "similar to"
+        topic pay for them."""
+        if self._vectors is None:
+            with self._vectors_lock:
+                if self._vectors is None:
+                    # Categories left out: a shared category alone would pass the threshold.
+                    texts = [model.PaperText(p.title, p.abstract, p.authors) for p in self.papers]
+                    corpus = model.Corpus()
+                    corpus.add(texts)
+                    self._vectors = (corpus, model.unit_rows(corpus.vectors(texts)).T.tocsr())
+        return self._vectors
+
+    def similarities(self, seeds: Mapping[int, Seeds]) -> dict[int, np.ndarray]:
+        """{key: cosine of every paper of the run with those seeds' centroid}: one sparse
+        product for all the seeds of a chunk (alerts.search.model.similarities)."""
+        if not seeds:
+            return {}
+        corpus, vectors_t = self.vectors()
+        keys = list(seeds)
+        cosines = model.similarities(vectors_t, [corpus.vectors(seeds[key].texts) for key in keys])
+        return dict(zip(keys, cosines, strict=True))
+
     def category_mask(self, categories: set[str]) -> int:
         """Papers in any of `categories` (an archive name such as "cs" covers cs.*)."""
         if self._categories is None:
@@ -190,6 +226,45 @@ class _RecencyBonus(dict):
 
 _cache: dict[tuple, PeriodIndex] = {}
 _cache_lock = threading.Lock()
+
+# The process's compiled filters (alerts.search.compiled): read once from
+# settings.MATCHER_FILTER_STORE, shared by every run's index, written back by
+# `filter_store_save`.
+_store: dict[str, FilterStore] = {}
+_store_saved_at: dict[str, float] = {}
+_store_lock = threading.Lock()
+
+
+def filter_store() -> FilterStore:
+    """The compiled filters every PeriodIndex of this process uses (kept across runs)."""
+    path = str(settings.MATCHER_FILTER_STORE or "")
+    with _store_lock:
+        store = _store.get(path)
+        if store is None:
+            store = _store[path] = FilterStore.load(Path(path)) if path else FilterStore()
+            _store_saved_at[path] = time.monotonic()
+        return store
+
+
+def filter_store_save(*, force: bool = False) -> bool:
+    """Write the filters this process compiled to the shared file (merged with what other
+    workers wrote), at most every MATCHER_FILTER_STORE_SAVE_SECONDS unless `force`; True
+    when written. A failure to write is not a digest's failure: the filters are compiled
+    again next time."""
+    path = str(settings.MATCHER_FILTER_STORE or "")
+    store = _store.get(path)
+    if store is None or not store.dirty or not path:
+        return False
+    now = time.monotonic()
+    if not force and now - _store_saved_at.get(path, 0.0) < settings.MATCHER_FILTER_STORE_SAVE_SECONDS:
+        return False
+    _store_saved_at[path] = now
+    try:
+        store.save(Path(path))
+    except OSError:
+        logger.warning("could not write the compiled filters to %s", path, exc_info=True)
+        return False
+    return True
 
 
 def _papers_of(window_end: dt.datetime):
@@ -268,6 +343,21 @@ class FilterSpec:
     query: str
 
 
+# A similar paper's relevance, beside a filter's: cosine x this (a cosine of 0.2, well above
+# the threshold, weighs as a query word matched in the title).
+SIMILAR_RELEVANCE = 10.0
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """A subscriber's "similar to" papers: their text, their ids (never proposed back),
+    and once computed for a run, every paper's cosine with their centroid."""
+
+    texts: tuple[model.PaperText, ...]
+    paper_ids: frozenset[int]
+    cosine: np.ndarray | None = None
+
+
 def compose(
     *,
     pidx: PeriodIndex,
@@ -276,11 +366,15 @@ def compose(
     excluded: int,
     max_papers: int,
     include_trending: bool,
+    seeds: Seeds | None = None,
 ) -> Composition:
     """One subscriber's digest: the best `max_papers` papers their filters match in the
-    window, none already sent to them (`excluded`), and optionally what is trending."""
+    window, or that are similar to their `seeds`, none already sent to them (`excluded`),
+    and optionally what is trending."""
     candidates_mask = pidx.window_mask(window_start, pidx.window_end) & ~excluded
     found, categories, invalid = _matches(pidx, filters, candidates_mask, categories=include_trending)
+    if seeds is not None and seeds.texts:
+        _add_similar(pidx, found, seeds, candidates_mask)
     recency = pidx.recency_bonus(window_start)
     chosen = ranking.rank(found, pidx.trending_bonus, recency, max_papers)
     items = [
@@ -302,8 +396,10 @@ def compose(
     trending_items: list[ComposedItem] = []
     if include_trending and candidates_mask:
         # A trending-only subscription (no filters) gets a whole digest of trending papers.
-        limit = settings.DIGEST_TRENDING_SIZE if filters else max_papers
-        trending_items = _trending(pidx, items, categories, candidates_mask, limit)
+        topics = filters or (seeds is not None and seeds.texts)
+        limit = settings.DIGEST_TRENDING_SIZE if topics else max_papers
+        order = None if topics else _trending_only_order(pidx, recency)
+        trending_items = _trending(pidx, items, categories, candidates_mask, limit, order)
     return Composition(
         window_start=window_start,
         items=items,
@@ -366,16 +462,51 @@ def _matches(
     return found, named, invalid
 
 
+def _add_similar(pidx: PeriodIndex, found: dict[int, list], seeds: Seeds, candidates_mask: int) -> None:
+    """Add the candidates similar to the seeds (alerts.search.model.most_similar: at most
+    SIMILAR_TOP_K from SIMILAR_THRESHOLD on) to `found` as matches of SIMILAR_NAME."""
+    cosine = seeds.cosine if seeds.cosine is not None else pidx.similarities({0: seeds})[0]
+    papers = pidx.papers
+    chosen = model.most_similar(
+        cosine, allowed=lambda doc: (candidates_mask >> doc) & 1 and papers[doc].id not in seeds.paper_ids
+    )
+    for doc, cosine in chosen:
+        hit = Hit(doc, SIMILAR_RELEVANCE * cosine, ())
+        entry = found.get(doc)
+        if entry is None:
+            found[doc] = [hit.score, [SIMILAR_NAME], [hit]]
+        else:
+            entry[0] = max(entry[0], hit.score)
+            entry[1].append(SIMILAR_NAME)
+            entry[2].append(hit)
+
+
+def _trending_only_order(pidx: PeriodIndex, recency: dict[int, float]) -> list[int]:
+    """The upvoted papers in the order of a trending-only digest: upvotes and recency
+    (alerts.search.ranking.trending_only_score), ties broken by position."""
+    # `recency` holds each paper's recency bonus: RECENCY_WEIGHT x its place in the window.
+    place = {doc: recency[doc] / ranking.RECENCY_WEIGHT for doc in pidx.by_upvotes}
+    return sorted(
+        pidx.by_upvotes, key=lambda doc: (-ranking.trending_only_score(pidx.upvotes[doc], place[doc]), doc)
+    )
+
+
 def _trending(
-    pidx: PeriodIndex, items: list[ComposedItem], categories: set[str], candidates_mask: int, limit: int
+    pidx: PeriodIndex,
+    items: list[ComposedItem],
+    categories: set[str],
+    candidates_mask: int,
+    limit: int,
+    order: list[int] | None = None,
 ) -> list[ComposedItem]:
     """The most upvoted candidates in the categories the filters name or the chosen papers
-    are in, besides the papers already chosen."""
+    are in, besides the papers already chosen; in `order` when given (a trending-only
+    digest), most upvoted first otherwise."""
     categories = categories | {cat for item in items for cat in item.paper.categories}
     pool = candidates_mask & (pidx.category_mask(categories) if categories else -1)
     shown = {item.doc for item in items}
     trending: list[ComposedItem] = []
-    for doc in pidx.by_upvotes:
+    for doc in pidx.by_upvotes if order is None else order:
         if len(trending) >= limit:
             break
         if (pool >> doc) & 1 and doc not in shown:
@@ -428,6 +559,30 @@ def filters_of(subscriber_ids: Iterable[int]) -> dict[int, list[FilterSpec]]:
     for sub_id, name, query in rows.values_list("subscriber_id", "name", "query"):
         specs[sub_id].append(FilterSpec(name, query))
     return specs
+
+
+def seeds_of(subscriber_ids: Iterable[int]) -> dict[int, Seeds]:
+    """Each subscriber's "similar to" papers (subscribers.similar), with one query."""
+    rows = (
+        Vote.objects.filter(
+            subscriber_id__in=list(subscriber_ids), action=Vote.Action.MORE, source=Vote.Source.SEED
+        )
+        .order_by("subscriber_id", "created_at", "id")
+        .values_list(
+            "subscriber_id",
+            "paper_id",
+            "paper__title",
+            "paper__abstract",
+            "paper__authors",
+        )
+    )
+    texts: dict[int, list[model.PaperText]] = defaultdict(list)
+    ids: dict[int, set[int]] = defaultdict(set)
+    for sub_id, paper_id, title, abstract, authors in rows:
+        # As the period's papers (PeriodIndex.vectors): without categories.
+        texts[sub_id].append(model.PaperText(title, abstract, authors or ()))
+        ids[sub_id].add(paper_id)
+    return {sub_id: Seeds(tuple(found), frozenset(ids[sub_id])) for sub_id, found in texts.items()}
 
 
 def window_starts(subscriber_ids: Iterable[int]) -> dict[int, dt.datetime]:
@@ -504,6 +659,7 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
     digest is read back from its stored items, so it sends what its first attempt chose."""
     subscriber_ids = [d.subscriber_id for d in digests]
     filters = filters_of(subscriber_ids)
+    seeds = seeds_of(subscriber_ids)
     starts = window_starts(subscriber_ids)
     retried = [d for d in digests if d.attempts > 0 and d.window_start is not None]
     stored = _stored_items(retried) if retried else {}
@@ -516,6 +672,10 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
         pidx = period_index(window_end)
         fresh = [d.subscriber_id for d in run if d.pk not in stored]
         sent_before = already_sent(pidx, fresh) if fresh else {}
+        # The chunk's "similar to" topics: one sparse product for all of them.
+        run_seeds = {sub_id: seeds[sub_id] for sub_id in fresh if sub_id in seeds}
+        for sub_id, cosine in pidx.similarities(run_seeds).items():
+            run_seeds[sub_id] = dataclasses.replace(run_seeds[sub_id], cosine=cosine)
         for digest in run:
             specs = filters.get(digest.subscriber.pk, [])
             if digest.pk in stored:
@@ -523,11 +683,16 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
                     stored[digest.pk], digest.window_start, lambda item, pidx=pidx: _in_index(pidx, item)
                 )
             else:
-                composition = _compose_new(pidx, digest, specs, starts, sent_before)
+                composition = _compose_new(
+                    pidx, digest, specs, starts, sent_before, run_seeds.get(digest.subscriber_id)
+                )
             names = [spec.name for spec in specs]
+            if digest.subscriber_id in seeds:
+                names.append(SIMILAR_NAME)
             prepared.append(
                 Prepared(digest, digest.subscriber, pidx, composition, names, new=digest.pk not in stored)
             )
+    filter_store_save()
     return prepared
 
 
@@ -537,6 +702,7 @@ def _compose_new(
     specs: Sequence[FilterSpec],
     starts: dict[int, dt.datetime],
     sent_before: dict[int, int],
+    seeds: Seeds | None = None,
 ) -> Composition:
     subscriber = digest.subscriber
     previous = starts.get(subscriber.pk)
@@ -548,4 +714,5 @@ def _compose_new(
         excluded=sent_before.get(subscriber.pk, 0),
         max_papers=subscriber.max_papers,
         include_trending=subscriber.include_trending,
+        seeds=seeds,
     )

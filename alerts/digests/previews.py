@@ -20,6 +20,7 @@ from alerts.digests.messages import build_message
 from alerts.digests.rendering import Links, RenderedDigest, render_digest, render_digest_direct
 from alerts.models import Digest, DigestItem
 from subscribers.models import Subscriber
+from subscribers.similar import SIMILAR_NAME
 from subscribers.tokens import (
     DIGEST,
     TokenInvalid,
@@ -95,6 +96,7 @@ def digest_preview(
     previous = composing.window_starts([subscriber.pk]).get(subscriber.pk)
     if previous is None or previous >= window_end:
         previous = window_end - period_length(subscriber.frequency)
+    seeds = composing.seeds_of([subscriber.pk]).get(subscriber.pk)
     composition = composing.compose(
         pidx=pidx,
         filters=specs,
@@ -102,12 +104,13 @@ def digest_preview(
         excluded=composing.already_sent(pidx, [subscriber.pk]).get(subscriber.pk, 0),
         max_papers=subscriber.max_papers,
         include_trending=subscriber.include_trending,
+        seeds=seeds,
     )
     rendered = render_digest(
         pidx=pidx,
         composition=composition,
         email=subscriber.email,
-        filter_names=[s.name for s in specs],
+        filter_names=[s.name for s in specs] + ([SIMILAR_NAME] if seeds else []),
         period=period.start,
         weekly=subscriber.frequency == WEEKLY,
         links=links or _links_for_others(view_url=preview_page_url(subscriber)),

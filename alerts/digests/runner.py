@@ -44,6 +44,7 @@ def digests_dry_run(*, emails: list[str] | None, now: dt.datetime) -> DeliveryRu
     for group in chunked(subscribers, 500):
         chunk = [s.pk for s in group]
         filters = composing.filters_of(chunk)
+        seeds = composing.seeds_of(chunk)
         starts = composing.window_starts(chunk)
         sent_before = composing.already_sent(pidx, chunk)
         for subscriber in group:
@@ -55,6 +56,7 @@ def digests_dry_run(*, emails: list[str] | None, now: dt.datetime) -> DeliveryRu
                 excluded=sent_before.get(subscriber.pk, 0),
                 max_papers=subscriber.max_papers,
                 include_trending=subscriber.include_trending,
+                seeds=seeds.get(subscriber.pk),
             )
             if composition.is_empty and not subscriber.send_when_empty:
                 run.would_skip += 1
@@ -102,6 +104,7 @@ def digests_run(
         time.sleep(retry_in)
         waited += retry_in
         ids = released
+    composing.filter_store_save(force=True)  # this run's new filters, for the next one
     run.sent, run.skipped, run.failed = total.sent, total.skipped, total.failed
     run.pending = len(pending_of_periods(dispatched.periods, emails))
     run.unknown = len(pending_of_periods(dispatched.periods, emails, status=Digest.Status.UNKNOWN))

@@ -25,32 +25,18 @@ Pure module: no Django imports.
 
 from __future__ import annotations
 
-import re
+import itertools
 import sys
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from alerts.core.caches import BytesBoundedDict
 from alerts.search import textnorm
-from alerts.search.query import (
-    ABSTRACT,
-    MAX_NESTING,
-    MAX_QUERY_LENGTH,
-    MAX_TERMS,
-    TITLE,
-    And,
-    Author,
-    Category,
-    Node,
-    Not,
-    Or,
-    Prefix,
-    QueryError,
-    Text,
-    iter_leaves,
-    parse,
-)
+from alerts.search.compiled import FilterStore, words_key
+from alerts.search.query import ABSTRACT, TITLE
 from alerts.search.textnorm import Word
 
 __all__ = ["CompiledQuery", "Hit", "PaperDoc", "PaperIndex", "iter_bits"]
@@ -70,13 +56,10 @@ if _WEIGHT_UNITS != (TITLE_WEIGHT, ABSTRACT_WEIGHT, OTHER_WEIGHT):
 # compiled filters hold the hits of their matches.
 CACHE_BYTES = 256 * 1024 * 1024
 _CACHE_SHARES = {
-    "bits": 0.25,
-    "by_text": 0.10,
-    "chunks": 0.10,
-    "errors": 0.02,
-    "compiled": 0.15,
+    "bits": 0.40,
+    "compiled": 0.20,
     "compiled_by_key": 0.20,
-    "leaf_scores": 0.06,
+    "leaf_scores": 0.08,
     "terms": 0.02,
     "field": 0.05,  # each of title and abstract: phrases and prefixes
 }
@@ -106,12 +89,14 @@ class Hit:
 
 
 class CompiledQuery:
-    """A parsed filter with its matching papers; scores are computed when first asked for."""
+    """A compiled filter with its matching papers; scores are computed when first asked for."""
 
-    __slots__ = ("_hits", "_scorer", "bits", "node")
+    __slots__ = ("_hits", "_scorer", "bits", "filters", "leaves", "node")
 
-    def __init__(self, node: Node, bits: int) -> None:
-        self.node = node
+    def __init__(self, filters: FilterStore, node: int, bits: int) -> None:
+        self.filters = filters
+        self.node = node  # its id in `filters`
+        self.leaves = filters.leaves(node)  # ids of its positive leaves: what scores
         self.bits = bits  # bit i <=> docs[i] matches
         self._scorer: list[tuple[int, int, int, tuple[str, ...]]] | None = None
         self._hits: dict[int, Hit] = {}
@@ -119,15 +104,15 @@ class CompiledQuery:
     @property
     def key(self) -> str:
         """Canonical form: equal for queries that mean the same."""
-        return self.node.key
+        return self.filters.key(self.node)
 
     def __repr__(self) -> str:
         return f"<CompiledQuery {self.key} matches={self.bits.bit_count()}>"
 
     def nbytes(self) -> int:
-        """An upper bound of its memory: the bitset, the parsed tree (a few dozen bytes per
-        character of its canonical form) and a memoised hit per matching paper."""
-        return sys.getsizeof(self.bits) + 48 * len(self.key) + _HIT_BYTES * self.bits.bit_count()
+        """An upper bound of its memory: the bitset, its leaves and a memoised hit per
+        matching paper."""
+        return sys.getsizeof(self.bits) + 64 * len(self.leaves) + 200 + _HIT_BYTES * self.bits.bit_count()
 
 
 def _bytes_of(value: object) -> int:
@@ -154,12 +139,9 @@ def _bitset_entry_bytes(key: str, bits: int) -> int:
     return _ENTRY_BYTES + 77 + len(key) + (bits.bit_length() >> 3)
 
 
-# The fast path of `PaperIndex.match` reads a filter as chunks: a parenthesis, a phrase
-# (possibly with a field or a "-" before it), a word, or a stray quote (which sends the
-# filter to the full parser).
-_CHUNK_RE = re.compile(r'[()]|[^\s()"]*"[^"]*"|[^\s()"]+|"')
-_AND, _ANDNOT, _OR, _NOT, _OPEN, _CLOSE = range(1, 7)
-_CHUNK_OPERATORS = {"AND": _AND, "ANDNOT": _ANDNOT, "OR": _OR, "NOT": _NOT, "(": _OPEN, ")": _CLOSE}
+def _id_entry_bytes(key: int, bits: int) -> int:
+    """`_entry_bytes` of a node id and its bitset."""
+    return _ENTRY_BYTES + 28 + 28 + (bits.bit_length() >> 3)
 
 
 def iter_bits(bitset: int) -> Iterator[int]:
@@ -174,57 +156,101 @@ def iter_bits(bitset: int) -> Iterator[int]:
 
 
 class _TextField:
-    """Title or abstract: postings, positions for phrases, surface forms for prefixes."""
+    """Title or abstract: postings, positions for phrases, surface forms for prefixes.
+
+    Built for all the day's texts at once: every text is cut into chunks
+    (`textnorm.chunks`), each distinct chunk of the day is normalised once, and the
+    postings, the token stream and the surface forms are numpy arrays over the chunks,
+    turned into bitsets a row of a bit matrix at a time.
+    """
 
     __slots__ = (
-        "_lines",
+        "_alias_ids",
+        "_aliases",
+        "_chunk_docs",
+        "_doc_at",
+        "_offsets",
+        "_order",
         "_phrases",
-        "_positions",
         "_prefixes",
+        "_starts",
+        "_stream",
+        "_surface_of",
         "_surfaces",
+        "_token_ids",
         "_vocabulary",
-        "aliases",
-        "compounds",
         "postings",
-        "streams",
-        "texts",
+        "size",
     )
 
-    def __init__(self, cache_bytes: int) -> None:
-        self.postings: dict[str, int] = {}  # stem or joined compound -> bitset
-        self.streams: list[tuple[str, ...]] = []  # per doc: stems in order
-        # Per doc: start position -> (joined compound, number of parts), or None.
-        self.aliases: list[dict[int, tuple[str, int]] | None] = []
-        self.compounds: set[str] = set()  # every joined compound of the field
-        self.texts: list[str] = []  # per doc, for what is built when first needed
-        self._positions: list[dict[str, list[int]] | None] = []
-        # Per doc: " tok tok ... tok ", for plain runs of words: one C-level substring search.
-        self._lines: list[str | None] = []
+    def __init__(self, texts: Sequence[str], cache_bytes: int) -> None:
+        self.size = len(texts)
         self._surfaces: dict[str, int] | None = None  # folded unstemmed word -> bitset
         self._vocabulary: list[str] = []  # the surface forms, sorted
+        # The stream's positions grouped by token (built on the first phrase): token i is at
+        # _order[_offsets[i]:_offsets[i + 1]].
+        self._order: np.ndarray | None = None
+        self._offsets: np.ndarray | None = None
         # Phrase (canonical words) -> bitset, prefix -> bitset: half the budget each.
         self._phrases = BytesBoundedDict(cache_bytes // 2, _bitset_entry_bytes)
         self._prefixes = BytesBoundedDict(cache_bytes // 2, _bitset_entry_bytes)
+        self._build(texts)
 
-    def add(self, doc: int, text: str) -> None:
-        stream, compounds = textnorm.analyse(text)
-        stems = set(stream)
-        aliases = None
-        if compounds is not None:
-            aliases = {at: (w.joined, len(w.parts)) for at, w in compounds.items()}
-            joined = {w.joined for w in compounds.values()}
-            stems.update(joined)
-            self.compounds.update(joined)
-        self.streams.append(tuple(stream))
-        self.aliases.append(aliases)
-        self.texts.append(text)
-        self._positions.append(None)
-        self._lines.append(None)
-        bit = 1 << doc
-        postings = self.postings
-        get = postings.get
-        for key in stems:
-            postings[key] = get(key, 0) | bit
+    def _build(self, texts: Sequence[str]) -> None:
+        size = self.size
+        chunk_lists = [textnorm.chunks(text) for text in texts]
+        counts = np.fromiter(map(len, chunk_lists), dtype=np.int64, count=size)
+        every = list(itertools.chain.from_iterable(chunk_lists))
+        distinct = list(dict.fromkeys(every))
+        chunk_id = {chunk: i for i, chunk in enumerate(distinct)}
+        chunk_ids = np.fromiter(map(chunk_id.__getitem__, every), dtype=np.int64, count=len(every))
+        doc_of = np.repeat(np.arange(size, dtype=np.int64), counts)
+        token_id, token_lists, key_lists, surface_of, compounds = _read_chunks(distinct)
+        self._token_ids = token_id
+        self._surface_of = surface_of
+        # Which chunk is in which doc, once per pair: postings and surfaces come from these.
+        pairs = np.sort(chunk_ids * size + doc_of)
+        if len(pairs):
+            pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+        self._chunk_docs = np.divmod(pairs, max(size, 1))
+        self.postings = _bitsets(list(token_id), key_lists, *self._chunk_docs, size)
+        # The token stream of all docs, each doc followed by -1 (no phrase runs across).
+        token_counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+        flat_tokens = np.fromiter(
+            itertools.chain.from_iterable(token_lists), dtype=np.int64, count=int(token_counts.sum())
+        )
+        per_chunk = token_counts[chunk_ids]
+        per_doc = np.bincount(doc_of, weights=per_chunk, minlength=size).astype(np.int64)
+        ends = np.cumsum(per_doc + 1)
+        self._starts = ends - per_doc - 1  # where each doc's tokens start in the stream
+        stream = np.full(int(ends[-1]) + 1 if size else 1, -1, dtype=np.int64)  # a last -1 too
+        inside = np.ones(len(stream), dtype=bool)
+        inside[ends - 1] = False
+        inside[-1] = False
+        stream[inside] = _expand(flat_tokens, token_counts, chunk_ids, per_chunk)
+        self._stream = stream
+        # Compounds of the text as (position of the first part, joined form, parts) sorted by
+        # position: a phrase may go through one as its joined form.
+        at = np.cumsum(per_chunk) - per_chunk + doc_of  # each chunk's first position
+        aliases = [
+            (start + offset, joined, span)
+            for k in np.flatnonzero(np.isin(chunk_ids, list(compounds))).tolist()
+            for start in (int(at[k]),)
+            for offset, joined, span in compounds[int(chunk_ids[k])]
+        ]
+        self._aliases = np.array(sorted(aliases) or np.zeros((0, 3)), dtype=np.int64).reshape(-1, 3).T
+        self._alias_ids = set(self._aliases[1].tolist())
+        # The doc of each position of the stream (the last -1 belongs to none: `size`).
+        self._doc_at = np.repeat(np.arange(size + 1, dtype=np.int64), np.append(per_doc + 1, 1))
+
+    def _token_positions(self, token: int) -> np.ndarray:
+        if self._order is None:
+            stream = self._stream
+            valid = np.flatnonzero(stream >= 0)
+            self._order = valid[np.argsort(stream[valid], kind="stable")]
+            counts = np.bincount(stream[valid], minlength=len(self._token_ids))
+            self._offsets = np.concatenate(([0], np.cumsum(counts)))
+        return self._order[self._offsets[token] : self._offsets[token + 1]]  # type: ignore[index]
 
     def prefix(self, prefix: str) -> int:
         bits = self._prefixes.get(prefix)
@@ -235,27 +261,33 @@ class _TextField:
 
     def _surface_postings(self) -> dict[str, int]:
         if self._surfaces is None:  # built on the first prefix search
-            surfaces: dict[str, int] = {}
-            get = surfaces.get
-            for doc, text in enumerate(self.texts):
-                words = textnorm.words(text)
-                keys = {surface for w in words for surface in w.surface}
-                keys.update(w.joined_surface for w in words if w.joined)
-                bit = 1 << doc
-                for key in keys:
-                    surfaces[key] = get(key, 0) | bit
-            self._surfaces = surfaces
-            self._vocabulary = sorted(surfaces)
+            surface_id: dict[str, int] = {}
+            key_lists = [
+                [surface_id.setdefault(s, len(surface_id)) for s in surfaces] for surfaces in self._surface_of
+            ]
+            self._surfaces = _bitsets(list(surface_id), key_lists, *self._chunk_docs, self.size)
+            self._vocabulary = sorted(self._surfaces)
         return self._surfaces
 
     def phrase(self, words: tuple[Word, ...], key: str) -> int:
         """Docs whose field holds these words adjacent and in order (a single word too)."""
-        postings = self.postings
         if len(words) == 1 and not words[0].joined:
-            return postings.get(words[0].parts[0], 0)
+            return self.postings.get(words[0].parts[0], 0)
         bits = self._phrases.get(key)
-        if bits is not None:
-            return bits
+        if bits is None:
+            bits = self._phrases.put(key, self._phrase(words))
+        return bits
+
+    def _phrase(self, words: tuple[Word, ...]) -> int:
+        """Every place the phrase can have reached after each word, as positions of the
+        stream, from wherever its first word can start; the docs of those that get through.
+
+        A hyphenated query word matches its parts in a row, or its joined form written as
+        one word, or a hyphenated compound of the text whose joined form is the same; a
+        plain word may also be the joined form of a compound of the text. Papers without
+        every word (their postings hold their parts and joined forms) are never looked at.
+        """
+        postings = self.postings
         candidates = -1
         for w in words:
             word_bits = -1
@@ -265,78 +297,115 @@ class _TextField:
                 word_bits |= postings.get(w.joined, 0)
             candidates &= word_bits
             if not candidates:
-                break
-        sure = 0
-        if len(words) == 1:  # the joined form anywhere is the whole word: no check needed
-            sure = postings.get(words[0].joined, 0)
-            candidates &= ~sure
-        bits = sure
-        # Words of one part each, none of them the joined form of a compound of this field,
-        # can only match as a plain run of tokens: a substring of the doc's line of tokens.
-        run = None
-        if not any(w.joined or w.parts[0] in self.compounds for w in words):
-            run = f" {' '.join(w.parts[0] for w in words)} "
-        for doc in iter_bits(candidates):
-            if self._phrase_in(doc, words, run):
-                bits |= 1 << doc
-        return self._phrases.put(key, bits)
-
-    def _positions_of(self, doc: int) -> dict[str, list[int]]:
-        """Token -> its positions in the doc, built when a phrase first looks at the doc."""
-        positions: dict[str, list[int]] = {}
-        for i, token in enumerate(self.streams[doc]):
-            known = positions.get(token)
-            if known is None:
-                positions[token] = [i]
-            else:
-                known.append(i)
-        for i, (joined, _span) in (self.aliases[doc] or {}).items():
-            positions.setdefault(joined, []).append(i)
-        self._positions[doc] = positions
-        return positions
-
-    def _phrase_in(self, doc: int, words: tuple[Word, ...], run: str | None) -> bool:
-        if run is not None:
-            line = self._lines[doc]
-            if line is None:
-                line = self._lines[doc] = f" {' '.join(self.streams[doc])} "
-            return run in line
-        stream = self.streams[doc]
-        positions = self._positions[doc] or self._positions_of(doc)
-        aliases = self.aliases[doc]
+                return 0
+        ids = self._token_ids
+        stream = self._stream
+        aliases = self._aliases
         first = words[0]
-        current = set(positions.get(first.parts[0], ()))
-        current.update(positions.get(first.whole, ()))
-        for w in words:  # every place the phrase can have reached after each word
-            following: set[int] = set()
-            for at in current:
-                following.update(_word_ends(stream, aliases, at, w))
-            if not following:
-                return False
-            current = following
-        return True
+        whole = ids.get(first.whole, -1)
+        current = self._token_positions(ids[first.parts[0]]) if first.parts[0] in ids else stream[:0]
+        if first.joined or whole in self._alias_ids:
+            more = [current, aliases[0][aliases[1] == whole]]
+            if first.joined and whole >= 0:
+                more.append(self._token_positions(whole))
+            current = np.unique(np.concatenate(more))
+        last = len(stream) - 1
+        for w in words:
+            parts = [ids.get(p, -1) for p in w.parts]
+            whole = ids.get(w.whole, -1)
+            if len(parts) == 1 and not w.joined and whole not in self._alias_ids:  # the common case
+                current = current[stream[current] == whole] + 1
+            else:
+                following = []
+                if -1 not in parts:  # its parts in a row
+                    ok = stream[current] == parts[0]
+                    for step, part in enumerate(parts[1:], 1):
+                        ok &= stream[np.minimum(current + step, last)] == part
+                    following.append(current[ok] + len(parts))
+                if w.joined and whole >= 0:  # its joined form as one word
+                    following.append(current[stream[current] == whole] + 1)
+                if whole in self._alias_ids:  # a compound of the text, joined as it is
+                    found = np.minimum(np.searchsorted(aliases[0], current), len(aliases[0]) - 1)
+                    ok = (aliases[0][found] == current) & (aliases[1][found] == whole)
+                    following.append(current[ok] + aliases[2][found[ok]])
+                current = np.concatenate(following) if following else current[:0]
+            if not len(current):
+                return 0
+        bits = 0
+        for doc in set(self._doc_at[current - 1].tolist()):
+            bits |= 1 << doc
+        return bits
 
 
-def _word_ends(
-    stream: tuple[str, ...], aliases: dict[int, tuple[str, int]] | None, at: int, w: Word
-) -> list[int]:
-    """Where the text can continue if word `w` stands at position `at` (none: no match).
+def _read_chunks(
+    distinct: list[str],
+) -> tuple[dict[str, int], list[list[int]], list[list[int]], list[tuple[str, ...]], dict]:
+    """Each distinct chunk of a field once: its tokens in order (ids), the keys it is found
+    by (its tokens and joined forms), its surfaces, and its compounds as {chunk: [(offset of
+    the first part, joined form, number of parts)]}; the token ids by token."""
+    token_id: dict[str, int] = {}
+    surface_of: list[tuple[str, ...]] = []
+    token_lists: list[list[int]] = []
+    key_lists: list[list[int]] = []
+    compounds: dict[int, list[tuple[int, int, int]]] = {}
+    for i, chunk in enumerate(distinct):
+        chunk_words = textnorm.chunk_words(chunk)
+        tokens = [token_id.setdefault(p, len(token_id)) for w in chunk_words for p in w.parts]
+        keys = list(tokens)
+        surfaces = [s for w in chunk_words for s in w.surface]
+        offset = 0
+        for w in chunk_words:
+            if w.joined:
+                joined = token_id.setdefault(w.joined, len(token_id))
+                keys.append(joined)
+                surfaces.append(w.joined_surface)
+                compounds.setdefault(i, []).append((offset, joined, len(w.parts)))
+            offset += len(w.parts)
+        token_lists.append(tokens)
+        key_lists.append(keys)
+        surface_of.append(tuple(surfaces))
+    return token_id, token_lists, key_lists, surface_of, compounds
 
-    A hyphenated query word matches its parts in a row, or its joined form written as one
-    word, or a hyphenated compound of the text whose joined form is the same.
-    """
-    ends = []
-    end = at + len(w.parts)
-    if stream[at:end] == w.parts:
-        ends.append(end)
-    whole = w.whole
-    if at < len(stream) and stream[at] == whole:
-        ends.append(at + 1)
-    if aliases is not None:
-        alias = aliases.get(at)
-        if alias is not None and alias[0] == whole:
-            ends.append(at + alias[1])
-    return ends
+
+# The largest dense matrix (bytes, one per paper and key) built at once for the postings.
+_BIT_MATRIX_BYTES = 16 * 1024 * 1024
+
+
+def _expand(flat: np.ndarray, counts: np.ndarray, rows: np.ndarray, per_row: np.ndarray) -> np.ndarray:
+    """CSR expansion: for each index in `rows`, its items `flat[start:start + counts]`, in order."""
+    starts = np.cumsum(counts) - counts
+    total = int(per_row.sum())
+    if not total:
+        return np.zeros(0, dtype=flat.dtype)
+    within = np.arange(total) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    return flat[np.repeat(starts[rows], per_row) + within]
+
+
+def _bitsets(
+    names: list[str], key_lists: list[list[int]], pair_chunks: np.ndarray, pair_docs: np.ndarray, size: int
+) -> dict[str, int]:
+    """{name: bitset of the docs}: each (chunk, doc) pair gives its doc to the chunk's keys."""
+    if not names or not size:
+        return {}
+    counts = np.fromiter(map(len, key_lists), dtype=np.int64, count=len(key_lists))
+    flat = np.fromiter(itertools.chain.from_iterable(key_lists), dtype=np.int64, count=int(counts.sum()))
+    per_pair = counts[pair_chunks]
+    keys = _expand(flat, counts, pair_chunks, per_pair)
+    docs = np.repeat(pair_docs, per_pair)
+    found: dict[str, int] = {}
+    from_bytes = int.from_bytes
+    rows = max(1, _BIT_MATRIX_BYTES // size)  # a block of rows of a dense bit matrix at a time
+    for first in range(0, len(names), rows):
+        last = min(first + rows, len(names))
+        inside = (keys >= first) & (keys < last) if first or last < len(names) else slice(None)
+        matrix = np.zeros((last - first, size), dtype=bool)
+        matrix[keys[inside] - first, docs[inside]] = True
+        packed = np.packbits(matrix, axis=1, bitorder="little")
+        width = packed.shape[1]
+        data = packed.tobytes()
+        for i in range(last - first):
+            found[names[first + i]] = from_bytes(data[i * width : (i + 1) * width], "little")
+    return found
 
 
 def _prefix_bits(postings: dict[str, int], vocabulary: list[str], prefix: str) -> int:
@@ -369,6 +438,16 @@ def _given_names_before(tokens: tuple[str, ...], end: int, given: tuple[str, ...
     return True
 
 
+def _by_initial(names: dict[tuple[str, ...], int]) -> dict[str, list[tuple[tuple[str, ...], int]]]:
+    """{letter: the names (tokens, papers) with a word starting with it}: a given name or
+    an initial can only match a word that starts with its own first letter."""
+    found: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+    for tokens, docs in names.items():
+        for letter in {token[0] for token in tokens if token}:
+            found.setdefault(letter, []).append((tokens, docs))
+    return found
+
+
 def _runs(tokens: tuple[str, ...]) -> set[str]:
     """Every run of consecutive name tokens written together: how a surname can be written."""
     size = len(tokens)
@@ -389,52 +468,70 @@ def _name_matches(tokens: tuple[str, ...], surname: str, given: tuple[str, ...])
 
 
 class PaperIndex:
-    """An in-memory index of one set of papers (a day's), built once, queried many times."""
+    """An in-memory index of one set of papers (a day's), built once, queried many times.
 
-    def __init__(self, docs: Sequence[PaperDoc], *, cache_bytes: int = CACHE_BYTES) -> None:
+    Filters are compiled by `filters` (an `alerts.search.compiled.FilterStore`, which may
+    be kept across runs; by default one of this index's own) and evaluated here by the ids
+    of their canonical nodes: a node shared by many filters is evaluated once.
+    """
+
+    def __init__(
+        self, docs: Sequence[PaperDoc], *, cache_bytes: int = CACHE_BYTES, filters: FilterStore | None = None
+    ) -> None:
         """`cache_bytes`: what the caches of this index may hold in all (see `BytesBoundedDict`)."""
         self.docs = tuple(docs)
         self._all = (1 << len(self.docs)) - 1
+        self.filters = filters if filters is not None else FilterStore()
+        self._generation = self.filters.generation
         budget = {name: int(share * cache_bytes) for name, share in _CACHE_SHARES.items()}
-        self._title = _TextField(budget["field"])
-        self._abstract = _TextField(budget["field"])
+        self._title = _TextField([d.title for d in self.docs], budget["field"])
+        self._abstract = _TextField([d.abstract for d in self.docs], budget["field"])
         self._authors: dict[str, int] = {}  # name tokens, and runs of them written together -> bitset
         self._author_vocabulary: list[str] | None = None
-        # Name token or run of tokens written together -> (doc, tokens of the whole name).
-        self._names: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+        # Name token or run of tokens written together -> {tokens of a whole name: its papers}.
+        self._names: dict[str, dict[tuple[str, ...], int]] = {}
+        # The same by the first letters of the names' words (built when first asked for).
+        self._names_by_initial: dict[str, dict[str, list[tuple[tuple[str, ...], int]]]] = {}
         self._categories: dict[str, int] = {}  # lower-case category -> bitset
         self._archives: dict[str, int] = {}  # lower-case archive -> bitset
-        # Caches: canonical key -> bitset (every node evaluated), text -> bitset or error;
-        # fast path: chunk -> (bitset, terms); see also _leaf_score and _score.
-        self._bits = BytesBoundedDict(budget["bits"], _bitset_entry_bytes)
-        self._by_text = BytesBoundedDict(budget["by_text"], _bitset_entry_bytes)
-        self._chunks = BytesBoundedDict(budget["chunks"], _entry_bytes)
-        self._errors = BytesBoundedDict(budget["errors"], _entry_bytes)
+        # Caches: node id -> bitset (every node evaluated: a text finds its id in `filters`);
+        # compiled filters by text and by node id; see also _leaf_score and _score.
+        self._bits = BytesBoundedDict(budget["bits"], _id_entry_bytes)
         self._compiled = BytesBoundedDict(budget["compiled"], _entry_bytes)
         self._compiled_by_key = BytesBoundedDict(budget["compiled_by_key"], _entry_bytes)
         self._leaf_scores = BytesBoundedDict(budget["leaf_scores"], _entry_bytes)
         self._terms = BytesBoundedDict(budget["terms"], _entry_bytes)
-        for doc, paper in enumerate(self.docs):
-            self._add(doc, paper)
+        self._add_people()
 
-    def _add(self, doc: int, paper: PaperDoc) -> None:
-        bit = 1 << doc
-        self._title.add(doc, paper.title)
-        self._abstract.add(doc, paper.abstract)
-        author_tokens: set[str] = set()
-        for name in paper.authors:
-            tokens = tuple(textnorm.name_tokens(name))
-            keys = _runs(tokens)
-            for key in keys:
-                self._names.setdefault(key, []).append((doc, tokens))
-            author_tokens.update(keys)
-        for token in author_tokens:
-            self._authors[token] = self._authors.get(token, 0) | bit
-        for category in paper.categories:
-            category = category.lower()
-            self._categories[category] = self._categories.get(category, 0) | bit
-            archive = category.partition(".")[0]
-            self._archives[archive] = self._archives.get(archive, 0) | bit
+    def _add_people(self) -> None:
+        names = self._names
+        authors = self._authors
+        categories = self._categories
+        archives = self._archives
+        tokens_of: dict[str, tuple[tuple[str, ...], set[str]]] = {}  # a day repeats its authors
+        for doc, paper in enumerate(self.docs):
+            bit = 1 << doc
+            author_tokens: set[str] = set()
+            for name in paper.authors:
+                known = tokens_of.get(name)
+                if known is None:
+                    tokens = tuple(textnorm.name_tokens(name))
+                    known = tokens_of[name] = (tokens, _runs(tokens))
+                tokens, keys = known
+                for key in keys:
+                    by_name = names.get(key)
+                    if by_name is None:
+                        names[key] = {tokens: bit}
+                    else:
+                        by_name[tokens] = by_name.get(tokens, 0) | bit
+                author_tokens |= keys
+            for token in author_tokens:
+                authors[token] = authors.get(token, 0) | bit
+            for category in paper.categories:
+                category = category.lower()
+                categories[category] = categories.get(category, 0) | bit
+                archive = category.partition(".")[0]
+                archives[archive] = archives.get(archive, 0) | bit
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -443,169 +540,119 @@ class PaperIndex:
 
     def match(self, query: str) -> int:
         """Bitset of the papers the query matches (bit i <=> docs[i]). Raises `QueryError`."""
-        bits = self._by_text.get(query)
-        if bits is None:
-            bits = self._match_chunks(query)
-            if bits is None:
-                error = self._errors.get(query)
-                if error is not None:
-                    raise error
-                try:
-                    node = parse(query)
-                except QueryError as exc:
-                    self._errors.put(query, exc)
-                    raise
-                bits = self._eval(node)
-            self._by_text.put(query, bits)
-        return bits
+        node = self.filters.texts.get(query)
+        if type(node) is int and self._generation == self.filters.generation:
+            bits = self._bits.get(node)  # type: ignore[call-overload]
+            if bits is not None:
+                return bits
+        node = self.filters.compile(query)
+        if self._generation != self.filters.generation:
+            self._forget_ids()
+        return self._eval(node)
 
-    def _match_chunks(self, query: str) -> int | None:
-        """The fast path of `match`: None unless the filter is certainly valid.
-
-        Most filters are a few words, phrases and operators, and their words recur across
-        subscribers. Each chunk (`models`, `ti:"diffusion models"`, `-cat:cs.CV`) is
-        parsed and evaluated once by the full parser and kept as a bitset; the operators
-        between chunks are then applied with the parser's precedence (OR < AND, ANDNOT,
-        adjacency < NOT). Anything unusual (a field before a group, a stray "-" or quote,
-        a dangling operator, a limit reached) returns None, and the full parser decides,
-        with its error messages.
-        """
-        if len(query) > MAX_QUERY_LENGTH:
-            return None
-        everything = self._all
-        cache = self._chunks
-        operators = _CHUNK_OPERATORS
-        stack: list[tuple[int, int, int, bool]] = []
-        union, conjunction, pending, negate, expect = 0, -1, 0, False, True
-        terms = 0
-        for chunk in _CHUNK_RE.findall(query):
-            operator = operators.get(chunk)
-            if operator is None or operator == _CLOSE:
-                if operator is None:
-                    cached = cache.get(chunk) or self._new_chunk(chunk)
-                    if cached is None:
-                        return None
-                    bits, count = cached
-                    terms += count
-                    if terms > MAX_TERMS:
-                        return None
-                else:  # ")" closes a group, which is then an operand
-                    if expect or not stack:
-                        return None
-                    bits = union | conjunction
-                    union, conjunction, pending, negate = stack.pop()
-                if negate != (pending == _ANDNOT):
-                    bits = everything ^ (bits & everything)
-                conjunction &= bits
-                pending, negate, expect = 0, False, False
-            elif operator == _NOT:
-                negate = not negate
-                expect = True
-            elif operator == _OR:
-                if expect:
-                    return None
-                union |= conjunction
-                conjunction, expect = -1, True
-            elif operator == _OPEN:
-                if len(stack) == MAX_NESTING:
-                    return None
-                stack.append((union, conjunction, pending, negate))
-                union, conjunction, pending, negate, expect = 0, -1, 0, False, True
-            else:  # AND, ANDNOT
-                if expect:
-                    return None
-                pending, expect = operator, True
-        if expect or stack:
-            return None
-        return (union | conjunction) & everything
-
-    def _new_chunk(self, chunk: str) -> tuple[int, int] | None:
-        """A chunk's (bitset, words counted against MAX_TERMS), kept; None if it is invalid."""
-        try:
-            node = parse(chunk)
-        except QueryError:
-            return None
-        count = len(chunk.split()) if '"' in chunk else 1
-        return self._chunks.put(chunk, (self._eval(node), count))
+    def _forget_ids(self) -> None:
+        """The store started again: its ids now name other nodes."""
+        for cache in (self._bits, self._compiled, self._compiled_by_key):
+            cache.clear()
+        self._generation = self.filters.generation
 
     def compile(self, query: str) -> CompiledQuery:
         """The compiled filter, memoised per text and per canonical form. Raises `QueryError`."""
         compiled = self._compiled.get(query)
         if compiled is None:
-            node = parse(query)
-            compiled = self._compiled_by_key.get(node.key)
+            node = self.filters.compile(query)
+            if self._generation != self.filters.generation:
+                self._forget_ids()
+            compiled = self._compiled_by_key.get(node)
             if compiled is None:
-                compiled = self._compiled_by_key.put(node.key, CompiledQuery(node, self._eval(node)))
+                compiled = self._compiled_by_key.put(
+                    node, CompiledQuery(self.filters, node, self._eval(node))
+                )
             self._compiled.put(query, compiled)
         return compiled
 
-    def _eval(self, node: Node) -> int:
-        key = node.key
-        bits = self._bits.get(key)
+    def _eval(self, node: int) -> int:
+        bits = self._bits.get(node)
         if bits is not None:
             return bits
-        kind = type(node)
-        if kind is And:
+        row = self.filters.rows[node]
+        sign = row[0]
+        if sign == "&":
+            rows = self.filters.rows
             bits = -1
-            for child in node.children:  # type: ignore[attr-defined]
-                if type(child) is Not:
-                    bits &= ~self._eval(child.child)  # type: ignore[attr-defined]
+            for child in row[1:]:
+                child_row = rows[child]
+                if child_row[0] == "-":
+                    bits &= ~self._eval(child_row[1])
                 else:
                     bits &= self._eval(child)
                 if not bits:
                     break
             bits &= self._all
-        elif kind is Or:
+        elif sign == "|":
             bits = 0
-            for child in node.children:  # type: ignore[attr-defined]
+            for child in row[1:]:
                 bits |= self._eval(child)
-        elif kind is Not:
-            bits = self._all ^ self._eval(node.child)  # type: ignore[attr-defined]
-        elif kind is Text:
-            bits = self._text(node)  # type: ignore[arg-type]
-        elif kind is Prefix:
-            bits = self._prefix(node)  # type: ignore[arg-type]
-        elif kind is Author:
-            bits = self._author(node)  # type: ignore[arg-type]
-        elif kind is Category:
-            bits = self._category(node)  # type: ignore[arg-type]
-        else:  # pragma: no cover - parse() builds no other node
-            raise TypeError(f"unknown node {node!r}")
-        return self._bits.put(key, bits)
+        elif sign == "-":
+            bits = self._all ^ self._eval(row[1])
+        elif sign == "t":
+            bits = self._text(row)
+        elif sign == "p":
+            bits = self._prefix(row)
+        elif sign == "a":
+            bits = self._author(row)
+        else:
+            bits = self._category(row)
+        return self._bits.put(node, bits)
 
-    def _text(self, node: Text) -> int:
-        words = node.words
-        if node.field == TITLE:
-            return self._title.phrase(words, node.words_key)
-        if node.field == ABSTRACT:
-            return self._abstract.phrase(words, node.words_key)
-        return self._title.phrase(words, node.words_key) | self._abstract.phrase(words, node.words_key)
+    def _text(self, row: tuple) -> int:
+        _, field, words = row
+        if len(words) == 1 and not words[0][1]:  # one plain word: a posting
+            stem = words[0][0][0]
+            if field == TITLE:
+                return self._title.postings.get(stem, 0)
+            if field == ABSTRACT:
+                return self._abstract.postings.get(stem, 0)
+            return self._title.postings.get(stem, 0) | self._abstract.postings.get(stem, 0)
+        as_words = tuple(Word(parts, joined, (), "") for parts, joined in words)
+        key = words_key(words)
+        if field == TITLE:
+            return self._title.phrase(as_words, key)
+        if field == ABSTRACT:
+            return self._abstract.phrase(as_words, key)
+        return self._title.phrase(as_words, key) | self._abstract.phrase(as_words, key)
 
-    def _prefix(self, node: Prefix) -> int:
-        if node.field == TITLE:
-            return self._title.prefix(node.prefix)
-        if node.field == ABSTRACT:
-            return self._abstract.prefix(node.prefix)
-        if node.field == "au":
+    def _prefix(self, row: tuple) -> int:
+        _, field, prefix = row
+        if field == TITLE:
+            return self._title.prefix(prefix)
+        if field == ABSTRACT:
+            return self._abstract.prefix(prefix)
+        if field == "au":
             if self._author_vocabulary is None:
                 self._author_vocabulary = sorted(self._authors)
-            return _prefix_bits(self._authors, self._author_vocabulary, node.prefix)
-        return self._title.prefix(node.prefix) | self._abstract.prefix(node.prefix)
+            return _prefix_bits(self._authors, self._author_vocabulary, prefix)
+        return self._title.prefix(prefix) | self._abstract.prefix(prefix)
 
-    def _author(self, node: Author) -> int:
-        surname, given = node.written, node.given
+    def _author(self, row: tuple) -> int:
+        _, surname, given = row
         if not given:
             return self._authors.get(surname, 0)
+        by_initial = self._names_by_initial.get(surname)
+        if by_initial is None:
+            by_initial = self._names_by_initial[surname] = _by_initial(self._names.get(surname, {}))
         bits = 0
-        for doc, tokens in self._names.get(surname, ()):
+        # Each distinct name once, among those with a word starting as the first given name.
+        for tokens, docs in by_initial.get(given[0][0], ()):
             if _name_matches(tokens, surname, given):
-                bits |= 1 << doc
+                bits |= docs
         return bits
 
-    def _category(self, node: Category) -> int:
-        if node.subject:
-            return self._categories.get(f"{node.archive}.{node.subject.lower()}", 0)
-        return self._archives.get(node.archive, 0)
+    def _category(self, row: tuple) -> int:
+        _, archive, subject = row
+        if subject:
+            return self._categories.get(f"{archive}.{subject.lower()}", 0)
+        return self._archives.get(archive, 0)
 
     # Relevance --------------------------------------------------------------------------
 
@@ -654,33 +701,33 @@ class PaperIndex:
 
     def _scorer(self, compiled: CompiledQuery) -> list[tuple[int, int, int, tuple[str, ...]]]:
         if compiled._scorer is None:
-            compiled._scorer = [
-                self._leaf_score(leaf) for leaf, positive in iter_leaves(compiled.node) if positive
-            ]
+            rows = self.filters.rows
+            compiled._scorer = [self._leaf_score(rows[leaf], leaf) for leaf in compiled.leaves]
         return compiled._scorer
 
-    def _leaf_score(self, leaf: Node) -> tuple[int, int, int, tuple[str, ...]]:
+    def _leaf_score(self, row: tuple, leaf: int) -> tuple[int, int, int, tuple[str, ...]]:
         """(title bits, abstract bits, other bits, terms) of one positive leaf."""
-        cached = self._leaf_scores.get(leaf.key)
+        cached = self._leaf_scores.get(row)
         if cached is not None:
             return cached
         title = abstract = other = 0
         terms: tuple[str, ...] = ()
-        if isinstance(leaf, Text):
-            if leaf.field != ABSTRACT:
-                title = self._title.phrase(leaf.words, leaf.words_key)
-            if leaf.field != TITLE:
-                abstract = self._abstract.phrase(leaf.words, leaf.words_key)
-            terms = tuple(t for w in leaf.words for t in (*w.parts, w.joined) if t)
-        elif isinstance(leaf, Prefix) and leaf.field != "au":
-            if leaf.field != ABSTRACT:
-                title = self._title.prefix(leaf.prefix)
-            if leaf.field != TITLE:
-                abstract = self._abstract.prefix(leaf.prefix)
-            terms = (leaf.prefix + "*",)
+        sign, field = row[0], row[1]
+        if sign == "t":
+            if field != ABSTRACT:
+                title = self._text(("t", TITLE, row[2]))
+            if field != TITLE:
+                abstract = self._text(("t", ABSTRACT, row[2]))
+            terms = tuple(t for parts, joined in row[2] for t in (*parts, joined) if t)
+        elif sign == "p" and field != "au":
+            if field != ABSTRACT:
+                title = self._title.prefix(row[2])
+            if field != TITLE:
+                abstract = self._abstract.prefix(row[2])
+            terms = (row[2] + "*",)
         else:
             other = self._eval(leaf)
-        return self._leaf_scores.put(leaf.key, (title, abstract, other, terms))
+        return self._leaf_scores.put(row, (title, abstract, other, terms))
 
 
 def _add_weighted(slices: list[int], bitset: int, weight: int) -> None:

@@ -24,6 +24,7 @@ from alerts.search.textnorm import Word
 
 __all__ = [
     "FIELDS",
+    "LANGUAGE_VERSION",
     "MAX_NESTING",
     "MAX_QUERY_LENGTH",
     "MAX_TERMS",
@@ -41,6 +42,10 @@ __all__ = [
     "parse",
     "unknown_categories",
 ]
+
+# Bump when `parse` gives another tree for some text (grammar, canonical order, leaves):
+# compiled filters kept across runs (alerts.search.compiled) are then compiled again.
+LANGUAGE_VERSION = 1
 
 MAX_QUERY_LENGTH = 1000  # characters; also TopicFilter.query's max_length
 MAX_TERMS = 100  # words, phrases' words included

@@ -81,6 +81,19 @@ def fair_share(
     return [entry for entry in scored if entry[1] in taken]
 
 
+# A trending-only digest: a paper first seen at the end of the window needs a tenth of the
+# upvotes of one first seen at its start to rank beside it (upvotes accrue over days, so
+# raw counts would fill the digest with the same old papers).
+TRENDING_ONLY_RECENCY_WEIGHT = TRENDING_WEIGHT * math.log(10) / _LOG_101
+
+
+def trending_only_score(upvotes: int, recency: float) -> float:
+    """The order of a trending-only digest: `trending_bonus(upvotes) +
+    TRENDING_ONLY_RECENCY_WEIGHT * recency` = (log(1 + upvotes) + log(10) * recency) / log(101)
+    (`recency` 0 = the oldest moment of the window, 1 = the newest)."""
+    return trending_bonus(upvotes) + TRENDING_ONLY_RECENCY_WEIGHT * max(0.0, min(1.0, recency))
+
+
 def trending(upvotes_by_doc: dict[int, int], exclude: set[int], limit: int) -> list[int]:
     """The most upvoted docs (at least one upvote), most first, leaving out `exclude`."""
     ranked = sorted(

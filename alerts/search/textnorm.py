@@ -32,9 +32,12 @@ import snowballstemmer
 from alerts.core.caches import BoundedDict
 
 __all__ = [
+    "NORMALISER_VERSION",
     "Highlighter",
     "Word",
     "analyse",
+    "chunk_words",
+    "chunks",
     "fold",
     "highlight_spans",
     "name_tokens",
@@ -42,6 +45,11 @@ __all__ = [
     "word",
     "words",
 ]
+
+# Bump whenever a text or a query word normalises differently (stemmer, folding, word
+# rules): compiled filters kept across runs (alerts.search.compiled) hold normalised words,
+# and are compiled again when this changes.
+NORMALISER_VERSION = 1
 
 _STEMMER = snowballstemmer.stemmer("english")
 
@@ -216,6 +224,26 @@ def words(text: str) -> list[Word]:
         return out
     pattern = _WORD_RE if _COMBINING_RE.search(text) else _WORD_RE_FAST
     return [get(raw) or word(raw) for raw in pattern.findall(text) if raw]
+
+
+def chunks(text: str) -> list[str]:
+    """The raw chunks of a text, in order, each read by `chunk_words`: what a batch index
+    splits every text into, to normalise each distinct chunk of the day once."""
+    found = _ascii_chunks(text)
+    if found is not None:
+        return found
+    if _COMBINING_RE.search(text):  # whole words with combining accents: marked for chunk_words
+        return ["\0" + raw for raw in _WORD_RE.findall(text) if raw]
+    return [raw for raw in _WORD_RE_FAST.findall(text) if raw]
+
+
+def chunk_words(chunk: str) -> list[Word]:
+    """The words of one chunk of `chunks` (the same as `words` finds there)."""
+    if chunk[0] == "\0":
+        raw = chunk[1:]
+        return [_words.get(raw) or word(raw)]
+    found = _words.get(chunk)
+    return [found] if found is not None else _chunk_words(chunk)
 
 
 def _index_of_none(items: list[str | None], start: int) -> int:

@@ -336,6 +336,24 @@ PREVIEW_DAYS = env.int("PREVIEW_DAYS", default=7)
 # What the preview index's caches may hold in each web process, in bytes: any query costs
 # the same bounded memory (alerts/search/matcher.py, bench/preview.py).
 PREVIEW_CACHE_BYTES = env.int("PREVIEW_CACHE_BYTES", default=8 * 1024 * 1024)
+# Compiled topic filters kept across runs (alerts.search.compiled), so a day's matching is
+# evaluation, not parsing: each worker reads the file once and writes back what it compiled
+# (merged with the other workers', at most every MATCHER_FILTER_STORE_SAVE_SECONDS). A
+# cache: deleting it costs one day's parsing. Empty: kept in each process's memory only.
+MATCHER_FILTER_STORE = env("MATCHER_FILTER_STORE", default=str(DATA_DIR / "cache" / "compiled-filters"))
+MATCHER_FILTER_STORE_SAVE_SECONDS = env.int("MATCHER_FILTER_STORE_SAVE_SECONDS", default=60)
+
+# OPERATIONS
+# ------------------------------------------------------------------------------
+# Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_TOKEN>". Without a token
+# only a DEBUG (local) site serves it; production answers 404 and says so in its log.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# Digest items, delivery events and fetch runs older than this many days are deleted every
+# night (the daily counts of the charts and of /metrics are kept first). Digest items are
+# how a paper is never sent twice: the value must exceed DIGEST_MAX_LOOKBACK_DAYS.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=180)
+# Rows deleted per statement: short transactions, no long lock on a busy table.
+RETENTION_BATCH = env.int("RETENTION_BATCH", default=5000)
 
 # LOGGING
 # ------------------------------------------------------------------------------

@@ -36,8 +36,8 @@ if not REDIS_URL:
         "the workers their queue through it."
     )
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-# /healthz is probed over plain HTTP from inside the compose network.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# /healthz is probed, and /metrics scraped, over plain HTTP from inside the compose network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)

@@ -19,3 +19,6 @@ FETCH_BACKOFF = env.float("FETCH_BACKOFF", default=0.01)
 ESP_WEBHOOKS = ["postmark"]
 # Sign-up answers are held for a fixed time in production; the tests that measure it set it.
 SIGNUP_ANSWER_SECONDS = 0.0
+# Compiled filters stay in each process's memory: a test run leaves no store behind, and the
+# tests of the kept store name their own file.
+MATCHER_FILTER_STORE = ""

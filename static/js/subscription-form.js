@@ -83,7 +83,9 @@
     var controller = new AbortController();
     pending.set(input, controller);
     target.setAttribute("aria-busy", "true");
-    fetch(previewUrl + "?q=" + encodeURIComponent(query), {
+    // A query ("q") or the papers pasted as "similar to" ("similar").
+    var param = target.getAttribute("data-preview-param") || "q";
+    fetch(previewUrl + "?" + param + "=" + encodeURIComponent(query), {
       signal: controller.signal,
       headers: { "Accept": "text/html" },
       credentials: "same-origin"
@@ -106,16 +108,88 @@
 
   form.addEventListener("input", function (event) {
     var input = event.target;
-    if (!input.name || !/-query$/.test(input.name)) return;
+    if (!input.name || !(/-query$/.test(input.name) || input.name === "similar")) return;
     clearTimeout(timers.get(input));
     timers.set(input, setTimeout(function () { showPreview(input); }, DELAY_MS));
   });
 
   // Filters already filled in (the preferences page, a form sent back with errors).
-  Array.prototype.forEach.call(form.querySelectorAll('input[name$="-query"]'), function (input) {
+  Array.prototype.forEach.call(form.querySelectorAll('input[name$="-query"], textarea[name="similar"]'), function (input) {
     if (input.value.trim() && previewTarget(input) && !previewTarget(input).innerHTML.trim()) {
       showPreview(input, true);  // shown, not read out: nobody typed
     }
+  });
+
+  // Put a query into a field as if typed: the preview and the error clearing follow.
+  function setQuery(input, value) {
+    input.value = value;
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    input.focus();
+  }
+
+  form.addEventListener("click", function (event) {
+    var button = event.target.closest("button");
+    if (!button || !form.contains(button)) return;
+    var input;
+    if (button.hasAttribute("data-insert-category")) {
+      // The category picker: cat:xx.YY added to its row's query.
+      var select = document.getElementById(button.getAttribute("data-insert-category"));
+      if (!select || !select.value) { if (select) select.focus(); return; }
+      input = document.getElementById(select.getAttribute("data-category-for"));
+      if (!input) return;
+      var current = input.value.trim();
+      setQuery(input, (current ? current + " AND " : "") + "cat:" + select.value);
+      select.value = "";
+    } else if (button.hasAttribute("data-example")) {
+      // An example: into the first empty filter (or the last one when none is empty).
+      var inputs = form.querySelectorAll('input[name$="-query"]');
+      input = Array.prototype.find.call(inputs, function (i) { return !i.value.trim() && !/__prefix__/.test(i.name); });
+      input = input || inputs[inputs.length - 1];
+      if (input) setQuery(input, button.getAttribute("data-example"));
+    } else if (button.hasAttribute("data-use-query")) {
+      // A hint of the preview: its query replaces the one that matched nothing.
+      var target = button.closest("[data-preview-for]");
+      input = target && document.getElementById(target.getAttribute("data-preview-for"));
+      if (input) setQuery(input, button.getAttribute("data-use-query"));
+    }
+  });
+
+  // A field's error is stale once the field is edited: it goes (the server checks again on
+  // submit), with its line in the summary at the top.
+  function clearError(field) {
+    var box = field.closest(".field.has-error");
+    if (box) {
+      box.classList.remove("has-error");
+      var error = box.querySelector(".error");
+      if (error) {
+        Array.prototype.forEach.call(box.querySelectorAll("[aria-describedby]"), function (el) {
+          var ids = el.getAttribute("aria-describedby").split(/\s+/).filter(function (id) { return id && id !== error.id; });
+          if (ids.length) el.setAttribute("aria-describedby", ids.join(" "));
+          else el.removeAttribute("aria-describedby");
+        });
+        error.remove();
+      }
+      field.removeAttribute("aria-invalid");
+    }
+    // "Add at least one filter" is stale once a query or a paper is written.
+    if (field.value.trim() && (/-query$/.test(field.name) || field.name === "similar")) {
+      Array.prototype.forEach.call(form.querySelectorAll("#filters > .error"), function (p) { p.remove(); });
+      var stale = document.querySelector('#error-summary a[href="#filters"]');
+      if (stale) stale.closest("li").remove();
+    }
+    var summary = document.getElementById("error-summary");
+    if (summary && field.id) {
+      var link = summary.querySelector('a[href="#' + CSS.escape(field.id) + '"]');
+      if (link) link.closest("li").remove();
+      if (!summary.querySelector("li")) summary.remove();
+    }
+  }
+
+  form.addEventListener("input", function (event) {
+    if (event.target.name) clearError(event.target);
+  });
+  form.addEventListener("change", function (event) {
+    if (event.target.name) clearError(event.target);
   });
 
   // After a submit with errors, take keyboard and screen-reader focus to the summary.

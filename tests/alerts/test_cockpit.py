@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from alerts.charts import Series, bar_chart
 from alerts.cockpit import sources_status
-from alerts.digests.daily_counts import daily_counts
+from alerts.digests.daily_counts import KEYS, daily_counts
 from alerts.models import DailyCount, DeliveryEvent, Digest, FetchRun
 from subscribers.models import SubscriberEvent
 from tests.alerts.conftest import saved
@@ -101,8 +101,9 @@ def test_daily_counts_group_by_day_and_keep_closed_days(django_assert_max_num_qu
         "complaints": 1,
     }
     assert sum(counts.values["signups"]) == 3  # forty days ago is outside the charts
-    # The 29 closed days are kept (7 numbers each); today is not.
-    assert DailyCount.objects.count() == 29 * 7
+    # The 29 closed days are kept (the 7 charted numbers and those of /metrics); today is not.
+    assert len(KEYS) == 16
+    assert DailyCount.objects.count() == 29 * 16
     assert not DailyCount.objects.filter(day=TODAY).exists()
 
     # Kept days are read, not counted again: a late change to a closed day's rows stays out,

@@ -38,3 +38,11 @@ def test_a_paper_two_filters_match_ranks_above_one_filter_alone():
 def test_when_everything_fits_nothing_changes():
     candidates = {doc: (float(doc), ["A" if doc % 2 else "B"], []) for doc in range(8)}
     assert ranked(candidates, 20) == list(range(7, -1, -1))
+
+
+def test_trending_only_order_weighs_upvotes_against_recency():
+    # A paper from the window's end needs a tenth of the upvotes of one from its start.
+    assert ranking.trending_only_score(9, 1.0) == ranking.trending_only_score(99, 0.0)
+    assert ranking.trending_only_score(12, 1.0) > ranking.trending_only_score(99, 0.0)
+    assert ranking.trending_only_score(50, 0.5) > ranking.trending_only_score(40, 0.5)  # same age: upvotes
+    assert ranking.trending_only_score(5, 2.0) == ranking.trending_only_score(5, 1.0)  # clamped

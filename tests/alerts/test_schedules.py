@@ -42,6 +42,7 @@ def test_migrate_stores_every_defined_task_once_and_every_task_exists():
         "alerts.tasks.dispatch_due_digests",
         "alerts.tasks.recover_digests",
         "alerts.tasks.check_incidents",
+        "alerts.tasks.prune_old_rows",
     }
 
 

@@ -23,8 +23,9 @@ def compose(docker_compose: str, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def config(docker_compose) -> dict:
-    """The file as compose resolves it with the documented environment (anchors merged)."""
-    result = compose(docker_compose, "--env-file", str(ENV_EXAMPLE), "config")
+    """The file as compose resolves it with the documented environment (anchors merged),
+    the services of the optional profiles (Flower) included."""
+    result = compose(docker_compose, "--profile", "flower", "--env-file", str(ENV_EXAMPLE), "config")
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
@@ -39,7 +40,7 @@ def test_docker_compose_config_accepts_the_file(docker_compose):
 
 def test_every_service_the_app_needs_is_there_with_a_health_check_and_a_restart_policy(config):
     services = config["services"]
-    assert set(services) == {"postgres", "redis", "mailpit", "web", "worker", "beat"}
+    assert set(services) == {"postgres", "redis", "mailpit", "web", "worker", "beat", "flower"}
     for name, service in services.items():
         assert service["healthcheck"]["test"], f"{name} has no health check"
         assert service.get("restart") in {"unless-stopped", "always"}, f"{name} is not restarted"
@@ -117,6 +118,43 @@ def test_every_setting_reaches_the_app_containers_and_nothing_else_does(config):
             if not var.startswith("ANYMAIL_") and var not in {"DJANGO_SETTINGS_MODULE", "WEB_CONCURRENCY"}
         }
         assert not unread, f"{name} receives variables nothing reads: {sorted(unread)}"
+
+
+def test_flower_is_optional_and_serves_only_behind_the_password_set_in_env(config, docker_compose, tmp_path):
+    flower = config["services"]["flower"]
+    assert flower["profiles"] == ["flower"]  # not started by a plain `up`
+    assert flower["environment"]["FLOWER_BASIC_AUTH"] == ""  # no default secret in the file
+    assert flower["ports"] == ["127.0.0.1:5555:5555/tcp"]  # this host only, like web and mailpit
+    assert flower["depends_on"]["redis"]["condition"] == "service_healthy"
+    script = flower["command"][2].replace("$$", "$")
+    assert '--basic-auth="$FLOWER_BASIC_AUTH"' in script
+    assert "/healthcheck" in " ".join(flower["healthcheck"]["test"])
+
+    # The container's own guard: without a password it stops with a message, and Flower
+    # (`exec celery ... flower`) is never reached.
+    refused = subprocess.run(
+        ["sh", "-c", script],
+        env={"PATH": "/usr/bin:/bin", "FLOWER_BASIC_AUTH": ""},
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert refused.returncode == 1
+    assert "FLOWER_BASIC_AUTH is not set" in refused.stderr
+
+    # A password set in .env reaches the container.
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        ENV_EXAMPLE.read_text().replace(
+            "\nFLOWER_BASIC_AUTH=\n", "\nFLOWER_BASIC_AUTH=ops:long-random-words\n"
+        )
+    )
+    result = compose(docker_compose, "--profile", "flower", "--env-file", str(env_file), "config")
+    assert result.returncode == 0, result.stderr
+    assert (
+        yaml.safe_load(result.stdout)["services"]["flower"]["environment"]["FLOWER_BASIC_AUTH"]
+        == "ops:long-random-words"
+    )
 
 
 def test_the_image_is_built_from_python_311_slim_as_a_non_root_user():

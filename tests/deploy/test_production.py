@@ -246,3 +246,25 @@ def test_the_admin_lives_at_its_configured_path_and_its_cookies_are_secure(site)
     index = site.request("GET", site.admin, headers={"Cookie": f"sessionid={session.value}"})
     assert index.status == 200
     assert "Local outbox" in index.body
+
+
+def test_metrics_in_production_answer_only_the_token_and_say_why_when_it_is_unset(
+    tmp_path, collected, database_url, redis_server, transactional_db
+):
+    env = clean_env(collected, DATABASE_URL=database_url, REDIS_URL=redis_server.url)
+    assert "METRICS_TOKEN" not in env  # .env.example leaves it blank
+    log = tmp_path / "closed.log"
+    with gunicorn(env, log) as closed:
+        answer = closed.request("GET", "/metrics", https=False)
+    assert answer.status == 404
+    assert "paper_alerts" not in answer.body
+    assert "/metrics answers 404: set METRICS_TOKEN to serve Prometheus metrics" in log.read_text()
+
+    token = "a-long-random-scrape-token-0123456789"
+    with gunicorn({**env, "METRICS_TOKEN": token}, tmp_path / "open.log", workers=2) as site:
+        refused = site.request("GET", "/metrics", https=False, headers={"Authorization": "Bearer nope"})
+        # Prometheus scrapes over plain HTTP inside the compose network: no redirect to HTTPS.
+        scraped = site.request("GET", "/metrics", https=False, headers={"Authorization": f"Bearer {token}"})
+    assert refused.status == 401
+    assert scraped.status == 200, scraped.body
+    assert "# TYPE paper_alerts_digests_sent_total counter" in scraped.body

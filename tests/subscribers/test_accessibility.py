@@ -51,6 +51,15 @@ def visit_every_page(page, base: str, links: dict, axe: Axe) -> dict:
     page.fill("#id_filters-0-query", "ti:agent")
     page.locator("#filters-0-preview .preview-papers li").first.wait_for(timeout=10_000)
     check(page, axe, "sign-up with a preview", found)
+    # The help for those who don't speak the syntax: hints for a query matching nothing, a
+    # category picked, papers pasted (one not found).
+    page.fill("#id_filters-0-query", '"language models for reasoning"')
+    page.locator("#filters-0-preview .preview-hints li").first.wait_for(timeout=10_000)
+    page.select_option("#filters-0-category", "cs.CL")
+    page.fill("#id_similar", "2401.99999")
+    page.locator("#similar-preview .preview-missing li").first.wait_for(timeout=10_000)
+    check(page, axe, "sign-up with hints, the category picker and pasted papers", found)
+    page.fill("#id_similar", "")
     page.click("button.primary[value=subscribe]")
     check(page, axe, "sign-up with errors", found)
     page.fill("#id_email", "new@example.org")

@@ -3,6 +3,7 @@ at the default hour, after the usual double opt-in; filters stay optional."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -12,7 +13,7 @@ from alerts.models import DigestItem
 from subscribers.models import Subscriber
 from subscribers.tokens import MANAGE, make_token
 from tests.alerts.digests.conftest import make_papers
-from tests.factories import SubscriberFactory
+from tests.factories import PaperFactory, SubscriberFactory
 from tests.subscribers.conftest import html_part, links_in
 from tests.subscribers.helpers import preferences_data, signup_data
 
@@ -80,3 +81,32 @@ def test_filters_can_be_added_later_on_the_manage_page(client):
     # And removed again: trending alone is enough.
     assert client.post(manage, preferences_data([("", "")], include_trending="on")).status_code == 302
     assert not subscriber.filters.exists()
+
+
+def test_a_trending_only_digest_orders_by_upvotes_and_recency():
+    # Fixed instant: the first digest covers the day before `now`.
+    now = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+    subscriber = SubscriberFactory(email="grace@example.org", filters=0, include_trending=True)
+    made = {}
+    for key, upvotes, hours_ago in [
+        ("old-popular", 60, 23),
+        ("fresh", 10, 1),
+        ("old-quiet", 8, 22),
+        ("mid", 30, 12),
+    ]:
+        made[key] = PaperFactory(
+            title=f"Paper {key}", upvotes=upvotes, first_seen_at=now - dt.timedelta(hours=hours_ago)
+        )
+    digests_run(now=now)
+    items = DigestItem.objects.filter(digest__subscriber=subscriber).select_related("paper").order_by("rank")
+    # log(1 + upvotes) + log(10) x place in the window (0 = its start, 1 = now):
+    # fresh 2.40 + 2.21, mid 3.43 + 1.15, old-popular 4.11 + 0.10, old-quiet 2.20 + 0.19
+    # (when the window is the 24 hours before `now`).
+    assert [item.paper.title for item in items] == [
+        "Paper fresh",
+        "Paper mid",
+        "Paper old-popular",
+        "Paper old-quiet",
+    ]
+    # Before, the most upvoted came first whatever its age.
+    assert sorted(made, key=lambda k: -made[k].upvotes)[0] == "old-popular"

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("subscribers", "0007_invitation_and_pending_email"),
+        ("subscribers", "0008_vote_source"),
     ]
 
     operations = [

@@ -1,0 +1,343 @@
+"""Compiled topic filters, kept across runs: a day's matching is evaluation, not parsing.
+
+`FilterStore.compile(text)` parses a filter once (`alerts.search.query.parse`) and keeps its
+canonical tree as a table of small tuples, one per distinct canonical node, shared by every
+filter that contains it:
+
+    ("&", id, id, ...)   ("|", id, id, ...)   ("-", id)
+    ("t", field, ((parts, joined), ...))      a word or a phrase (see `textnorm.Word`)
+    ("p", field, prefix)  ("a", written, given)  ("c", archive, subject)
+
+Children are ids of earlier rows, in the canonical order, so two filters that mean the same
+(`Diffusion  models`, `models diffusion`) get the same id, and a sub-expression shared by
+many filters has one id, evaluated once per day (`alerts.search.matcher.PaperIndex`).
+An invalid filter keeps its error (message, column).
+
+What is cached and how it is invalidated:
+
+- the table and text -> id (or error) depend only on the query text, the parser and the
+  normaliser: a file written by `save` carries `VERSION` (this table's format,
+  `query.LANGUAGE_VERSION` and `textnorm.NORMALISER_VERSION`) and the Python version (the
+  file is `marshal` data: fast to read, written and read only by this service); `load`
+  ignores a file of any other version, so bumping either version recompiles every filter;
+- the store is bounded: past `limit` texts it starts again from empty (its `generation`
+  changes, which tells an index to forget what it evaluated by id);
+- `save` merges what another process saved meanwhile (workers share one file), under a lock.
+
+Pure module: no Django imports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import marshal
+import os
+import re
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from alerts.core.caches import BoundedDict
+from alerts.search import query, textnorm
+from alerts.search.query import (
+    MAX_NESTING,
+    MAX_QUERY_LENGTH,
+    MAX_TERMS,
+    And,
+    Author,
+    Category,
+    Node,
+    Not,
+    Or,
+    Prefix,
+    QueryError,
+    Text,
+)
+
+__all__ = ["VERSION", "FilterStore"]
+
+FORMAT = 1  # bump when the rows' layout changes
+VERSION = (FORMAT, query.LANGUAGE_VERSION, textnorm.NORMALISER_VERSION)
+_PYTHON = tuple(sys.version_info[:2])
+# Distinct filter texts kept: a million subscribers write about 320,000 (bench/results/match.md).
+DEFAULT_LIMIT = 2_000_000
+
+Row = tuple
+# Parsed chunks kept in memory while compiling (a day's filters share their words).
+CHUNK_LIMIT = 200_000
+
+# The fast path of `compile` reads a filter as chunks: a parenthesis, a phrase (possibly
+# with a field or a "-" before it), a word, or a stray quote (which sends the filter to the
+# full parser).
+_CHUNK_RE = re.compile(r'[()]|[^\s()"]*"[^"]*"|[^\s()"]+|"')
+_AND, _ANDNOT, _OR, _NOT, _OPEN, _CLOSE = range(1, 7)
+_CHUNK_OPERATORS = {"AND": _AND, "ANDNOT": _ANDNOT, "OR": _OR, "NOT": _NOT, "(": _OPEN, ")": _CLOSE}
+
+
+class FilterStore:
+    """Query text -> id of its canonical compiled tree, or its error; the rows of the trees."""
+
+    __slots__ = ("_chunks", "_ids", "_key_ids", "_lock", "dirty", "generation", "limit", "rows", "texts")
+
+    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+        self.limit = limit
+        self.rows: list[Row] = []
+        self.texts: dict[str, int | tuple[str, int]] = {}
+        self._ids: dict[Row, int] = {}
+        self.generation = 0
+        self.dirty = False
+        self._lock = threading.Lock()  # compiling appends rows: one thread at a time
+        self._chunks: BoundedDict[str, tuple[Node, int] | None] = BoundedDict(CHUNK_LIMIT)
+        self._key_ids: BoundedDict[str, int] = BoundedDict(CHUNK_LIMIT)  # canonical key -> id
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def compile(self, text: str) -> int:
+        """The id of the filter's compiled tree (parsed on first sight). Raises `QueryError`."""
+        found = self.texts.get(text)
+        if found is None:
+            with self._lock:
+                if len(self.texts) >= self.limit:
+                    self.clear()
+                try:
+                    found = self._intern(self._by_chunks(text) or query.parse(text))
+                except QueryError as exc:
+                    found = (exc.message, exc.column)
+                self.texts[text] = found
+                self.dirty = True
+        if type(found) is int:
+            return found
+        raise QueryError(*found)  # type: ignore[misc]
+
+    # long because it is one small parser, its state in local variables (it runs per filter)
+    def _by_chunks(self, text: str) -> Node | None:
+        """The canonical tree of a filter built from its chunks, or None unless the filter
+        is certainly valid (then the full parser decides, with its error messages).
+
+        Most filters are a few words, phrases and operators, and their words recur across
+        subscribers: each chunk (`models`, `ti:"diffusion models"`, `-cat:cs.CV`) is parsed
+        once by the full parser and kept; the operators between chunks are applied with the
+        parser's precedence (OR < AND, ANDNOT, adjacency < NOT) and its canonical
+        combinations, so the tree is the one `parse` gives.
+        """
+        if len(text) > MAX_QUERY_LENGTH:
+            return None
+        cache = self._chunks
+        operators = _CHUNK_OPERATORS
+        stack: list[tuple[list[Node], list[Node], int, bool]] = []
+        union: list[Node] = []
+        conjunction: list[Node] = []
+        pending, negate, expect, terms = 0, False, True, 0
+        for chunk in _CHUNK_RE.findall(text):
+            operator = operators.get(chunk)
+            if operator is None:
+                cached = cache.get(chunk, False)
+                if cached is False:
+                    cached = cache.put(chunk, _parse_chunk(chunk))
+                if cached is None:
+                    return None
+                node, count = cached
+                terms += count
+                if terms > MAX_TERMS:
+                    return None
+                if negate:  # NOT before "-word": the parser counts both
+                    node = node.child if type(node) is Not and chunk.startswith("-") else Not(node)
+            elif operator == _CLOSE:
+                if expect or not stack:
+                    return None
+                node = _group(union, conjunction)
+                union, conjunction, pending, negate = stack.pop()
+                if negate:
+                    node = Not(node)
+            elif operator == _NOT:
+                negate, expect = not negate, True
+                continue
+            elif operator == _OR:
+                if expect:
+                    return None
+                union.append(query._combine(And, conjunction))
+                conjunction, expect = [], True
+                continue
+            elif operator == _OPEN:
+                if len(stack) == MAX_NESTING:
+                    return None
+                stack.append((union, conjunction, pending, negate))
+                union, conjunction, pending, negate, expect = [], [], 0, False, True
+                continue
+            else:  # AND, ANDNOT
+                if expect:
+                    return None
+                pending, expect = operator, True
+                continue
+            conjunction.append(query._negate(node) if pending == _ANDNOT else node)
+            pending, negate, expect = 0, False, False
+        if expect or stack:
+            return None
+        return _group(union, conjunction)
+
+    def clear(self) -> None:
+        self.rows, self.texts, self._ids = [], {}, {}
+        self._key_ids.clear()
+        self.generation += 1
+        self.dirty = True
+
+    def _row_id(self, row: Row) -> int:
+        found = self._ids.get(row)
+        if found is None:
+            found = self._ids[row] = len(self.rows)
+            self.rows.append(row)
+        return found
+
+    def _intern(self, node: Node) -> int:
+        found = self._key_ids.get(node.key)
+        if found is None:
+            found = self._key_ids.put(node.key, self._intern_new(node))
+        return found
+
+    def _intern_new(self, node: Node) -> int:
+        kind = type(node)
+        if kind is And or kind is Or:
+            sign = "&" if kind is And else "|"
+            row: Row = (sign, *(self._intern(child) for child in node.children))  # type: ignore[attr-defined]
+        elif kind is Not:
+            row = ("-", self._intern(node.child))  # type: ignore[attr-defined]
+        elif kind is Text:
+            row = ("t", node.field, tuple((w.parts, w.joined) for w in node.words))  # type: ignore[attr-defined]
+        elif kind is Prefix:
+            row = ("p", node.field, node.prefix)  # type: ignore[attr-defined]
+        elif kind is Author:
+            row = ("a", node.written, node.given)  # type: ignore[attr-defined]
+        elif kind is Category:
+            row = ("c", node.archive, node.subject)  # type: ignore[attr-defined]
+        else:  # pragma: no cover - parse() builds no other node
+            raise TypeError(f"unknown node {node!r}")
+        return self._row_id(row)
+
+    def key(self, node_id: int) -> str:
+        """The canonical key of a compiled tree, as `alerts.search.query.Node.key` writes it."""
+        row = self.rows[node_id]
+        sign = row[0]
+        if sign == "&" or sign == "|":
+            return f"{sign}({','.join(self.key(child) for child in row[1:])})"
+        if sign == "-":
+            return f"-({self.key(row[1])})"
+        if sign == "t":
+            return f"t:{row[1]}:{words_key(row[2])}"
+        if sign == "p":
+            return f"p:{row[1]}:{row[2]}"
+        if sign == "a":
+            return f"a:{row[1]}|{' '.join(row[2])}"
+        return f"c:{row[1]}.{row[2]}" if row[2] else f"c:{row[1]}"
+
+    def leaves(self, node_id: int) -> list[int]:
+        """Ids of the positive leaves of a tree (under an even number of negations), in order."""
+        found: list[int] = []
+        stack = [(node_id, True)]
+        rows = self.rows
+        while stack:
+            current, positive = stack.pop()
+            row = rows[current]
+            sign = row[0]
+            if sign == "-":
+                stack.append((row[1], not positive))
+            elif sign == "&" or sign == "|":
+                stack.extend((child, positive) for child in reversed(row[1:]))
+            elif positive:
+                found.append(current)
+        return found
+
+    # Across runs ------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: Path, limit: int = DEFAULT_LIMIT) -> FilterStore:
+        """The store saved at `path`; an empty one when there is none, or it is of another
+        version, or it cannot be read (a cache: it is rebuilt, never trusted blindly)."""
+        store = cls(limit)
+        saved = _read(Path(path))
+        if saved is not None:
+            store.rows, store.texts = saved
+            store._ids = {row: i for i, row in enumerate(store.rows)}
+        return store
+
+    def save(self, path: Path) -> None:
+        """Write the store to `path` (atomically), merged with what another process saved
+        there since: texts it has and this store lacks are copied over."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(path), self._lock:
+            saved = _read(path)
+            if saved is not None:
+                self._merge(*saved)
+            data = marshal.dumps((VERSION, _PYTHON, self.rows, self.texts))
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(data)
+                os.replace(temporary, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+                raise
+        self.dirty = False
+
+    def _merge(self, rows: list[Row], texts: dict[str, int | tuple[str, int]]) -> None:
+        mapped: dict[int, int] = {}
+
+        def copy(node_id: int) -> int:
+            found = mapped.get(node_id)
+            if found is None:
+                row = rows[node_id]
+                if row[0] in ("&", "|", "-"):
+                    row = (row[0], *(copy(child) for child in row[1:]))
+                found = mapped[node_id] = self._row_id(row)
+            return found
+
+        for text, found in texts.items():
+            if text not in self.texts and len(self.texts) < self.limit:
+                self.texts[text] = copy(found) if type(found) is int else found
+
+
+def _group(union: list[Node], conjunction: list[Node]) -> Node:
+    return query._combine(Or, [*union, query._combine(And, conjunction)])
+
+
+def _parse_chunk(chunk: str) -> tuple[Node, int] | None:
+    """A chunk's tree and the words it counts against MAX_TERMS; None if it is not valid alone."""
+    try:
+        node = query.parse(chunk)
+    except QueryError:
+        return None
+    return node, (len(chunk.split()) if '"' in chunk else 1)
+
+
+def words_key(words: tuple[tuple[tuple[str, ...], str], ...]) -> str:
+    """`Text.words_key` of a text row's words: a compound as its parts and joined form."""
+    return " ".join(f"{'-'.join(parts)}={joined}" if joined else parts[0] for parts, joined in words)
+
+
+def _read(path: Path) -> tuple[list[Row], dict] | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        # Written by `save` only, in the service's own data directory (never user input).
+        version, python, rows, texts = marshal.loads(data)  # noqa: S302
+    except (EOFError, ValueError, TypeError):
+        return None
+    if tuple(version) != VERSION or tuple(python) != _PYTHON:
+        return None
+    return rows, texts
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
