@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts.digests.dispatch import ENQUEUE_BATCH, digests_dispatch, digests_enqueue, pending_of_run
-from alerts.digests.previews import digest_preview_send
+from alerts.digests.previews import digest_preview_send, digest_sample_send
 from alerts.digests.recovery import digests_recover
 from alerts.digests.resending import digest_resend_send
 from alerts.digests.retention import rows_prune
@@ -171,3 +171,14 @@ def check_incidents(now: str | None = None) -> dict:
         "closed": [f"{i.kind}:{i.key}" for i in result.closed],
         "mailed": result.mailed,
     }
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def send_sample_digest(subscriber_id: int) -> str:
+    """A subscriber's "send me a sample now" (subscribers.services.sample_request): their
+    next digest, marked as a sample, to their own address; nothing is recorded as sent."""
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    # They may have unsubscribed (or been suppressed) since they asked.
+    if subscriber is None or subscriber.status != Subscriber.Status.ACTIVE:
+        return "skipped"
+    return digest_sample_send(subscriber=subscriber)

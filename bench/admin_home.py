@@ -52,11 +52,11 @@ def start_database() -> servers.PostgresServer:
 
 
 SUBSCRIBERS = """
-INSERT INTO subscribers_subscriber (email, status, timezone, send_hour, frequency, max_papers,
+INSERT INTO subscribers_subscriber (email, status, timezone, send_hour, frequency, week_day, max_papers,
     include_trending, send_when_empty, token_secret, unsubscribe_secret, created_at, updated_at,
     confirmed_at, status_changed_at, unsubscribed_at, pending_email)
 SELECT 'reader' || n || '@example.org', CASE WHEN mod(n, 50) = 0 THEN 'unsubscribed' ELSE 'active' END,
-    'UTC', 7, 'daily', 20, false, false, md5(n::text), md5('u' || n),
+    'UTC', 7, 'daily', 0, 20, false, false, md5(n::text), md5('u' || n),
     now() - mod(n, 60) * interval '1 day', now(), now() - mod(n, 60) * interval '1 day',
     now() - mod(n, 60) * interval '1 day',
     CASE WHEN mod(n, 50) = 0 THEN now() - mod(n, 30) * interval '1 day' END, ''

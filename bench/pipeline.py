@@ -191,7 +191,7 @@ def seed_subscribers(have: int, total: int, vocabulary) -> dict:
     # One COPY at a time on a connection: the filters wait in a file until the subscribers are in.
     with raw.cursor() as cursor, tempfile.TemporaryFile("w+") as pending_filters:
         with cursor.copy(
-            "COPY subscribers_subscriber (id, email, status, timezone, send_hour, frequency, max_papers,"
+            "COPY subscribers_subscriber (id, email, status, timezone, send_hour, frequency, week_day, max_papers,"
             " include_trending, send_when_empty, token_secret, unsubscribe_secret, created_at, updated_at,"
             " confirmed_at, status_changed_at, pending_email) FROM STDIN"
         ) as subscriber_copy:
@@ -205,6 +205,7 @@ def seed_subscribers(have: int, total: int, vocabulary) -> dict:
                         "UTC",
                         0,
                         "daily",
+                        0,
                         20,
                         workload.wants_trending(index),
                         False,

@@ -4,8 +4,9 @@ Starts the service on a throwaway SQLite database with the demo papers, types a 
 into the sign-up page (the live preview answers), and renders a real digest for a demo
 subscriber; for the admin home, a month of made-up activity (sign-ups, digests sent and
 failed, a late arXiv fetch) so that its charts have something to show. Chromium (Debian's,
-or CHROMIUM_PATH) takes the pictures. Writes docs/images/sign-up.png, docs/images/digest.png
-and docs/images/admin-home.png.
+or CHROMIUM_PATH) takes the pictures. Writes docs/images/sign-up.png, docs/images/digest.png,
+docs/images/admin-home.png and docs/images/manage.png (the demo subscriber's preferences page,
+as a weekly reader on Fridays whose digest of this week went out).
 """
 
 from __future__ import annotations
@@ -86,8 +87,30 @@ def demo_reader_digest() -> str:
     return digest_preview(subscriber=reader).rendered.html
 
 
-def take_pictures(browser_path: str, site: str, digest_html: str) -> None:
-    """The sign-up page with a filter typed in, the digest, and the admin home."""
+def demo_reader_weekly() -> str:
+    """The demo subscriber as a weekly reader on Fridays (Berlin) whose digest of this week
+    went out; the address of their preferences page."""
+    from django.utils import timezone
+
+    from alerts.core.periods import WEEKLY, period_start, zone
+    from alerts.models import Digest
+    from subscribers.models import Subscriber
+    from subscribers.tokens import manage_url
+
+    reader = Subscriber.objects.get(email="ada@example.org")
+    reader.frequency, reader.week_day, reader.timezone, reader.send_hour = WEEKLY, 4, "Europe/Berlin", 8
+    reader.save()
+    now = timezone.now()
+    this_week = period_start(now.astimezone(zone(reader.timezone)).date(), WEEKLY, reader.week_day)
+    Digest.objects.create(
+        subscriber=reader, period=this_week, frequency=WEEKLY, status="sent", window_end=now
+    )
+    return manage_url(reader)
+
+
+def take_pictures(browser_path: str, site: str, digest_html: str, manage_page: str) -> None:
+    """The sign-up page with a filter typed in, the digest, the admin home, and the
+    subscriber's preferences page."""
     from playwright.sync_api import sync_playwright
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -111,6 +134,10 @@ def take_pictures(browser_path: str, site: str, digest_html: str) -> None:
         admin.click("input[type=submit]")
         admin.locator("#cockpit-activity").wait_for()
         admin.screenshot(path=str(OUT / "admin-home.png"), full_page=False)
+        prefs = browser.new_page(viewport={"width": 900, "height": 1100}, timezone_id="Europe/Berlin")
+        prefs.goto(manage_page)
+        prefs.locator(".next-digest").wait_for()
+        prefs.screenshot(path=str(OUT / "manage.png"), full_page=False)
         browser.close()
 
 
@@ -137,6 +164,7 @@ def main() -> None:
 
     django.setup()
     digest_html = demo_reader_digest()
+    manage_page = demo_reader_weekly()
     made_up_month()
 
     server = subprocess.Popen(
@@ -156,12 +184,15 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     sys.exit("the web server did not start")
                 time.sleep(0.2)
-        take_pictures(browser_path, site, digest_html)
+        take_pictures(browser_path, site, digest_html, manage_page)
     finally:
         server.terminate()
         server.wait(10)
         shutil.rmtree(data, ignore_errors=True)
-    print(f"wrote {OUT / 'sign-up.png'}, {OUT / 'digest.png'} and {OUT / 'admin-home.png'}")
+    names = ", ".join(
+        str(OUT / name) for name in ("sign-up.png", "digest.png", "admin-home.png", "manage.png")
+    )
+    print(f"wrote {names}")
 
 
 if __name__ == "__main__":

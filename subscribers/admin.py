@@ -123,7 +123,9 @@ class SubscriberAdmin(admin.ModelAdmin):
         "pending_email",
         "status",
         "paused_at",
+        "paused_until",
         "frequency",
+        "week_day",
         "send_hour",
         "timezone",
         "max_papers",
@@ -154,7 +156,10 @@ class SubscriberAdmin(admin.ModelAdmin):
     # Words, not Django's boolean icons: a red cross for "not paused" read as an error.
     @admin.display(description="Paused", ordering="paused_at")
     def paused(self, obj: Subscriber) -> str | None:
-        return f"since {obj.paused_at:%Y-%m-%d}" if obj.paused_at else None
+        if not obj.paused_at:
+            return None
+        until = f", until {obj.paused_until:%Y-%m-%d}" if obj.paused_until else ""
+        return f"since {obj.paused_at:%Y-%m-%d}{until}"
 
     # The column keeps the date of the last unsubscription; a re-subscribed subscriber is
     # not unsubscribed, so the date shows only while the status says so.

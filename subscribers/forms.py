@@ -8,7 +8,14 @@ from django.conf import settings
 from django.forms import formset_factory
 
 from subscribers import rules, similar
-from subscribers.models import DEFAULT_PAPERS, MAX_FILTERS, MAX_PAPERS, MIN_PAPERS, Subscriber
+from subscribers.models import (
+    DEFAULT_PAPERS,
+    MAX_FILTERS,
+    MAX_PAPERS,
+    MIN_PAPERS,
+    Subscriber,
+    default_week_day,
+)
 
 QUERY_PLACEHOLDER = 'e.g. ti:"large language model" AND cat:cs.CL'
 NAME_PLACEHOLDER = "e.g. LLM papers"
@@ -32,6 +39,15 @@ class PreferencesForm(Form):
         initial=Subscriber.Frequency.DAILY,
         widget=forms.RadioSelect,
         error_messages={"required": "Choose daily or weekly.", "invalid_choice": "Choose daily or weekly."},
+    )
+    week_day = forms.TypedChoiceField(
+        label="Day of the week",
+        choices=list(enumerate(rules.WEEKDAYS)),
+        coerce=int,
+        required=False,
+        empty_value=None,
+        help_text="For weekly digests.",
+        error_messages={"invalid_choice": "Choose a day of the week for weekly digests."},
     )
     send_hour = forms.TypedChoiceField(
         label="Delivery time",
@@ -105,6 +121,10 @@ class PreferencesForm(Form):
     def clean_max_papers(self):
         return rules.check_max_papers(self.cleaned_data["max_papers"])
 
+    def offer_default_week_day(self) -> None:
+        """A fresh form starts on the service's default weekday (DIGEST_WEEK_START)."""
+        self.fields["week_day"].initial = default_week_day()
+
     def clean_send_hour(self):
         return rules.check_send_hour(self.cleaned_data["send_hour"])
 
@@ -140,6 +160,7 @@ class SignupForm(DomainRule, PreferencesForm):
     field_order = [
         "email",
         "frequency",
+        "week_day",
         "send_hour",
         "timezone",
         "max_papers",

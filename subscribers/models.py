@@ -16,6 +16,11 @@ def new_token_secret() -> str:
     return secrets.token_hex(16)
 
 
+def default_week_day() -> int:
+    """The day a new weekly subscription starts on unless its subscriber picks another."""
+    return settings.DIGEST_WEEK_START
+
+
 class SubscriberQuerySet(models.QuerySet):
     def receiving(self) -> SubscriberQuerySet:
         """Those who get digests (see `Subscriber.RECEIVING`)."""
@@ -54,6 +59,10 @@ class Subscriber(models.Model):
         default=7, validators=[MinValueValidator(0), MaxValueValidator(23)]
     )
     frequency = models.CharField(max_length=8, choices=Frequency.choices, default=Frequency.DAILY)
+    # The weekday a weekly digest goes out on (0 = Monday ... 6 = Sunday); daily ones ignore it.
+    week_day = models.PositiveSmallIntegerField(
+        default=default_week_day, validators=[MinValueValidator(0), MaxValueValidator(6)]
+    )
     max_papers = models.PositiveSmallIntegerField(
         default=DEFAULT_PAPERS, validators=[MinValueValidator(MIN_PAPERS), MaxValueValidator(MAX_PAPERS)]
     )
@@ -61,6 +70,8 @@ class Subscriber(models.Model):
     send_when_empty = models.BooleanField(default=False)
     # Paused subscribers stay active (their links keep working) but get no digests.
     paused_at = models.DateTimeField(null=True, blank=True)
+    # A pause with an end: the dispatch resumes the subscriber once this moment has come.
+    paused_until = models.DateTimeField(null=True, blank=True)
     # Mixed into every signed link but the unsubscribe link; replacing it ("sign out
     # everywhere", an unsubscribe) revokes the manage, confirm, feed and browser-view links.
     token_secret = models.CharField(max_length=32, default=new_token_secret, editable=False)
@@ -87,6 +98,7 @@ class Subscriber(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique"),
             models.CheckConstraint(condition=Q(send_hour__gte=0, send_hour__lte=23), name="send_hour_0_23"),
+            models.CheckConstraint(condition=Q(week_day__lte=6), name="week_day_0_6"),
             models.CheckConstraint(
                 condition=Q(max_papers__gte=MIN_PAPERS, max_papers__lte=MAX_PAPERS),
                 name="max_papers_in_range",

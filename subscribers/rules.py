@@ -6,6 +6,7 @@ next to the field, and returns the cleaned value.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 import zoneinfo
@@ -89,6 +90,38 @@ def check_send_hour(value: int) -> int:
 def check_frequency(value: str) -> str:
     if value not in Subscriber.Frequency.values:
         raise ValidationError("Choose daily or weekly.", code="frequency")
+    return value
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def check_week_day(value: int) -> int:
+    if value is None or not 0 <= value <= 6:
+        raise ValidationError("Choose a day of the week for weekly digests.", code="week_day")
+    return value
+
+
+# How far ahead a pause may end: a longer break is an unsubscribe (and a subscribe again).
+MAX_PAUSE_DAYS = 366
+
+
+def check_pause_until(value: dt.date | None, *, today: dt.date) -> dt.date:
+    """The date digests resume on: after `today` (the subscriber's local date) and within
+    a year."""
+    if value is None:
+        raise ValidationError("Choose the date your digests should start again.", code="pause_until")
+    if value <= today:
+        raise ValidationError(
+            f"Choose a date after today ({today:%-d %B %Y}): digests start again on the date you choose.",
+            code="pause_until",
+        )
+    if value > today + dt.timedelta(days=MAX_PAUSE_DAYS):
+        raise ValidationError(
+            "A pause can last at most a year. To stop for longer, unsubscribe; "
+            "you can sign up again any time.",
+            code="pause_until",
+        )
     return value
 
 

@@ -1,15 +1,18 @@
-"""Reads about subscribers for the admin: counts by status, and sign-ups and active
-subscribers per day (from the audit trail, so erased subscribers still count)."""
+"""Reads about subscribers: for the admin, counts by status, and sign-ups and active
+subscribers per day (from the audit trail, so erased subscribers still count); for the
+subscriber's pages, when their next digest comes."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from alerts.core import periods
+from alerts.models import Digest
 from alerts.search.query import unknown_categories
 from subscribers.models import Subscriber, SubscriberEvent, TopicFilter
 
@@ -110,3 +113,25 @@ def filters_with_unknown_categories(
         if unknown := unknown_categories(query):
             notices.append(CategoryNotice(pk, subscriber_id, name, query, unknown))
     return notices
+
+
+def next_digest_at(subscriber: Subscriber, *, now: dt.datetime) -> dt.datetime | None:
+    """When the dispatch creates the subscriber's next digest (UTC), by the rule its query
+    follows (alerts.core.periods.next_digest_at); None while none is coming (not active,
+    or paused with no end)."""
+    if subscriber.status != Subscriber.Status.ACTIVE or (
+        subscriber.paused_at and not subscriber.paused_until
+    ):
+        return None
+    latest = Digest.objects.filter(subscriber=subscriber).aggregate(
+        any=Max("period"), weekly=Max("period", filter=Q(frequency=periods.WEEKLY))
+    )
+    return periods.next_digest_at(
+        now=now,
+        timezone=subscriber.timezone,
+        frequency=subscriber.frequency,
+        send_hour=subscriber.send_hour,
+        week_start=subscriber.week_day,
+        latest={None: latest["any"], periods.WEEKLY: latest["weekly"]},
+        resume_at=subscriber.paused_until if subscriber.paused_at else None,
+    )

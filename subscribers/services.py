@@ -8,9 +8,11 @@ rolled-back sign-up sends nothing and a slow mail server never holds up a reques
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
@@ -35,8 +37,13 @@ __all__ = [
     "SubscriptionError",
     "category_notices_queue",
     "confirmation_resend",
+    "filter_remove",
+    "pause_choices",
+    "pause_end",
+    "pauses_end",
     "pending_signup_filters",
     "pending_signup_similar",
+    "sample_request",
     "subscriber_email_change_confirm",
     "subscriber_email_change_request",
     "subscriber_email_failed",
@@ -106,8 +113,8 @@ def _move(subscriber: Subscriber, to: str, kind: str, *, actor: str, now: dt.dat
     fields = ["status", "status_changed_at", "updated_at"]
     if to == Status.ACTIVE:
         subscriber.confirmed_at = now
-        subscriber.paused_at = None
-        fields += ["confirmed_at", "paused_at"]
+        subscriber.paused_at = subscriber.paused_until = None
+        fields += ["confirmed_at", "paused_at", "paused_until"]
     if to == Status.UNSUBSCRIBED:
         subscriber.unsubscribed_at = now
         fields.append("unsubscribed_at")
@@ -150,6 +157,7 @@ def _check_preferences(**values) -> dict:
         "timezone": rules.check_timezone,
         "send_hour": rules.check_send_hour,
         "frequency": rules.check_frequency,
+        "week_day": rules.check_week_day,
         "max_papers": rules.check_max_papers,
         "include_trending": bool,
         "send_when_empty": bool,
@@ -211,6 +219,7 @@ def subscription_create(
     max_papers: int,
     include_trending: bool,
     send_when_empty: bool = False,
+    week_day: int | None = None,
     client_ip: str | None = None,
     invitation: Invitation | None = None,
     similar: Sequence[Paper] = (),
@@ -242,6 +251,7 @@ def subscription_create(
         max_papers=max_papers,
         include_trending=include_trending,
         send_when_empty=send_when_empty,
+        week_day=week_day,
     )
     if invitation is not None:
         invitation_use(invitation=invitation)
@@ -416,6 +426,7 @@ def subscription_update(
     max_papers: int | None = None,
     include_trending: bool | None = None,
     send_when_empty: bool | None = None,
+    week_day: int | None = None,
     similar: Sequence[Paper] | None = None,
     actor: str = Actor.SUBSCRIBER,
 ) -> list[str]:
@@ -428,6 +439,7 @@ def subscription_update(
         max_papers=max_papers,
         include_trending=include_trending,
         send_when_empty=send_when_empty,
+        week_day=week_day,
     )
     trending = subscriber.include_trending if include_trending is None else include_trending
     if similar is None:
@@ -450,7 +462,9 @@ def subscription_update(
     return changed
 
 
-def _set_paused(subscriber: Subscriber, paused: bool, actor: str) -> bool:
+def _set_paused(
+    subscriber: Subscriber, paused: bool, actor: str, until: dt.datetime | None = None, **detail
+) -> bool:
     subscriber = _locked(subscriber)
     if subscriber.status != Status.ACTIVE:
         verb = "paused" if paused else "resumed"
@@ -458,22 +472,119 @@ def _set_paused(subscriber: Subscriber, paused: bool, actor: str) -> bool:
     if (subscriber.paused_at is not None) == paused:
         return False
     subscriber.paused_at = djtz.now() if paused else None
-    subscriber.save(update_fields=["paused_at", "updated_at"])
+    subscriber.paused_until = until if paused else None
+    subscriber.save(update_fields=["paused_at", "paused_until", "updated_at"])
     kind = Kind.PAUSED if paused else Kind.RESUMED
-    _record(subscriber, kind, actor=actor, from_status=subscriber.status, to_status=subscriber.status)
+    if until is not None:
+        detail["until"] = until.isoformat()
+    _record(
+        subscriber, kind, actor=actor, from_status=subscriber.status, to_status=subscriber.status, **detail
+    )
     return True
 
 
+def pause_end(*, subscriber: Subscriber, until: dt.date) -> dt.datetime:
+    """The moment a pause "until `until`" ends: the subscriber's send hour on that day, in
+    their time zone, so digests start again that day at their usual time (a weekly one too,
+    whose week began before)."""
+    tz = ZoneInfo(subscriber.timezone)
+    return dt.datetime.combine(until, dt.time(subscriber.send_hour), tzinfo=tz).astimezone(dt.UTC)
+
+
+def pause_choices(*, subscriber: Subscriber, now: dt.datetime) -> dict[str, dt.date]:
+    """The ends of the ready-made pauses, as local dates: a week and a calendar month from
+    today (the 31st of a month becomes the last day of a shorter next month)."""
+    today = now.astimezone(ZoneInfo(subscriber.timezone)).date()
+    year, month = divmod(today.month, 12)
+    year, month = today.year + year, month + 1
+    days_in_month = calendar.monthrange(year, month)[1]
+    return {
+        "week": today + dt.timedelta(days=7),
+        "month": dt.date(year, month, min(today.day, days_in_month)),
+    }
+
+
 @transaction.atomic
-def subscription_pause(*, subscriber: Subscriber, actor: str = Actor.SUBSCRIBER) -> bool:
-    """Stop digests without unsubscribing (links keep working); False if already paused."""
-    return _set_paused(subscriber, True, actor)
+def subscription_pause(
+    *,
+    subscriber: Subscriber,
+    actor: str = Actor.SUBSCRIBER,
+    until: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Stop digests without unsubscribing (links keep working); False if already paused.
+    With `until` (a local date after today) the dispatch resumes them on that day."""
+    end = None
+    if until is not None:
+        today = (now or djtz.now()).astimezone(ZoneInfo(subscriber.timezone)).date()
+        try:
+            rules.check_pause_until(until, today=today)
+        except ValidationError as exc:
+            raise SubscriptionError(exc.messages[0]) from None
+        end = pause_end(subscriber=subscriber, until=until)
+    return _set_paused(subscriber, True, actor, until=end)
 
 
 @transaction.atomic
 def subscription_resume(*, subscriber: Subscriber, actor: str = Actor.SUBSCRIBER) -> bool:
     """Digests again from the next period on; False if not paused."""
     return _set_paused(subscriber, False, actor)
+
+
+def pauses_end(*, now: dt.datetime) -> int:
+    """Resume every subscriber whose pause ended by `now` (the dispatch calls this before
+    it selects who is due); return how many. Each is re-checked under its row lock: one who
+    resumed or changed the date meanwhile is left alone."""
+    ended = 0
+    due = Subscriber.objects.filter(paused_at__isnull=False, paused_until__lte=now)
+    for pk in due.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            subscriber = Subscriber.objects.select_for_update().get(pk=pk)
+            if (
+                subscriber.paused_at is None
+                or subscriber.paused_until is None
+                or subscriber.paused_until > now
+            ):
+                continue
+            ended += _set_paused(subscriber, False, Actor.SYSTEM, reason="pause ended")
+    return ended
+
+
+# Filters and samples ------------------------------------------------------------------
+
+
+@transaction.atomic
+def filter_remove(*, subscriber: Subscriber, filter_id: int, actor: str = Actor.SUBSCRIBER) -> TopicFilter:
+    """Delete one of the subscriber's filters (the others keep their rows and order).
+    The last filter of a subscriber with neither the trending papers nor "similar to"
+    papers stays: a digest needs something to match."""
+    subscriber = _locked(subscriber)
+    if subscriber.status == Status.COMPLAINED:
+        raise SubscriptionError("This subscription is closed. Please contact us.")
+    row = subscriber.filters.filter(pk=filter_id).first()
+    if row is None:
+        raise SubscriptionError("That filter is gone already.")
+    has_seeds = Vote.objects.filter(subscriber=subscriber, source=Vote.Source.SEED).exists()
+    if subscriber.filters.count() == 1 and not (subscriber.include_trending or has_seeds):
+        raise SubscriptionError(
+            "This is your only filter: change its query instead, or unsubscribe to stop the digests."
+        )
+    row.delete()
+    for position, other in enumerate(subscriber.filters.order_by("position", "id")):
+        if other.position != position:
+            other.position = position
+            other.save(update_fields=["position", "updated_at"])
+    _record(subscriber, Kind.UPDATED, actor=actor, fields=["filters"], removed=row.name)
+    return row
+
+
+def sample_request(*, subscriber: Subscriber) -> None:
+    """Queue a sample of the subscriber's next digest, to their own address. A sample is
+    no digest: nothing of it is recorded, so its papers still come in the next digest
+    (alerts.digests.previews.digest_sample_send). Callers limit how often."""
+    if subscriber.status != Status.ACTIVE:
+        raise SubscriptionError("Only an active subscription can get a sample.")
+    jobs.enqueue_on_commit("alerts.tasks.send_sample_digest", subscriber.pk)
 
 
 @transaction.atomic

@@ -3,7 +3,9 @@ calls one service; the pages work without JavaScript."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from functools import partial
 
@@ -13,11 +15,13 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils import timezone as djtz
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import get_usage
 
+from alerts.core.periods import zone
 from subscribers import feedback, filter_preview, invitations, services, similar, tokens
 from subscribers.clientip import client_ip
 from subscribers.forms import (
@@ -29,7 +33,8 @@ from subscribers.forms import (
     filter_formset,
 )
 from subscribers.models import DEFAULT_PAPERS, MAX_FILTERS, Invitation, Subscriber, SubscriberEvent
-from subscribers.selectors import filters_with_unknown_categories
+from subscribers.rules import WEEKDAYS
+from subscribers.selectors import filters_with_unknown_categories, next_digest_at
 from subscribers.tokens import feed_url
 
 Actor = SubscriberEvent.Actor
@@ -46,12 +51,15 @@ def _rate_limited(
     template: str = "subscribers/rate_limited.html",
     *,
     cost: int = 1,
+    key: str | Callable = "ip",
 ) -> HttpResponse | None:
     """Count this request `cost` times against the client IP's limit (a request doing the
     work of several, such as ten previews, counts as several); the 429 page once it is over.
-    The address is subscribers.clientip.client_ip's (RATELIMIT_IP_META_KEY names it)."""
+    The address is subscribers.clientip.client_ip's (RATELIMIT_IP_META_KEY names it).
+    Another `key` (django-ratelimit's: a callable of group and request) counts per
+    something else, such as one subscriber whatever their address."""
     for _ in range(max(1, cost)):
-        usage = get_usage(request, group=group, key="ip", rate=getattr(settings, setting), increment=True)
+        usage = get_usage(request, group=group, key=key, rate=getattr(settings, setting), increment=True)
         if usage is not None and usage["should_limit"]:
             break
     if usage is None or not usage["should_limit"]:
@@ -143,6 +151,7 @@ def _signup(request: HttpRequest, invited: Invitation | None) -> HttpResponse:
     if request.method == "GET":
         form = SignupForm(**forms_of)
         form.offer_browser_timezone()
+        form.offer_default_week_day()
         context = {
             "form": form,
             "formset": filter_formset(rows=1),
@@ -196,6 +205,7 @@ def _subscribe(request: HttpRequest, invited: Invitation | None) -> HttpResponse
                 max_papers=data["max_papers"],
                 include_trending=data["include_trending"],
                 send_when_empty=data["send_when_empty"],
+                week_day=data.get("week_day"),
                 client_ip=client_ip(request),
                 invitation=invited,
                 similar=data["similar"],
@@ -328,15 +338,31 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         "subscriber": subscriber,
         "filters": subscriber.filters.all(),
         "manage_url": tokens.manage_url(subscriber),
+        "next_digest": next_digest_shown(subscriber),
     }
     return render(request, "subscribers/confirmed.html", context)
+
+
+def next_digest_shown(subscriber: Subscriber) -> dict | None:
+    """When the next digest comes, on the subscriber's clock: {"at": local time, "now":
+    whether it is due already}, or None when none is coming."""
+    now = djtz.now()
+    at = next_digest_at(subscriber, now=now)
+    if at is None:
+        return None
+    return {"at": at.astimezone(zone(subscriber.timezone)), "now": at <= now}
 
 
 MANAGE_ACTIONS = {
     "save",
     "add_filter",
     "preview",
+    "remove_filter",
+    "sample",
     "pause",
+    "pause_week",
+    "pause_month",
+    "pause_until",
     "resume",
     "unsubscribe",
     "resubscribe",
@@ -358,10 +384,20 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         "category_notices": filters_with_unknown_categories(subscriber_ids=[subscriber.pk]),
         "votes": feedback.votes_of(subscriber=subscriber),
         "email_form": EmailChangeForm(),
+        "next_digest": next_digest_shown(subscriber),
+        "pause_choices": services.pause_choices(subscriber=subscriber, now=djtz.now()),
+        "pause_min": djtz.now().astimezone(zone(subscriber.timezone)).date() + dt.timedelta(days=1),
+        "week_day_name": WEEKDAYS[subscriber.week_day],
+        "paused_until": (
+            subscriber.paused_until.astimezone(zone(subscriber.timezone)) if subscriber.paused_until else None
+        ),
     }
     if subscriber.status == Status.COMPLAINED:
         return render(request, "subscribers/manage_closed.html", context)
-    action = request.POST.get("action", "save") if request.method == "POST" else "show"
+    action = "show"
+    if request.method == "POST":
+        # A filter's remove button names the filter (its only field); any other button, the action.
+        action = "remove_filter" if "remove_filter" in request.POST else request.POST.get("action", "save")
     if action == "show" or action not in MANAGE_ACTIONS:
         return _manage_page(request, subscriber, context)
     if action == "change_email":
@@ -379,7 +415,8 @@ def _manage_page(
 ) -> HttpResponse:
     """The manage page as saved: the subscriber's preferences, filters and "similar to"
     papers in the forms."""
-    filters = [{"name": f.name, "query": f.query} for f in subscriber.filters.all()]
+    saved = list(subscriber.filters.all())
+    filters = [{"name": f.name, "query": f.query} for f in saved]
     initial = {
         field: getattr(subscriber, field) for field in PreferencesForm.base_fields if field != "similar"
     }
@@ -389,6 +426,8 @@ def _manage_page(
         formset=filter_formset(initial=filters, rows=max(1, len(filters))),
         previews={},
         email_form=email_form or context["email_form"],
+        # Row i of the form is saved filter i: its remove button names the filter's id.
+        saved_filters=dict(enumerate(saved)),
     )
     return render(request, "subscribers/manage.html", context, status=status)
 
@@ -444,10 +483,16 @@ def _manage_action(request: HttpRequest, subscriber: Subscriber, action: str) ->
         return _resubscribe(request, subscriber)
     if action == "sign_out":
         return _sign_out(request, subscriber)
+    if action == "sample":
+        return _sample(request, subscriber)
     try:
-        if action == "pause":
-            services.subscription_pause(subscriber=subscriber)
-            messages.success(request, "Digests are paused. Resume them here whenever you like.")
+        if action == "remove_filter":
+            removed = services.filter_remove(
+                subscriber=subscriber, filter_id=_int(request.POST.get("remove_filter"))
+            )
+            messages.success(request, f"The filter “{removed.name}” is removed.")
+        elif action.startswith("pause"):
+            _pause(request, subscriber, action)
         elif action == "resume":
             services.subscription_resume(subscriber=subscriber)
             messages.success(request, "Digests are on again.")
@@ -460,6 +505,55 @@ def _manage_action(request: HttpRequest, subscriber: Subscriber, action: str) ->
             return render(request, "subscribers/unsubscribed.html", context)
     except services.SubscriptionError as exc:
         messages.error(request, exc.message)
+    return redirect(request.path)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        return 0
+
+
+def _pause(request: HttpRequest, subscriber: Subscriber, action: str) -> None:
+    """Pause with no end, for a week, for a month, or until a date the subscriber chose."""
+    until: dt.date | None = None
+    if action in ("pause_week", "pause_month"):
+        until = services.pause_choices(subscriber=subscriber, now=djtz.now())[action.removeprefix("pause_")]
+    elif action == "pause_until":
+        try:
+            until = dt.date.fromisoformat(request.POST.get("until", "").strip())
+        except ValueError:
+            raise services.SubscriptionError(
+                "Choose the date your digests should start again (for example 2026-12-31)."
+            ) from None
+    services.subscription_pause(subscriber=subscriber, until=until)
+    if until is None:
+        messages.success(request, "Digests are paused. Resume them here whenever you like.")
+    else:
+        messages.success(
+            request, f"Digests are paused until {until:%A %-d %B %Y}; they start again that day."
+        )
+
+
+def _sample(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    """ "Send me a sample now": limited per client address and per subscriber (a sample is
+    an email: the page must not become a way to flood an inbox)."""
+    if limited := _rate_limited(request, "sample-ip", "RATE_LIMIT_SAMPLE_IP"):
+        return limited
+    by_subscriber = lambda group, request: f"subscriber:{subscriber.pk}"  # noqa: E731
+    if limited := _rate_limited(request, "sample", "RATE_LIMIT_SAMPLE", key=by_subscriber):
+        return limited
+    try:
+        services.sample_request(subscriber=subscriber)
+    except services.SubscriptionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"A sample of your next digest is on its way to {subscriber.email}. "
+            "It does not replace the digest itself.",
+        )
     return redirect(request.path)
 
 

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db.models import Count, Max
 
 from alerts.core.caches import BoundedDict
-from alerts.digests.periods import period_length
+from alerts.core.periods import period_length
 from alerts.models import Digest, DigestItem, Paper
 from alerts.search import model, ranking
 from alerts.search import model as reader_model

@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from alerts.core import bulk, jobs
 from alerts.core.batches import chunked
-from alerts.digests.periods import due_hours, period_start
+from alerts.core.periods import WEEKLY, due_hours, period_start, ruled_out_by
 from alerts.models import Digest
 from subscribers.models import Subscriber
+from subscribers.services import pauses_end
 
 INSERT_BATCH = 5000
 # Digest ids queued per UPDATE of their queued_at (each chunk of them is then one task).
@@ -58,28 +59,34 @@ def digests_dispatch(
     now = now or timezone.now()
     window_end = now
     result = DispatchResult(window_end=window_end)
+    # A pause with an end date ends here, before anyone is selected: its period is due now.
+    pauses_end(now=now)
     # Another run in the same second shares window_end: count only what this one adds.
     before = Digest.objects.filter(window_end=window_end).count()
-    week_start = settings.DIGEST_WEEK_START
     receiving = receiving_subscribers(emails)
-    groups = receiving.order_by().values_list("timezone", "frequency").distinct()
-    # On the clock, a digest for this period or a later one rules the subscriber out: one
-    # who moved west across the date line after today's digest must not get yesterday's.
-    # An explicit `day` (an operator catching up on a missed day) needs only its own.
-    lookup = "period" if day is not None else "period__gte"
-    for tz_name, frequency in groups:
+    rows = receiving.order_by().values_list("timezone", "frequency", "week_day").distinct()
+    # Weekly subscribers' weeks start on their own day; daily ones ignore it.
+    groups = {
+        (tz_name, frequency, week_day if frequency == WEEKLY else None)
+        for tz_name, frequency, week_day in rows
+    }
+    for tz_name, frequency, week_day in sorted(groups, key=lambda g: (g[0], g[1], g[2] or 0)):
         if day is not None:
-            start, max_hour = period_start(day, frequency, week_start), 23
+            start, max_hour = period_start(day, frequency, week_day or 0), 23
         else:
-            start, max_hour = due_hours(now=now, timezone=tz_name, frequency=frequency, week_start=week_start)
+            start, max_hour = due_hours(
+                now=now, timezone=tz_name, frequency=frequency, week_start=week_day or 0
+            )
             if not due_only:
                 max_hour = 23
         if max_hour < 0:
             continue
         result.periods.add((frequency, start))
+        due = receiving.filter(timezone=tz_name, frequency=frequency, send_hour__lte=max_hour)
+        if week_day is not None:
+            due = due.filter(week_day=week_day)
         due = (
-            receiving.filter(timezone=tz_name, frequency=frequency, send_hour__lte=max_hour)
-            .exclude(Exists(Digest.objects.filter(subscriber=OuterRef("pk"), **{lookup: start})))
+            due.exclude(Exists(Digest.objects.filter(_ruled_out(start, frequency, exact=day is not None))))
             .order_by("pk")
             .values_list("pk", flat=True)
         )
@@ -95,6 +102,18 @@ def digests_dispatch(
     # Rows another run inserted first were ignored: count what this run made.
     result.created = Digest.objects.filter(window_end=window_end).count() - before
     return result
+
+
+def _ruled_out(start: dt.date, frequency: str, *, exact: bool) -> Q:
+    """The subscriber's digests that rule out one for the period starting on `start`
+    (alerts.core.periods.ruled_out_by). An explicit day (an operator catching up on a
+    missed one) needs only its own period."""
+    if exact:
+        return Q(subscriber=OuterRef("pk"), period=start)
+    match = Q()
+    for kind, since in ruled_out_by(start, frequency):
+        match |= Q(period__gte=since, **({"frequency": kind} if kind else {}))
+    return Q(match, subscriber=OuterRef("pk"))
 
 
 def pending_of_periods(

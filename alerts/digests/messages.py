@@ -10,8 +10,8 @@ from urllib.parse import quote, urlsplit
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
+from alerts.core.periods import WEEKLY
 from alerts.digests.composing import Prepared
-from alerts.digests.periods import WEEKLY
 from alerts.digests.rendering import Links, RenderedDigest, render_digest
 from alerts.models import Digest
 from subscribers.models import Subscriber

@@ -1,9 +1,10 @@
 """Digests shown rather than sent: a subscriber's next digest (preview), a sent digest in
-the browser, and a test digest sent to an admin."""
+the browser, a test digest sent to an admin, and a sample a subscriber asked for."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -12,10 +13,10 @@ from django.core.mail import get_connection
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
+from alerts.core.periods import WEEKLY, current_period, period_for_date, period_length, zone
 from alerts.digests import composing
 from alerts.digests.composing import Composition, paper_row_of
 from alerts.digests.messages import build_message
-from alerts.digests.periods import WEEKLY, current_period, period_for_date, period_length, zone
 from alerts.digests.rendering import Links, RenderedDigest, render_digest, render_digest_direct
 from alerts.models import Digest, DigestItem, Paper
 from subscribers.models import Subscriber
@@ -24,9 +25,11 @@ from subscribers.tokens import (
     DIGEST,
     TokenInvalid,
     feedback_url,
+    manage_url,
     object_id_of,
     object_token_check,
     preview_feedback_url,
+    unsubscribe_url,
 )
 
 
@@ -58,7 +61,11 @@ def preview_page_url(subscriber: Subscriber) -> str:
 
 
 def digest_preview(
-    *, subscriber: Subscriber, day: dt.date | None = None, now: dt.datetime | None = None
+    *,
+    subscriber: Subscriber,
+    day: dt.date | None = None,
+    now: dt.datetime | None = None,
+    links: Links | None = None,
 ) -> Preview:
     """The digest `subscriber` would get if it were sent now (or at the end of local `day`):
     same window, same exclusions, same ranking as the real one; nothing is written."""
@@ -69,6 +76,7 @@ def digest_preview(
             timezone=subscriber.timezone,
             frequency=subscriber.frequency,
             send_hour=subscriber.send_hour,
+            week_start=subscriber.week_day,
         )
         end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time()).replace(
             tzinfo=zone(subscriber.timezone)
@@ -80,6 +88,7 @@ def digest_preview(
             timezone=subscriber.timezone,
             frequency=subscriber.frequency,
             send_hour=subscriber.send_hour,
+            week_start=subscriber.week_day,
         )
         window_end = now
     pidx = composing.build_period_index(window_end)
@@ -105,7 +114,7 @@ def digest_preview(
         filter_names=[s.name for s in specs] + ([SIMILAR_NAME] if seeds else []),
         period=period.start,
         weekly=subscriber.frequency == WEEKLY,
-        links=_links_for_others(view_url=preview_page_url(subscriber)),
+        links=links or _links_for_others(view_url=preview_page_url(subscriber)),
     )
     return Preview(subscriber=subscriber, period=period.start, composition=composition, rendered=rendered)
 
@@ -158,6 +167,54 @@ def digest_preview_send(*, subscriber: Subscriber, to_email: str) -> str:
     message.subject = f"[Test] {preview.rendered.subject}"
     message.to = [to_email]
     message.metadata = {"test_digest_for": str(subscriber.pk)}
+    message.send()
+    return message.subject
+
+
+SAMPLE_NOTE = (
+    "This is a sample of your next digest, sent because you asked for one. It is not your "
+    "digest: these papers come again in the next one."
+)
+
+
+_BODY_TAG = re.compile(r"<body\b[^>]*>")
+_SAMPLE_NOTE_HTML = (
+    '\n<p class="sample-note" style="margin:0;padding:12px 16px;background-color:#fff4d6;color:#3d2c00;'
+    f'font-weight:bold;text-align:center">{SAMPLE_NOTE}</p>'
+)
+
+
+def digest_sample_send(*, subscriber: Subscriber, now: dt.datetime | None = None) -> str:
+    """Send `subscriber` a sample of their next digest, marked as a sample in its subject
+    and body. Nothing is written: no Digest row (the period's digest is created and sent
+    as usual) and no items (the papers are no "already sent" ones). Returns the subject."""
+    manage = manage_url(subscriber)
+    # A sample has no browser view: its links lead to the preferences page, and its
+    # feedback links to the page that says a preview takes no votes.
+    links = Links(
+        manage_url=manage,
+        unsubscribe_url=unsubscribe_url(subscriber),
+        view_url=manage,
+        feedback_url=preview_feedback_url(),
+    )
+    preview = digest_preview(subscriber=subscriber, now=now, links=links)
+    probe = Digest(pk=0, subscriber=subscriber, period=preview.period, frequency=subscriber.frequency)
+    rendered = preview.rendered
+    # The note opens the body (inline style: many mail clients drop <style>).
+    html = _BODY_TAG.sub(lambda m: m.group(0) + _SAMPLE_NOTE_HTML, rendered.html, count=1)
+    message = build_message(
+        digest=probe,
+        subscriber=subscriber,
+        rendered=RenderedDigest(
+            subject=rendered.subject, text=f"{SAMPLE_NOTE}\n\n{rendered.text}", html=html
+        ),
+        unsubscribe=links.unsubscribe_url,
+        conn=get_connection(),
+    )
+    message.subject = f"[Sample] {rendered.subject}"
+    message.extra_headers["X-Digest-Id"] = "sample"
+    message.metadata = {"sample_digest_for": str(subscriber.pk)}
+    message.tags = ["sample"]
     message.send()
     return message.subject
 

@@ -22,10 +22,10 @@ from django.utils import timezone
 
 from alerts.core.jobs import enqueue_on_commit
 from alerts.core.mailerrors import classify
+from alerts.core.periods import WEEKLY
 from alerts.digests import composing
 from alerts.digests.composing import paper_row_of
 from alerts.digests.messages import build_message, digest_links, message_id_of, resend_message_id
-from alerts.digests.periods import WEEKLY
 from alerts.digests.recovery import digests_retry
 from alerts.digests.rendering import render_digest_direct
 from alerts.models import Digest, DigestItem, DigestResend

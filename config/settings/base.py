@@ -263,7 +263,8 @@ DIGEST_MAY_ALSO_LIKE = env.int("DIGEST_MAY_ALSO_LIKE", default=5)
 # Seconds a retraining waits after the vote that queued it: the votes of the same reading
 # (a reader often rates several papers of a digest) are learnt from in one training.
 READER_MODEL_TRAIN_DELAY = env.int("READER_MODEL_TRAIN_DELAY", default=20)
-# Weekly digests cover a week starting on this weekday (0 = Monday) and go out that day.
+# The weekday (0 = Monday) a new weekly subscription's digest goes out on; each weekly
+# subscriber can choose another on their preferences page.
 DIGEST_WEEK_START = env.int("DIGEST_WEEK_START", default=0)
 # Hand-offs to the ESP before a digest that keeps failing transiently is marked failed.
 DIGEST_MAX_ATTEMPTS = env.int("DIGEST_MAX_ATTEMPTS", default=8)
@@ -317,6 +318,10 @@ SIGNUP_ALLOWED_DOMAINS = env.list("SIGNUP_ALLOWED_DOMAINS", default=[])
 RATE_LIMIT_SIGNUP = env("RATE_LIMIT_SIGNUP", default="20/h")
 RATE_LIMIT_PREVIEW = env("RATE_LIMIT_PREVIEW", default="120/m")
 RATE_LIMIT_RESEND = env("RATE_LIMIT_RESEND", default="10/h")
+# "Send me a sample now": samples per subscriber, and requests per client IP (a lab behind
+# one address has several readers), so the button cannot flood an inbox.
+RATE_LIMIT_SAMPLE = env("RATE_LIMIT_SAMPLE", default="3/d")
+RATE_LIMIT_SAMPLE_IP = env("RATE_LIMIT_SAMPLE_IP", default="20/h")
 # Feedback links and the saved-papers pages (opening and pressing): a reader clicks a few,
 # a script hammering forged tokens or votes gets a 429.
 RATE_LIMIT_FEEDBACK = env("RATE_LIMIT_FEEDBACK", default="60/m")

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from alerts.digests.periods import current_period, due_hours, period_for_date
+from alerts.core.periods import current_period, due_hours, period_for_date
 
 UTC = dt.UTC
 

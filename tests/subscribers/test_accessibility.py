@@ -77,6 +77,12 @@ def visit_every_page(page, base: str, links: dict, axe: Axe) -> dict:
     for name in ("manage", "digest"):
         page.goto(base + links[name])
         check(page, axe, name, found)
+    page.goto(base + links["manage"])
+    page.click("button:has-text('Pause until I resume')")
+    page.locator(".status-line .badge.paused").wait_for()
+    check(page, axe, "manage, paused (resume beside the badge)", found)
+    page.click("button:has-text('Resume digests now')")
+    page.locator(".status-line .badge.active").wait_for()
     page.goto(base + links["unsubscribe"])
     check(page, axe, "unsubscribe", found)
     page.click("button:has-text('Unsubscribe')")

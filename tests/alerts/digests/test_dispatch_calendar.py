@@ -1,7 +1,8 @@
 """Beat's dispatch (every 15 minutes) walked through whole local days: across both DST
 changes, on both sides of the date line, after a subscriber changes time zone or send hour,
-and over weeks. Each subscriber gets exactly one digest per local day (per week for weekly),
-created at the first run once their local send hour has come; none is skipped.
+and over weeks (also when a weekly subscriber moves their day). Each subscriber gets exactly
+one digest per local day (per week for weekly), created at the first run once their local
+send hour has come; none is skipped.
 
 Every `now` is a fixed instant: nothing here reads the clock.
 """
@@ -9,6 +10,7 @@ Every `now` is a fixed instant: nothing here reads the clock.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import Counter
 from zoneinfo import ZoneInfo
 
@@ -17,6 +19,7 @@ import pytest
 from alerts.digests.dispatch import digests_dispatch
 from alerts.models import Digest
 from subscribers.models import Subscriber
+from subscribers.selectors import next_digest_at
 from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -160,3 +163,68 @@ def test_a_change_after_todays_digest_never_brings_a_second_one_and_skips_no_day
     tz = ZoneInfo(subscriber.timezone)
     second = made[1]
     assert second.window_end == first_moment_due(steps, tz, second.period, subscriber.send_hour)
+
+
+MONDAY = dt.date(2026, 11, 23)
+DAY_MOVES = [
+    # (when the day moves: local date and hour in London, the new weekday, the weekly digests expected)
+    pytest.param(
+        [(dt.date(2026, 11, 25), 12, 4)],
+        [MONDAY, dt.date(2026, 12, 4), dt.date(2026, 12, 11), dt.date(2026, 12, 18)],
+        id="monday-to-friday-on-wednesday",
+    ),
+    pytest.param(
+        [(dt.date(2026, 11, 24), 12, 6)],
+        [MONDAY, dt.date(2026, 12, 6), dt.date(2026, 12, 13), dt.date(2026, 12, 20)],
+        id="monday-to-sunday-on-tuesday",
+    ),
+    pytest.param(
+        [(MONDAY, 9, 1)],
+        [MONDAY, dt.date(2026, 12, 1), dt.date(2026, 12, 8), dt.date(2026, 12, 15)],
+        id="monday-to-tuesday-right-after-mondays-digest",
+    ),
+    pytest.param(
+        [(dt.date(2026, 11, 29), 12, 2)],
+        [MONDAY, dt.date(2026, 12, 2), dt.date(2026, 12, 9), dt.date(2026, 12, 16)],
+        id="monday-to-wednesday-before-the-next-monday",
+    ),
+    pytest.param(
+        [(dt.date(2026, 11, 25), 12, 4), (dt.date(2026, 11, 26), 12, 0)],
+        [MONDAY, dt.date(2026, 11, 30), dt.date(2026, 12, 7), dt.date(2026, 12, 14)],
+        id="to-friday-and-back-to-monday",
+    ),
+]
+
+
+@pytest.mark.parametrize(("moves", "expected"), DAY_MOVES)
+def test_moving_the_weekly_day_neither_doubles_nor_skips_a_digest(moves, expected):
+    """After a move, the next digest goes out on the new day, the first one at least seven
+    days after the last: never two within a week, never a week and more without one (at
+    most thirteen days), and the manage page's "next digest" names the moment it comes."""
+    london = ZoneInfo("Europe/London")
+    subscriber = SubscriberFactory(
+        timezone="Europe/London", send_hour=8, frequency="weekly", week_day=0, filters=0
+    )
+    start = local_midnight(MONDAY, london)
+    steps = list(walk(start, local_midnight(dt.date(2026, 12, 21), london)))
+    at = {dt.datetime.combine(day, dt.time(hour), tzinfo=london): week_day for day, hour, week_day in moves}
+    predictions = []
+    for now in steps:
+        if now in at:
+            Subscriber.objects.filter(pk=subscriber.pk).update(week_day=at[now])
+            subscriber.refresh_from_db()
+            predictions.append(next_digest_at(subscriber, now=now))
+        digests_dispatch(now=now)
+
+    made = digests_of(subscriber)
+    assert [d.period for d in made] == expected
+    sent = [d.window_end for d in made]
+    for digest in made:
+        assert digest.window_end == first_moment_due(steps, london, digest.period, 8)
+    gaps = [(later - earlier).days for earlier, later in itertools.pairwise(sent)]
+    assert all(7 <= gap <= 13 for gap in gaps), gaps
+    # After the last move every digest is on the chosen day, seven days apart.
+    assert made[-1].period.weekday() == moves[-1][2]
+    assert gaps[-2:] == [7, 7]
+    # What the page said right after the (last) move is when the next digest came.
+    assert predictions[-1] == next(w for w in sent if w > max(at))

@@ -68,6 +68,49 @@ def period_length(frequency: str) -> dt.timedelta:
     return dt.timedelta(days=7 if frequency == WEEKLY else 1)
 
 
+def ruled_out_by(start: dt.date, frequency: str) -> tuple[tuple[str | None, dt.date], ...]:
+    """What rules out a digest for the period starting on `start`: an existing digest of
+    the frequency named (None: any frequency) whose period starts on or after the date.
+
+    A digest of this period or a later one (one who moved west across the date line after
+    today's digest must not get yesterday's); for a weekly period also a weekly digest of
+    the six days before it: a weekly subscriber who moves their day gets the next digest
+    on the new day at least seven days after the last one, never two in a week, and never
+    more than thirteen days without one. The dispatch turns this into its query and
+    `next_digest_at` reads it for the pages: one rule, not two copies of it.
+    """
+    rules: tuple[tuple[str | None, dt.date], ...] = ((None, start),)
+    if frequency == WEEKLY:
+        rules += ((WEEKLY, start - dt.timedelta(days=6)),)
+    return rules
+
+
+def next_digest_at(
+    *,
+    now: dt.datetime,
+    timezone: str,
+    frequency: str,
+    send_hour: int,
+    week_start: int = 0,
+    latest: dict[str | None, dt.date],
+    resume_at: dt.datetime | None = None,
+) -> dt.datetime:
+    """The moment (UTC) from which the dispatch creates the subscriber's next digest: the
+    first period from now (or from `resume_at`, the end of a pause) that no existing digest
+    rules out, at its send hour, or at once when that hour has passed already.
+    `latest` maps None to the latest period of any of their digests and WEEKLY to the
+    latest weekly one (a missing key: none)."""
+    tz = zone(timezone)
+    moment = max(now, resume_at) if resume_at else now
+    start = period_start(moment.astimezone(tz).date(), frequency, week_start)
+    while any(
+        latest.get(kind) is not None and latest[kind] >= since
+        for kind, since in ruled_out_by(start, frequency)
+    ):
+        start += period_length(frequency)
+    return max(moment, local_at(start, send_hour, tz))
+
+
 def due_hours(*, now: dt.datetime, timezone: str, frequency: str, week_start: int = 0) -> tuple[dt.date, int]:
     """For everyone in `timezone` with `frequency`: (their current period, the highest send
     hour that is due now). Subscribers with send_hour <= that hour are due; -1 means none.
