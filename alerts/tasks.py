@@ -137,6 +137,7 @@ def prune_old_rows(now: str | None = None) -> dict:
         "cutoff": pruned.cutoff.isoformat(),
         "days_counted": pruned.days_counted,
         "digest_items": pruned.digest_items,
+        "extra_matches": pruned.extra_matches,
         "delivery_events": pruned.delivery_events,
         "fetch_runs": pruned.fetch_runs,
     }

@@ -20,7 +20,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from alerts.digests.daily_counts import daily_counts_rollup
-from alerts.models import DeliveryEvent, DigestItem, FetchRun
+from alerts.models import DeliveryEvent, Digest, DigestItem, FetchRun
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ class Pruned:
     cutoff: dt.datetime
     days_counted: int  # closed days counted into DailyCount before deleting
     digest_items: int
+    extra_matches: int  # old digests whose list of extra matches (Digest.more_matches) was emptied
     delivery_events: int
     fetch_runs: int
 
@@ -66,6 +67,18 @@ def _prune_items(cutoff: dt.datetime, batch: int) -> int:
     return deleted
 
 
+def _prune_extra_matches(cutoff: dt.datetime, batch: int) -> int:
+    """Empty the list of extra matches (`Digest.more_matches`) of digests created before
+    `cutoff`: it is the same kind of per-paper record as the items, and goes with them."""
+    emptied = 0
+    old = Digest.objects.filter(created_at__lt=cutoff).exclude(more_matches={}).order_by("pk")
+    while ids := list(old.values_list("pk", flat=True)[:batch]):
+        emptied += Digest.objects.filter(pk__in=ids).update(more_matches={})
+        if len(ids) < batch:
+            break
+    return emptied
+
+
 def rows_prune(*, now: dt.datetime, days: int | None = None, batch: int | None = None) -> Pruned:
     """Count every closed day, then delete digest items, delivery events and fetch runs older
     than `days` (RETENTION_DAYS) before `now`, `batch` (RETENTION_BATCH) rows per statement."""
@@ -83,13 +96,15 @@ def rows_prune(*, now: dt.datetime, days: int | None = None, batch: int | None =
         cutoff=cutoff,
         days_counted=counted,
         digest_items=_prune_items(cutoff, batch),
+        extra_matches=_prune_extra_matches(cutoff, batch),
         delivery_events=_prune_by_time(DeliveryEvent.objects, "received_at", cutoff, batch),
         fetch_runs=_prune_by_time(FetchRun.objects, "started_at", cutoff, batch),
     )
     log.info(
-        "retention: deleted %d digest items, %d delivery events and %d fetch runs older than %s "
-        "(%d closed days counted first)",
+        "retention: deleted %d digest items (and the extra matches of %d digests), %d delivery events"
+        " and %d fetch runs older than %s (%d closed days counted first)",
         pruned.digest_items,
+        pruned.extra_matches,
         pruned.delivery_events,
         pruned.fetch_runs,
         cutoff.isoformat(),

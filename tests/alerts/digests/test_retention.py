@@ -33,7 +33,9 @@ def digest_with_items(n: int, created: dt.datetime, papers: list) -> Digest:
         sent_at=created,
         finished_at=created,
     )
-    Digest.objects.filter(pk=digest.pk).update(created_at=created)
+    # Two matches past max_papers, stored compactly on the row.
+    extra = {"total": 2, "items": [[papers[0].pk, 0.5, ["f"], ["w"]], [papers[1].pk, 0.4, ["f"], []]]}
+    Digest.objects.filter(pk=digest.pk).update(created_at=created, more_matches=extra)
     for rank, paper in enumerate(papers):
         DigestItem.objects.create(digest=digest, paper=paper, rank=rank)
     return digest
@@ -75,6 +77,7 @@ def test_the_nightly_task_counts_the_old_days_then_deletes_their_rows_in_batches
         "cutoff": (NOW - dt.timedelta(days=180)).isoformat(),
         "days_counted": 200,  # every closed day since the oldest row, counted before deleting
         "digest_items": 6,
+        "extra_matches": 2,
         "delivery_events": 5,
         "fetch_runs": 2,
     }
@@ -83,6 +86,12 @@ def test_the_nightly_task_counts_the_old_days_then_deletes_their_rows_in_batches
     assert list(FetchRun.objects.values_list("fetched", flat=True)) == [7]
     # The digests themselves stay (one per subscriber and period, the double-send guard).
     assert Digest.objects.count() == 3
+    # The old digests' extra matches went with their items; the young one's stay.
+    assert {pk: bool(extra) for pk, extra in Digest.objects.values_list("pk", "more_matches")} == {
+        rows["old"][0].pk: False,
+        rows["old"][1].pk: False,
+        rows["young"].pk: True,
+    }
     deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE")]
     assert sum("alerts_digestitem" in sql for sql in deletes) == 3  # 2 + 2 + 2 items
     assert sum("alerts_deliveryevent" in sql for sql in deletes) == 3  # 2 + 2 + 1 events
@@ -104,7 +113,13 @@ def test_the_nightly_task_counts_the_old_days_then_deletes_their_rows_in_batches
 
     # The next night finds nothing more to delete and nothing more to count.
     again = rows_prune(now=NOW + dt.timedelta(days=1))
-    assert (again.days_counted, again.digest_items, again.delivery_events, again.fetch_runs) == (1, 0, 0, 0)
+    assert (again.days_counted, again.digest_items, again.extra_matches, again.delivery_events) == (
+        1,
+        0,
+        0,
+        0,
+    )
+    assert again.fetch_runs == 0
 
 
 def test_rows_younger_than_the_setting_stay(settings):
@@ -113,7 +128,12 @@ def test_rows_younger_than_the_setting_stay(settings):
 
     pruned = rows_prune(now=NOW)
 
-    assert (pruned.digest_items, pruned.delivery_events, pruned.fetch_runs) == (0, 0, 0)
+    assert (pruned.digest_items, pruned.extra_matches, pruned.delivery_events, pruned.fetch_runs) == (
+        0,
+        0,
+        0,
+        0,
+    )
     assert DigestItem.objects.count() == 9
 
 
