@@ -243,7 +243,8 @@ def reset_run(stack: Stack) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE subscribers_vote, alerts_deliveryevent, alerts_digestitem, alerts_digest RESTART IDENTITY"
+            "TRUNCATE subscribers_vote, alerts_deliveryevent, alerts_digestresend, alerts_digestitem, alerts_digest"
+            " RESTART IDENTITY"
         )
         cursor.execute("VACUUM ANALYZE alerts_digest")
         cursor.execute("VACUUM ANALYZE alerts_digestitem")
