@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 from pathlib import Path
 
 from bench import common
@@ -108,6 +109,21 @@ def rows() -> list[str]:
         out.append(
             f"| Peak memory of a worker, runs up to {largest['subscribers']:,} subscribers{boxed} | {peak:.0f} MB |"
             f" under 500 MB | {_verdict(peak < 500)} |"
+        )
+    workers = _load("pipeline_workers")
+    if workers:
+        one, two = (statistics.median(workers[n]["per_second"]) for n in ("1", "2"))
+        out.append(
+            f"| ... one worker process against two, {workers['subscribers']:,} subscribers"
+            f" ([scaling](docs/scaling.md)) | {one:,.0f} and {two:,.0f} digests/s = {workers['ratio']:.2f}x | | |"
+        )
+    models = _load("pipeline_models")
+    if models:
+        out.append(
+            f"| ... with a reader's model for {models['share']:.0%} of {models['subscribers']:,} subscribers"
+            f' (re-ranking and "You may also like"), workers\' CPU per digest against none |'
+            f" {models['ratio_cpu_ms_per_digest']:.2f}x | at most 1.25x |"
+            f" {_verdict(models['ratio_cpu_ms_per_digest'] <= 1.25)} |"
         )
     ranking = _load("ranking")
     if ranking and "evaluation" in ranking:
