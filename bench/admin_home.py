@@ -209,24 +209,8 @@ def measure() -> dict:
         new_day.append(page_seconds(client))
     result["first_view_of_a_day_s"] = new_day
     result["usual_view_s"] = [page_seconds(client) for _ in range(REPEATS)]
-    result["usual_view_slowest_queries"] = slowest_queries(client)
+    result["usual_view_slowest_queries"] = common.slowest_queries(lambda: page_seconds(client))
     return result
-
-
-def slowest_queries(client, keep: int = 3) -> list[dict]:
-    """The usual view's slowest queries, each with PostgreSQL's plan of it: where the time goes."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as captured:
-        page_seconds(client)
-    queries = sorted(captured.captured_queries, key=lambda q: float(q["time"]), reverse=True)[:keep]
-    out = []
-    with connection.cursor() as cursor:
-        for query in queries:
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
-            out.append({"s": float(query["time"]), "sql": query["sql"], "plan": [row[0] for row in cursor]})
-    return out
 
 
 def markdown(report: dict) -> str:

@@ -10,6 +10,7 @@ import secrets
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -86,3 +87,19 @@ def write(name: str, report: dict, markdown: str) -> None:
     (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     (RESULTS / f"{name}.md").write_text(markdown)
     print(f"wrote {RESULTS}/{name}.json, {name}.md", file=sys.stderr)
+
+
+def slowest_queries(run: Callable[[], object], keep: int = 3) -> list[dict]:
+    """The slowest queries `run` makes, each with PostgreSQL's plan of it: where the time goes."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        run()
+    queries = sorted(captured.captured_queries, key=lambda q: float(q["time"]), reverse=True)[:keep]
+    out = []
+    with connection.cursor() as cursor:
+        for query in queries:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
+            out.append({"s": float(query["time"]), "sql": query["sql"], "plan": [row[0] for row in cursor]})
+    return out

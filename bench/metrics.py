@@ -69,24 +69,8 @@ def measure() -> dict:
         new_day.append(scrape_seconds(client))
     result["first_scrape_of_a_day_s"] = new_day
     result["usual_scrape_s"] = [scrape_seconds(client) for _ in range(REPEATS)]
-    result["usual_scrape_slowest_queries"] = slowest_queries(client)
+    result["usual_scrape_slowest_queries"] = common.slowest_queries(lambda: scrape_seconds(client))
     return result
-
-
-def slowest_queries(client, keep: int = 3) -> list[dict]:
-    """The usual scrape's slowest queries, each with PostgreSQL's plan of it."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as captured:
-        scrape_seconds(client)
-    queries = sorted(captured.captured_queries, key=lambda q: float(q["time"]), reverse=True)[:keep]
-    out = []
-    with connection.cursor() as cursor:
-        for query in queries:
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
-            out.append({"s": float(query["time"]), "sql": query["sql"], "plan": [row[0] for row in cursor]})
-    return out
 
 
 def markdown(report: dict) -> str:
