@@ -451,6 +451,9 @@ def subject_parts(
             if len(names) > 1:
                 rest = len(names) - 1
                 summary += f" and {rest} more filter{'s' if rest != 1 else ''}"
+    elif composition.similar and not composition.trending:  # only "You may also like"
+        n = len(composition.similar)
+        summary = f"No new matches; {n} paper{'s' if n != 1 else ''} you may like"
     elif composition.trending and not filter_names:  # a trending-only subscription
         summary = f"{len(composition.trending)} trending paper{'s' if len(composition.trending) != 1 else ''}"
     elif composition.trending:

@@ -261,6 +261,40 @@ def test_the_compiled_digest_with_proposed_papers_is_the_templates_rendered_dire
 
 
 @pytest.mark.django_db
+def test_a_digest_of_proposed_papers_alone_says_so_in_its_subject():
+    papers = papers_of(DAY1, [*FIRST_DAY, PROPOSED], "2611")
+    ada = subscribe("ada@example.org", ("Plants", "ti:photosynthesis"))
+    for title in FIRST_DAY[:2]:
+        Vote.objects.create(subscriber=ada, paper=papers[title[0]], action=Vote.Action.MORE)
+    ReaderModel.objects.create(subscriber=ada)
+    assert reader_model_train(subscriber_id=ada.pk, now=DAY1).weights
+    pidx = composing.build_period_index(DAY1)
+    composition = composing.compose(
+        pidx=pidx,
+        filters=[composing.FilterSpec("Plants", "ti:photosynthesis")],
+        window_start=DAY1 - dt.timedelta(days=1),
+        excluded=0,
+        max_papers=20,
+        include_trending=False,
+        personal=composing.personal_of(pidx, [ada.pk])[ada.pk],
+    )
+    assert not composition.items
+    assert composition.similar
+    assert not composition.is_empty
+    rendered = render_digest(
+        pidx=pidx,
+        composition=composition,
+        email=ada.email,
+        filter_names=["Plants"],
+        period=DAY1.date(),
+        weekly=False,
+        links=Links(manage_url=SITE, unsubscribe_url=SITE, view_url=SITE, feedback_url=f"{SITE}/feedback/t"),
+    )
+    n = len(composition.similar)
+    assert rendered.subject.startswith(f"No new matches; {n} paper{'s' if n != 1 else ''} you may like")
+
+
+@pytest.mark.django_db
 def test_a_retraining_lost_on_the_way_does_not_stop_the_next_ones(django_capture_on_commit_callbacks):
     ada = subscribe("ada@example.org", ("Robots", "robot"))
     with django_capture_on_commit_callbacks() as queued:
