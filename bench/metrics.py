@@ -19,7 +19,6 @@ cost without the kept daily counts.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 from bench import admin_home, common
@@ -98,27 +97,7 @@ Seeding took {report["seed"]["subscribers_and_events_s"] + report["seed"]["diges
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="10,000 subscribers; nothing written")
-    args = parser.parse_args()
-    subscribers, days = (10_000, 30) if args.quick else (1_000_000, 30)
-    postgres = admin_home.start_database()
-    try:
-        print(f"seeding {subscribers:,} subscribers and {days} days of digests", flush=True)
-        report = {"machine": common.machine(), "subscribers": subscribers, "days": days}
-        report["seed"] = admin_home.seed(subscribers, days)
-        report["result"] = measure()
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        postgres.stop()
-    text = markdown(report)
-    for query in report["result"]["usual_scrape_slowest_queries"]:
-        print(f"{query['s']:.3f} s: {query['sql'][:300]}", *query["plan"], sep="\n  ")
-    print(text)
-    if not args.quick:
-        common.write("metrics", report, text)
+    admin_home.seeded_main(measure, markdown, "metrics", "usual_scrape_slowest_queries")
 
 
 if __name__ == "__main__":

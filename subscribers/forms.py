@@ -22,6 +22,20 @@ NAME_PLACEHOLDER = "e.g. LLM papers"
 HOURS = [(hour, f"{hour:02d}:00") for hour in range(24)]
 
 
+def address_field(label: str, required: str) -> forms.CharField:
+    """An email address field: the browser's email keyboard and autocomplete, and our own
+    length message (the address itself is checked by `rules.check_email`)."""
+    return forms.CharField(
+        label=label,
+        max_length=320,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        error_messages={
+            "required": required,
+            "max_length": "An email address can be at most 254 characters long.",
+        },
+    )
+
+
 class Form(forms.Form):
     """Labels without Django's trailing colon: they read as headings above each field."""
 
@@ -147,15 +161,7 @@ class DomainRule:
 
 
 class SignupForm(DomainRule, PreferencesForm):
-    email = forms.CharField(
-        label="Email address",
-        max_length=320,
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
-        error_messages={
-            "required": "Enter your email address.",
-            "max_length": "An email address can be at most 254 characters long.",
-        },
-    )
+    email = address_field("Email address", "Enter your email address.")
 
     field_order = [
         "email",
@@ -178,15 +184,7 @@ class TrendingSignupForm(DomainRule, Form):
     """The one-box subscription: an address alone gets the day's trending papers, daily, at
     the default hour (filters and the rest can be added later on the manage page)."""
 
-    email = forms.CharField(
-        label="Email address",
-        max_length=320,
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
-        error_messages={
-            "required": "Enter your email address.",
-            "max_length": "An email address can be at most 254 characters long.",
-        },
-    )
+    email = address_field("Email address", "Enter your email address.")
 
     def __init__(self, *args, **kwargs):
         # Its own ids: the full sign-up form on the same page has an email field too.
@@ -197,15 +195,7 @@ class TrendingSignupForm(DomainRule, Form):
 class EmailChangeForm(Form):
     """The manage page's "change your address": the new address, checked like a sign-up's."""
 
-    new_email = forms.CharField(
-        label="New email address",
-        max_length=320,
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
-        error_messages={
-            "required": "Enter the new address.",
-            "max_length": "An email address can be at most 254 characters long.",
-        },
-    )
+    new_email = address_field("New email address", "Enter the new address.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

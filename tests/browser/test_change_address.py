@@ -5,7 +5,6 @@ old address gets a notice with no link -> old links no longer open the preferenc
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -15,6 +14,7 @@ from subscribers import tokens
 from subscribers.models import Subscriber
 from tests.factories import SubscriberFactory
 from tests.outbox import outbox_messages
+from tests.servers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,13 +23,12 @@ NO_HORIZONTAL_OVERFLOW = "document.documentElement.scrollWidth <= window.innerWi
 
 def wait_for_mail(address: str, count: int = 1, timeout: float = 15.0) -> list:
     """The messages to `address` in the outbox, once there are `count` of them."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [m for _, m in outbox_messages() if str(m["To"]).strip() == address]
-        if len(found) >= count or time.monotonic() > deadline:
-            assert len(found) >= count, f"{count} message(s) expected for {address}, found {len(found)}"
-            return found
-        time.sleep(0.1)
+
+    def found() -> list | None:
+        messages = [m for _, m in outbox_messages() if str(m["To"]).strip() == address]
+        return messages if len(messages) >= count else None
+
+    return wait_until(found, timeout, what=f"{count} message(s) for {address}")
 
 
 @pytest.mark.parametrize(("label", "width", "height"), [("desktop", 1280, 900), ("phone", 375, 740)])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 
 import pytest
 
@@ -20,6 +19,7 @@ from subscribers.models import ReaderModel, Vote
 from subscribers.reader_models import reader_model_queue, reader_model_train
 from subscribers.tokens import feed_url
 from tests.factories import PaperFactory
+from tests.servers import wait_until
 from tests.subscribers.conftest import html_part
 
 from .conftest import SITE, make_papers, subscribe
@@ -86,15 +86,6 @@ def order_of(subscriber) -> list[str]:
     return list(items.order_by("rank").values_list("paper__title", flat=True))
 
 
-def wait_until(condition, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := condition():
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"not {what} after {timeout}s")
-
-
 def trained(subscriber, votes: int):
     return ReaderModel.objects.filter(
         subscriber=subscriber, votes_used=votes, queued_at__isnull=True, trained_at__isnull=False
@@ -131,7 +122,7 @@ def test_votes_retrain_the_model_and_the_next_digest_reranks_and_proposes(
             first[FIRST_DAY[3][0]].pk: "less",
         },
     )
-    model = wait_until(lambda: trained(ada, 4), "trained on the four votes")
+    model = wait_until(lambda: trained(ada, 4), what="trained on the four votes")
     assert 0 < len(model.weights) < 20_000
     assert "train_reader_model" in worker.output()
     assert not ReaderModel.objects.filter(subscriber=bob).exists()
@@ -192,7 +183,7 @@ def test_votes_retrain_the_model_and_the_next_digest_reranks_and_proposes(
     links = {(int(pid), action): path for path, pid, action in FEEDBACK.findall(html)}
     assert client.post(links[(paper.pk, "more")], {"do": "record"}).status_code == 302
     assert Vote.objects.filter(subscriber=ada, paper=paper, action="more").exists()
-    wait_until(lambda: trained(ada, 5), "trained on the fifth vote")
+    wait_until(lambda: trained(ada, 5), what="trained on the fifth vote")
 
     # The browser view and the feed show the section too.
     view = re.search(r"View in your browser: (\S+)", text).group(1)
@@ -216,7 +207,7 @@ def test_a_flood_of_votes_trains_once(client, celery_workers, mailoutbox, settin
     assert len(presses) == 16  # more and save on eight papers
     for path, _ in presses:
         assert client.post(path, {"do": "record"}).status_code == 302
-    wait_until(lambda: trained(ada, 16), "trained on the sixteen votes")
+    wait_until(lambda: trained(ada, 16), what="trained on the sixteen votes")
     runs = re.findall(r"train_reader_model\[[^\]]+\] succeeded", worker.output())
     assert 1 <= len(runs) <= 2, worker.output()
 
