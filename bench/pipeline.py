@@ -3,9 +3,12 @@ and two Celery worker processes, to anymail's test backend and over SMTP.
 
     python -m bench.pipeline            # the full run (about 20 minutes); writes bench/results/
     python -m bench.pipeline --quick    # a smoke run: 2,000 and 10,000 subscribers, nothing written
-    python -m bench.pipeline --models 20  # the cost of the readers' models: 10,000 subscribers,
-                                          # 20% of them with a model against none; writes
-                                          # bench/results/pipeline_models.{md,json}
+    python -m bench.pipeline --models 20  # the cost of the readers' models: 100,000 subscribers
+                                          # (--subscribers N), 20% of them with a model against
+                                          # none; writes bench/results/pipeline_models.{md,json}
+    python -m bench.pipeline --workers-compare  # one worker process against two, 10,000 subscribers
+    python -m bench.pipeline --million  # 1,000,000 subscribers to the last digest (most of an
+                                        # hour); writes bench/results/pipeline_million.{md,json}
 
 Everything runs on this machine, each server in its own process, started as the test
 suite starts them (tests/servers.py): a private PostgreSQL (fsync off: the disk is not
@@ -1080,25 +1083,21 @@ def main() -> None:
         help="10,000 subscribers with one worker process and with two, alternating (--runs each)",
     )
     args = parser.parse_args()
-    if args.million:
-        report = run_million(args)
-        text = million_markdown(report)
-        print(text)
-        if not args.quick:
-            common.write("pipeline_million", report, text)
-        return
-    if args.workers_compare:
-        report = run_workers(args)
-        text = workers_markdown(report)
-        print(text)
-        common.write("pipeline_workers", report, text)
-        return
-    if args.models is not None:
-        report = run_models(args)
-        text = models_markdown(report)
-        print(text)
-        common.write("pipeline_models", report, text)
-        return
+    if args.quick:
+        args.runs = 1
+    modes = (
+        (args.million, run_million, million_markdown, "pipeline_million"),
+        (args.workers_compare, run_workers, workers_markdown, "pipeline_workers"),
+        (args.models is not None, run_models, models_markdown, "pipeline_models"),
+    )
+    for chosen, measure, describe, name in modes:
+        if chosen:
+            report = measure(args)
+            text = describe(report)
+            print(text)
+            if not args.quick:
+                common.write(name, report, text)
+            return
     report = run(args)
     text = markdown(report)
     print(text)
