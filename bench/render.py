@@ -185,6 +185,7 @@ def timed(function) -> float:
 
 
 def run(args) -> dict:
+    machine = common.machine()  # the load average at the start
     built = build(args.papers, args.digests)
     pidx, digests = built["pidx"], built["digests"]
     sample = digests[: args.sample]
@@ -217,7 +218,7 @@ def run(args) -> dict:
         "direct_us": statistics.median(direct) / len(sample) * 1e6,
     }
     return {
-        "machine": common.machine(),
+        "machine": machine,
         "runs": args.runs,
         "papers": args.papers,
         "digests": len(digests),

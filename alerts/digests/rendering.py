@@ -655,7 +655,7 @@ def wrappers() -> Wrappers:
     return _wrappers(settings.SITE_NAME, settings.SITE_URL)
 
 
-# One cache lookup per digest for all its wrappers, not one per template (bench.render).
+# One cache lookup per digest for all its wrappers, not one per template.
 @lru_cache(maxsize=4)
 def _wrappers(site_name: str, site_url: str) -> Wrappers:
     return Wrappers(
