@@ -140,7 +140,8 @@ class _Method:
 
 
 class Ours(_Method):
-    """The service's model (`alerts.search.model`), through its public functions."""
+    """The service's model (`alerts.search.model`), through its public functions: trained,
+    stored (`dumps`) and read back (`loads`) as the service does before scoring."""
 
     def __init__(self, papers: Sequence[LabelledPaper], seed: int = SEED) -> None:
         self.papers = papers
@@ -184,8 +185,10 @@ class Ours(_Method):
             [reader_model.Vote(row_of[i], kind) for i, kind in votes],
             background=[row_of[i] for i in background],
         )
+        stored = fitted.dumps()
         self.train_seconds.append(time.process_time() - began)
-        return fitted.score(vectors[len(order) - len(today) :])
+        # Scored as the service scores: with the stored model (its largest weights, float16).
+        return reader_model.PersonalModel.loads(stored).score(vectors[len(order) - len(today) :])
 
 
 class Baseline(_Method):
