@@ -239,6 +239,7 @@ def test_two_readers_of_one_run_get_their_own_links_in_the_shared_blocks():
         assert (fast.subject, fast.text, fast.html) == (direct.subject, direct.text, direct.html)
         # Three feedback links under every paper (and the saved papers' link), all this digest's.
         assert fast.html.count(f'href="{own.feedback_url}/') == 3 * len(composition.items) + 1
+        assert fast.text.count(f"{own.feedback_url}/") == 3 * len(composition.items)
         for paper in (item.paper for item in composition.items):
             for action in ("more", "less", "save"):
                 assert f'href="{own.feedback_url}/{paper.id}/{action}/"' in fast.html
