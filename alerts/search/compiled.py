@@ -85,7 +85,7 @@ class FilterStore:
         self.limit = limit
         self.rows: list[Row] = []
         self.texts: dict[str, int | tuple[str, int]] = {}
-        self._ids: dict[Row, int] = {}
+        self._ids: dict[Row, int] | None = {}  # row -> id; None until the first new row after `load`
         self.generation = 0
         self.dirty = False
         self._lock = threading.Lock()  # compiling appends rows: one thread at a time
@@ -185,9 +185,12 @@ class FilterStore:
         self.dirty = True
 
     def _row_id(self, row: Row) -> int:
-        found = self._ids.get(row)
+        ids = self._ids
+        if ids is None:  # a loaded store: most days compile nothing new
+            ids = self._ids = {row: i for i, row in enumerate(self.rows)}
+        found = ids.get(row)
         if found is None:
-            found = self._ids[row] = len(self.rows)
+            found = ids[row] = len(self.rows)
             self.rows.append(row)
         return found
 
@@ -259,7 +262,7 @@ class FilterStore:
         saved = _read(Path(path))
         if saved is not None:
             store.rows, store.texts = saved
-            store._ids = {row: i for i, row in enumerate(store.rows)}
+            store._ids = None
         return store
 
     def save(self, path: Path) -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import sys
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +36,7 @@ import numpy as np
 from alerts.core.caches import BytesBoundedDict
 from alerts.search import textnorm
 from alerts.search.compiled import FilterStore, words_key
-from alerts.search.query import ABSTRACT, TITLE
+from alerts.search.query import ABSTRACT, TITLE, QueryError
 from alerts.search.textnorm import Word
 
 __all__ = ["CompiledQuery", "Hit", "PaperDoc", "PaperIndex", "iter_bits"]
@@ -65,6 +65,8 @@ _CACHE_SHARES = {
 }
 # What one cache entry costs beyond its key and value: its share of the dict's table.
 _ENTRY_BYTES = 100
+# Signs of the rows with children (see `alerts.search.compiled`).
+_GROUPS = frozenset("&|-")
 # What one memoised `Hit` costs (the object and its dict slot; its terms are shared).
 _HIT_BYTES = 160
 
@@ -139,9 +141,12 @@ def _bitset_entry_bytes(key: str, bits: int) -> int:
     return _ENTRY_BYTES + 77 + len(key) + (bits.bit_length() >> 3)
 
 
+_ID_ENTRY_BYTES = _ENTRY_BYTES + 28 + 28
+
+
 def _id_entry_bytes(key: int, bits: int) -> int:
     """`_entry_bytes` of a node id and its bitset."""
-    return _ENTRY_BYTES + 28 + 28 + (bits.bit_length() >> 3)
+    return _ID_ENTRY_BYTES + (bits.bit_length() >> 3)
 
 
 def iter_bits(bitset: int) -> Iterator[int]:
@@ -251,6 +256,38 @@ class _TextField:
             counts = np.bincount(stream[valid], minlength=len(self._token_ids))
             self._offsets = np.concatenate(([0], np.cumsum(counts)))
         return self._order[self._offsets[token] : self._offsets[token + 1]]  # type: ignore[index]
+
+    def pairs(self, pairs: Sequence[tuple[str, str]]) -> list[int | None]:
+        """`phrase` of each two one-part words, all in one pass over the token stream: the
+        places where a wanted first word is followed by a token, as (first * tokens +
+        second) sorted, are searched for every pair at once. None for a pair with a word
+        that is also the joined form of a compound of the text (`phrase` knows those)."""
+        if not pairs or not self.size:
+            return [0] * len(pairs)
+        ids = self._token_ids
+        width = len(ids) + 1  # the last id stands for a word not in the field (-1)
+        wanted = np.array([(ids.get(a, -1), ids.get(b, -1)) for a, b in pairs], dtype=np.int64).reshape(-1, 2)
+        aliases = np.zeros(width, dtype=bool)
+        aliases[list(self._alias_ids)] = True
+        aliases[-1] = False
+        plain = ~(aliases[wanted[:, 0]] | aliases[wanted[:, 1]])
+        starts = np.zeros(width, dtype=bool)
+        starts[wanted[:, 0]] = True
+        starts[-1] = False
+        stream = self._stream
+        at = np.flatnonzero(starts[stream[:-1]])  # the stream ends with -1: at + 1 is in it
+        keys = stream[at] * width + stream[at + 1]
+        order = np.argsort(keys)
+        keys, docs = keys[order], self._doc_at[at[order]]
+        known = (wanted >= 0).all(axis=1)
+        wanted_keys = np.where(known, wanted[:, 0] * width + wanted[:, 1], -1)
+        start = np.searchsorted(keys, wanted_keys, "left")
+        counts = np.searchsorted(keys, wanted_keys, "right") - start
+        total = int(counts.sum())
+        within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        found = docs[np.repeat(start, counts) + within]
+        bitsets = _packed(np.repeat(np.arange(len(pairs)), counts), found, len(pairs), self.size)
+        return [bits if ok else None for bits, ok in zip(bitsets, plain.tolist(), strict=True)]
 
     def prefix(self, prefix: str) -> int:
         bits = self._prefixes.get(prefix)
@@ -392,19 +429,23 @@ def _bitsets(
     per_pair = counts[pair_chunks]
     keys = _expand(flat, counts, pair_chunks, per_pair)
     docs = np.repeat(pair_docs, per_pair)
-    found: dict[str, int] = {}
+    return dict(zip(names, _packed(keys, docs, len(names), size), strict=True))
+
+
+def _packed(rows: np.ndarray, docs: np.ndarray, count: int, size: int) -> list[int]:
+    """`count` bitsets over `size` docs: bit d of bitset r is set for each (rows[i], docs[i])."""
+    found: list[int] = []
     from_bytes = int.from_bytes
-    rows = max(1, _BIT_MATRIX_BYTES // size)  # a block of rows of a dense bit matrix at a time
-    for first in range(0, len(names), rows):
-        last = min(first + rows, len(names))
-        inside = (keys >= first) & (keys < last) if first or last < len(names) else slice(None)
+    block = max(1, _BIT_MATRIX_BYTES // max(size, 1))  # rows of a dense bit matrix at a time
+    for first in range(0, count, block):
+        last = min(first + block, count)
+        inside = (rows >= first) & (rows < last) if first or last < count else slice(None)
         matrix = np.zeros((last - first, size), dtype=bool)
-        matrix[keys[inside] - first, docs[inside]] = True
+        matrix[rows[inside] - first, docs[inside]] = True
         packed = np.packbits(matrix, axis=1, bitorder="little")
         width = packed.shape[1]
         data = packed.tobytes()
-        for i in range(last - first):
-            found[names[first + i]] = from_bytes(data[i * width : (i + 1) * width], "little")
+        found.extend(from_bytes(data[i * width : (i + 1) * width], "little") for i in range(last - first))
     return found
 
 
@@ -549,6 +590,111 @@ class PaperIndex:
         if self._generation != self.filters.generation:
             self._forget_ids()
         return self._eval(node)
+
+    def match_many(self, queries: Iterable[str]) -> dict[str, int]:
+        """{query: `match(query)`} for every valid query (an invalid one is left out; `match`
+        raises its error), evaluated together: each canonical node not evaluated yet once,
+        in the store's order (children before parents), and the two-word phrases of all of
+        them in one pass over each field (`_TextField.pairs`)."""
+        store = self.filters
+        generation = store.generation
+        texts = store.texts
+        tops: dict[str, int] = {}
+        for query in dict.fromkeys(queries):
+            node = texts.get(query)
+            if type(node) is not int:
+                try:
+                    node = store.compile(query)
+                except QueryError:
+                    continue
+            tops[query] = node
+        if store.generation != generation or self._generation != store.generation:
+            # The store started again while compiling: the ids above name other nodes.
+            return {query: self.match(query) for query in tops}
+        known = self._bits
+        rows = store.rows
+        # values[node]: its bitset once known; the nodes to evaluate are found from the top.
+        values: list[int | None] = [None] * len(rows)
+        needed = bytearray(len(rows))
+        todo: list[int] = []
+        phrases: list[int] = []  # of two words
+        stack = list(set(tops.values()))
+        while stack:
+            node = stack.pop()
+            if needed[node]:
+                continue
+            needed[node] = 1
+            bits = known.get(node)
+            if bits is not None:
+                values[node] = bits
+                continue
+            todo.append(node)
+            row = rows[node]
+            if row[0] in _GROUPS:
+                stack.extend(row[1:])
+            elif row[0] == "t" and len(row[2]) == 2:
+                phrases.append(node)
+        todo.sort()
+        found = self._pairs(phrases)
+        for node, bits in found.items():
+            values[node] = bits
+        everything = self._all
+        for node in todo:
+            row = rows[node]
+            sign = row[0]
+            if sign == "&":
+                bits = -1
+                for child in row[1:]:
+                    bits &= values[child]  # type: ignore[operator]
+                    if not bits:
+                        break
+                bits &= everything
+            elif sign == "|":
+                bits = 0
+                for child in row[1:]:
+                    bits |= values[child]  # type: ignore[operator]
+            elif sign == "-":
+                bits = everything ^ values[row[1]]  # type: ignore[operator]
+            elif node in found:
+                continue  # a phrase of `_pairs`
+            elif sign == "t":
+                bits = self._text(row)
+            elif sign == "p":
+                bits = self._prefix(row)
+            elif sign == "a":
+                bits = self._author(row)
+            else:
+                bits = self._category(row)
+            values[node] = found[node] = bits
+        known.put_many(found, sum([_ID_ENTRY_BYTES + (bits.bit_length() >> 3) for bits in found.values()]))
+        return {query: values[node] for query, node in tops.items()}  # type: ignore[misc]
+
+    def _pairs(self, nodes: list[int]) -> dict[int, int]:
+        """{node: bitset} of the text nodes (`nodes`, all of them rows of two words) that are
+        a phrase of two one-part words, each field's in one batch (`_TextField.pairs`)."""
+        rows = self.filters.rows
+        title: list[tuple[str, str]] = []
+        abstract: list[tuple[str, str]] = []
+        chosen: list[tuple[int, str]] = []
+        for node in nodes:
+            _, field, ((first, first_joined), (second, second_joined)) = rows[node]
+            if first_joined or second_joined or len(first) != 1 or len(second) != 1:
+                continue
+            pair = (first[0], second[0])
+            if field != ABSTRACT:
+                title.append(pair)
+            if field != TITLE:
+                abstract.append(pair)
+            chosen.append((node, field))
+        title_bits = iter(self._title.pairs(title))
+        abstract_bits = iter(self._abstract.pairs(abstract))
+        found: dict[int, int] = {}
+        for node, field in chosen:
+            in_title = next(title_bits) if field != ABSTRACT else 0
+            in_abstract = next(abstract_bits) if field != TITLE else 0
+            if in_title is not None and in_abstract is not None:
+                found[node] = in_title | in_abstract
+        return found
 
     def _forget_ids(self) -> None:
         """The store started again: its ids now name other nodes."""
