@@ -40,6 +40,7 @@ import threading
 from pathlib import Path
 
 from alerts.core.caches import BoundedDict
+from alerts.core.collector import collector_paused
 from alerts.search import query, textnorm
 from alerts.search.query import (
     MAX_NESTING,
@@ -259,7 +260,8 @@ class FilterStore:
         """The store saved at `path`; an empty one when there is none, or it is of another
         version, or it cannot be read (a cache: it is rebuilt, never trusted blindly)."""
         store = cls(limit)
-        saved = _read(Path(path))
+        with collector_paused():  # a table of small tuples, no cycle
+            saved = _read(Path(path))
         if saved is not None:
             store.rows, store.texts = saved
             store._ids = None

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from alerts.core.caches import BytesBoundedDict
+from alerts.core.collector import collector_paused
 from alerts.search import textnorm
 from alerts.search.compiled import FilterStore, words_key
 from alerts.search.query import ABSTRACT, TITLE, TITLE_OR_ABSTRACT, QueryError
@@ -539,8 +540,9 @@ class PaperIndex:
         self.filters = filters if filters is not None else FilterStore()
         self._generation = self.filters.generation
         budget = {name: int(share * cache_bytes) for name, share in _CACHE_SHARES.items()}
-        self._title = _TextField([d.title for d in self.docs], budget["field"])
-        self._abstract = _TextField([d.abstract for d in self.docs], budget["field"])
+        with collector_paused():  # hundreds of thousands of small objects, no cycle
+            self._title = _TextField([d.title for d in self.docs], budget["field"])
+            self._abstract = _TextField([d.abstract for d in self.docs], budget["field"])
         self._authors: dict[str, int] = {}  # name tokens, and runs of them written together -> bitset
         self._author_vocabulary: list[str] | None = None
         # Name token or run of tokens written together -> {tokens of a whole name: its papers}.
@@ -556,7 +558,8 @@ class PaperIndex:
         self._compiled_by_key = BytesBoundedDict(budget["compiled_by_key"], _entry_bytes)
         self._leaf_scores = BytesBoundedDict(budget["leaf_scores"], _entry_bytes)
         self._terms = BytesBoundedDict(budget["terms"], _entry_bytes)
-        self._add_people()
+        with collector_paused():
+            self._add_people()
 
     def _add_people(self) -> None:
         names = self._names
@@ -605,6 +608,10 @@ class PaperIndex:
         raises its error), evaluated together: each canonical node not evaluated yet once,
         in the store's order (children before parents), and the two-word phrases of all of
         them in one pass over each field (`_TextField.pairs`)."""
+        with collector_paused():  # compiling and evaluating build many objects, no cycle
+            return self._match_many(queries)
+
+    def _match_many(self, queries: Iterable[str]) -> dict[str, int]:
         store = self.filters
         generation = store.generation
         texts = store.texts
@@ -620,14 +627,25 @@ class PaperIndex:
         if store.generation != generation or self._generation != store.generation:
             # The store started again while compiling: the ids above name other nodes.
             return {query: self.match(query) for query in tops}
+        values, todo, phrases = self._unevaluated(set(tops.values()))
+        found = self._pairs(phrases)
+        for node, bits in found.items():
+            values[node] = bits
+        self._evaluate(todo, values, found)
+        sizes = [_ID_ENTRY_BYTES + (bits.bit_length() >> 3) for bits in found.values()]
+        self._bits.put_many(found, sum(sizes))
+        return {query: values[node] for query, node in tops.items()}  # type: ignore[misc]
+
+    def _unevaluated(self, tops: set[int]) -> tuple[list[int | None], list[int], list[int]]:
+        """The nodes under `tops` not evaluated yet, in the store's order (children first);
+        the bitsets of the others by node id (None for the rest); the two-word text nodes."""
         known = self._bits
-        rows = store.rows
-        # values[node]: its bitset once known; the nodes to evaluate are found from the top.
+        rows = self.filters.rows
         values: list[int | None] = [None] * len(rows)
         needed = bytearray(len(rows))
         todo: list[int] = []
-        phrases: list[int] = []  # of two words
-        stack = list(set(tops.values()))
+        phrases: list[int] = []
+        stack = list(tops)
         while stack:
             node = stack.pop()
             if needed[node]:
@@ -644,9 +662,12 @@ class PaperIndex:
             elif row[0] == "t" and len(row[2]) == 2:
                 phrases.append(node)
         todo.sort()
-        found = self._pairs(phrases)
-        for node, bits in found.items():
-            values[node] = bits
+        return values, todo, phrases
+
+    def _evaluate(self, todo: list[int], values: list[int | None], found: dict[int, int]) -> None:
+        """Evaluate the nodes of `todo` in order into `values` and `found` (where the phrases
+        of `_pairs` already are): a node's children are known before it."""
+        rows = self.filters.rows
         everything = self._all
         for node in todo:
             row = rows[node]
@@ -675,8 +696,6 @@ class PaperIndex:
             else:
                 bits = self._category(row)
             values[node] = found[node] = bits
-        known.put_many(found, sum([_ID_ENTRY_BYTES + (bits.bit_length() >> 3) for bits in found.values()]))
-        return {query: values[node] for query, node in tops.items()}  # type: ignore[misc]
 
     def _pairs(self, nodes: list[int]) -> dict[int, int]:
         """{node: bitset} of the text nodes (`nodes`, all of them rows of two words) that are
