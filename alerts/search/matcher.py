@@ -12,6 +12,9 @@ What makes a million subscribers cheap:
 - every distinct filter text is parsed once, and every canonical sub-tree (see
   `alerts.search.query`) evaluated once, so `Diffusion  models` and `models diffusion` share
   their work, and a term shared by ten thousand filters is looked up once;
+- `match_many` takes a batch of filters (a dispatch chunk's, a day's): it walks the store's
+  rows each filter needs once, in the store's order, with no per-node cache lookups, and
+  finds every two-word phrase of the batch from one sort of each field's candidate places;
 - phrases are the AND of their words' postings followed by a positional check on those
   candidates only, cached per phrase;
 - scores and matched terms are computed lazily, only for the (filter, paper) pairs a
