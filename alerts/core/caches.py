@@ -93,5 +93,5 @@ class BytesBoundedDict(dict):
         self.used = 0
 
 
-# The matcher's caches: 100,000 filters x 1,000 papers matched in 0.84 s CPU from scratch, 0.50 s
+# The matcher's caches: 100,000 filters x 1,000 papers matched in 0.61 s CPU from scratch, 0.33 s
 # with compiled filters kept (bench/results/match.md, "Issue 3").
