@@ -864,6 +864,8 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
     for window_end, run in by_run.items():
         pidx = period_index(window_end)
         fresh = [d.subscriber_id for d in run if d.pk not in stored]
+        # The chunk's filters evaluated together: composing each digest then finds its own done.
+        pidx.index.match_many(spec.query for sub_id in fresh for spec in filters.get(sub_id, ()))
         sent_before = already_sent(pidx, fresh) if fresh else {}
         # The chunk's "similar to" topics: one sparse product for all of them.
         run_seeds = {sub_id: seeds[sub_id] for sub_id in fresh if sub_id in seeds}
