@@ -788,7 +788,7 @@ def million_markdown(report: dict) -> str:
             "",
             "Largest tables after the run (with their indexes):",
             "",
-            "| table | rows | size |",
+            "| table | rows (PostgreSQL's estimate) | size |",
             "|---|---:|---:|",
             *(f"| {t['table']} | {t['rows']:,} | {t['bytes'] / mb:,.0f} MB |" for t in after["tables"]),
             "",
