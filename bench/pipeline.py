@@ -3,9 +3,12 @@ and two Celery worker processes, to anymail's test backend and over SMTP.
 
     python -m bench.pipeline            # the full run (about 20 minutes); writes bench/results/
     python -m bench.pipeline --quick    # a smoke run: 2,000 and 10,000 subscribers, nothing written
-    python -m bench.pipeline --models 20  # the cost of the readers' models: 10,000 subscribers,
-                                          # 20% of them with a model against none; writes
-                                          # bench/results/pipeline_models.{md,json}
+    python -m bench.pipeline --models 20  # the cost of the readers' models: 100,000 subscribers
+                                          # (--subscribers N), 20% of them with a model against
+                                          # none; writes bench/results/pipeline_models.{md,json}
+    python -m bench.pipeline --workers-compare  # one worker process against two, 10,000 subscribers
+    python -m bench.pipeline --million  # 1,000,000 subscribers to the last digest (most of an
+                                        # hour); writes bench/results/pipeline_million.{md,json}
 
 Everything runs on this machine, each server in its own process, started as the test
 suite starts them (tests/servers.py): a private PostgreSQL (fsync off: the disk is not
@@ -300,9 +303,9 @@ def seed_models(share: float, total: int, distinct: int = 50) -> dict:
 
 
 def run_models(args) -> dict:
-    """Per-digest cost with `args.models` percent of 10,000 subscribers having a model, against
+    """Per-digest cost with `args.models` percent of `args.subscribers` having a model, against
     none, the two alternating on the same stack, papers and subscribers."""
-    size, papers = 10_000, 1000
+    size, papers = args.subscribers, 1000
     report = {"machine": common.machine(), "share": args.models / 100, "subscribers": size, "papers": papers}
     stack = start_stack()
     try:
@@ -709,6 +712,90 @@ def run_workers(args) -> dict:
     return report
 
 
+def database_size() -> dict:
+    """The database's size on disk and its largest tables (with their indexes and TOAST)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_database_size(current_database())")
+        total = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT c.relname, pg_total_relation_size(c.oid), c.reltuples::bigint FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = 'public'"
+            " ORDER BY 2 DESC LIMIT 6"
+        )
+        tables = [{"table": name, "bytes": size, "rows": rows} for name, size, rows in cursor.fetchall()]
+    return {"bytes": total, "tables": tables}
+
+
+def run_million(args) -> dict:
+    """Dispatch and send to a million subscribers (five filters each) over a day of 1,000
+    papers, to the last digest: wall time, the workers' peak memory, the database after."""
+    size, papers = (2_000 if args.quick else 1_000_000), 1000
+    report = {"machine": common.machine(), "subscribers": size, "papers": papers}
+    stack = start_stack()
+    try:
+        report["seeding"] = seed_subscribers(0, size, workload.vocabulary())
+        print(f"seeded {size:,} subscribers in {report['seeding']['seconds']:.0f} s", flush=True)
+        seed_papers(papers)
+        report["database_before"] = database_size()
+        report["run"] = run_pipeline(
+            stack, backend=TEST_BACKEND, expected=size, papers=papers, timeout=max(args.timeout, 14_400)
+        )
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        report["database_after"] = database_size()
+    finally:
+        stack.stop()
+    return report
+
+
+def million_markdown(report: dict) -> str:
+    run, before, after = report["run"], report["database_before"], report["database_after"]
+    cpu, sent = run["cpu_s"], max(1, run["sent"])
+    mb = 1024 * 1024
+    return "\n".join(
+        [
+            "# A million subscribers, end to end",
+            "",
+            f"`python -m bench.pipeline --million` on {common.machine_line(report['machine'])}.",
+            "",
+            f"{report['subscribers']:,} subscribers of the workload (five filters each), a day of"
+            f" {report['papers']:,} papers, anymail's test backend; PostgreSQL (fsync off), Redis and two"
+            " Celery worker processes (one pool process each) on the machine's two cores. Every subscriber"
+            " is due; `dispatch_due_digests` creates one digest each and queues them in chunks; the run"
+            " ends when the last digest is recorded as sent (not time-boxed).",
+            "",
+            "| | |",
+            "|---|---:|",
+            f"| digests sent | {run['sent']:,} of {report['subscribers']:,} |",
+            f"| digests by final state | {', '.join(f'{k} {v:,}' for k, v in sorted(run['status'].items()))} |",
+            f"| dispatch (task sent to last chunk queued) | {run['dispatch_s']:,.0f} s |",
+            f"| send (then to the last digest sent) | {run['send_s']:,.0f} s |",
+            f"| wall time, dispatch and send | **{run['total_s']:,.0f} s** ({run['total_s'] / 60:.1f} min) |",
+            f"| digests/s while sending | {run['per_second']:,.0f} |",
+            f"| peak RSS per worker (VmHWM, main or pool process) | **{run['peak_worker_mb']:.0f} MB** (target under"
+            f" {TARGET_RSS_MB} MB: {verdict(run['peak_worker_mb'] < TARGET_RSS_MB)}) |",
+            f"| CPU s: workers / PostgreSQL / Redis / machine | {cpu['workers']:,.0f} / {cpu['postgres']:,.0f} /"
+            f" {cpu['redis']:,.0f} / {cpu['machine']:,.0f} |",
+            f"| per digest: workers' / PostgreSQL's CPU | {cpu['workers'] / sent * 1000:.2f} ms /"
+            f" {cpu['postgres'] / sent * 1000:.2f} ms |",
+            f"| database before the run (subscribers, filters, papers) | {before['bytes'] / mb:,.0f} MB |",
+            f"| database after the run | **{after['bytes'] / mb:,.0f} MB** |",
+            f"| seeding (COPY, then ANALYZE) | {report['seeding']['seconds']:,.0f} s |",
+            "",
+            "Largest tables after the run (with their indexes):",
+            "",
+            "| table | rows | size |",
+            "|---|---:|---:|",
+            *(f"| {t['table']} | {t['rows']:,} | {t['bytes'] / mb:,.0f} MB |" for t in after["tables"]),
+            "",
+        ]
+    )
+
+
 def workers_markdown(report: dict) -> str:
     def cell(values: list[float], digits: int = 2) -> str:
         return f"**{statistics.median(values):.{digits}f}** ({', '.join(f'{v:.{digits}f}' for v in values)})"
@@ -746,9 +833,8 @@ def workers_markdown(report: dict) -> str:
 
 def plan_of(args) -> dict:
     """Which runs: (subscribers, [(papers, backend, runs, send budget or None)]), seeded in
-    increasing order. A full run of a million subscribers takes most of an hour here, so by
-    default it is dispatched in full and sent for a fixed time; so is the SMTP run, whose
-    pace the sink sets."""
+    increasing order. The SMTP run, whose pace the sink sets, is sent for a fixed time; the
+    million-subscriber run is its own (`--million`)."""
     if args.quick:
         return {
             "sizes": [
@@ -759,12 +845,10 @@ def plan_of(args) -> dict:
             "ceiling_runs": 2,
             "profile_at": 2_000,
         }
-    million = None if args.million_full else args.million_budget
     return {
         "sizes": [
             (10_000, [(1000, TEST_BACKEND, args.runs, None), (3000, TEST_BACKEND, 1, None)]),
             (100_000, [(1000, TEST_BACKEND, 1, None), (1000, SMTP_BACKEND, 1, args.smtp_budget)]),
-            (1_000_000, [(1000, TEST_BACKEND, 1, million)]),
         ],
         "ceiling_messages": 1000,
         "ceiling_runs": 5,
@@ -978,8 +1062,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, one run each, nothing written")
     parser.add_argument("--runs", type=int, default=5, help="runs of the 10,000-subscriber configuration")
     parser.add_argument("--smtp-budget", type=float, default=180, help="seconds of sending over SMTP")
-    parser.add_argument("--million-budget", type=float, default=150, help="seconds of sending to a million")
-    parser.add_argument("--million-full", action="store_true", help="send every digest of the million run")
+    parser.add_argument(
+        "--million",
+        action="store_true",
+        help="dispatch and send to 1,000,000 subscribers x 5 filters x 1,000 papers, to the end",
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds one run may take")
     parser.add_argument(
         "--models",
@@ -988,23 +1075,29 @@ def main() -> None:
         help="percent of subscribers with a reader's model, against none",
     )
     parser.add_argument(
+        "--subscribers", type=int, default=100_000, help="subscribers of the --models comparison"
+    )
+    parser.add_argument(
         "--workers-compare",
         action="store_true",
         help="10,000 subscribers with one worker process and with two, alternating (--runs each)",
     )
     args = parser.parse_args()
-    if args.workers_compare:
-        report = run_workers(args)
-        text = workers_markdown(report)
-        print(text)
-        common.write("pipeline_workers", report, text)
-        return
-    if args.models is not None:
-        report = run_models(args)
-        text = models_markdown(report)
-        print(text)
-        common.write("pipeline_models", report, text)
-        return
+    if args.quick:
+        args.runs = 1
+    modes = (
+        (args.million, run_million, million_markdown, "pipeline_million"),
+        (args.workers_compare, run_workers, workers_markdown, "pipeline_workers"),
+        (args.models is not None, run_models, models_markdown, "pipeline_models"),
+    )
+    for chosen, measure, describe, name in modes:
+        if chosen:
+            report = measure(args)
+            text = describe(report)
+            print(text)
+            if not args.quick:
+                common.write(name, report, text)
+            return
     report = run(args)
     text = markdown(report)
     print(text)

@@ -103,11 +103,24 @@ def rows() -> list[str]:
                 f" {smtp[0]['per_second']:,.0f} of {pipeline['smtp_ceiling']['per_second']:,.0f} messages/s ="
                 f" {share:.0%} | 80% | {_verdict(share >= 0.8)} |"
             )
-        peak = max(c["peak_worker_mb"] for c in configs)
-        largest = max(configs, key=lambda c: c["subscribers"])
-        boxed = "" if largest["complete"] else f", {largest['sent']:,} of its digests sent in a time box"
+    million = _load("pipeline_million")
+    if million:
+        run = million["run"]
+        done = (
+            run["complete"] and run["status"].get("pending", 0) == 0 and run["status"].get("sending", 0) == 0
+        )
         out.append(
-            f"| Peak memory of a worker, runs up to {largest['subscribers']:,} subscribers{boxed} | {peak:.0f} MB |"
+            f"| A million subscribers x 5 filters x 1,000 papers, dispatch and send to the last digest"
+            f" ([run](bench/results/pipeline_million.md)) | {run['total_s'] / 60:.0f} min ({run['sent']:,} sent,"
+            f" {run['per_second']:,.0f} digests/s); peak worker {run['peak_worker_mb']:.0f} MB; database"
+            f" {million['database_after']['bytes'] / 1024**3:.1f} GB after | completes, under 500 MB |"
+            f" {_verdict(done and run['peak_worker_mb'] < 500)} |"
+        )
+    if pipeline:
+        peak = max(c["peak_worker_mb"] for c in pipeline["configurations"])
+        largest = max(pipeline["configurations"], key=lambda c: c["subscribers"])
+        out.append(
+            f"| Peak memory of a worker, pipeline runs up to {largest['subscribers']:,} subscribers | {peak:.0f} MB |"
             f" under 500 MB | {_verdict(peak < 500)} |"
         )
     workers = _load("pipeline_workers")
@@ -174,6 +187,7 @@ def section() -> str:
             "",
             "Details, methods and what limits each figure: [matching](bench/results/match.md),"
             " [rendering](bench/results/render.md), [whole pipeline](bench/results/pipeline.md),"
+            " [a million subscribers](bench/results/pipeline_million.md),"
             " [the reader's model](bench/results/ranking.md).",
             END,
         ]

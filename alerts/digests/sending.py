@@ -38,6 +38,7 @@ from alerts.digests.composing import Composition, Prepared, more_stored, prepare
 from alerts.digests.journal import SendJournal
 from alerts.digests.messages import build_message, digest_links, message_id_of, render
 from alerts.digests.recovery import mark_unknown, retry_in, schedule_retries, send_error_of
+from alerts.digests.wire import send
 from alerts.models import Digest, DigestItem
 
 log = logging.getLogger(__name__)
@@ -325,7 +326,7 @@ def _send_one(p: Prepared, conn, journal: SendJournal, *, already_noted: bool):
     )
     if not already_noted:
         journal.begin(digest.pk)
-    conn.send_messages([message])
+    send(conn, message)  # over SMTP, bytes written directly (alerts.digests.wire)
     return message
 
 

@@ -47,9 +47,12 @@ def test_every_paper_of_the_digest_carries_three_links_under_one_signature(sent)
     assert {paper_id for _, _, paper_id, _ in links} == shown
     assert len(links) == 3 * len(shown)
     assert len({token for _, token, _, _ in links}) == 1  # one signature for the whole digest
-    # The text part stays small (it is read in the browser view, which has the links).
-    assert not FEEDBACK.search(message.body)
-    assert "under each paper: more like this, less like this, save" in message.body
+    # The plain-text part carries the same links, each on its own line under its paper.
+    text_links = [(m[1], m[2], int(m[3]), m[4]) for m in FEEDBACK.finditer(message.body)]
+    assert sorted(text_links) == sorted(links)
+    for path, _, _, action in text_links:
+        label = {"more": "More like this", "less": "Less like this", "save": "Save"}[action]
+        assert f"\n  {label}: https://alerts.example.org{path}\n" in message.body
 
 
 def test_opening_records_nothing_pressing_records_once_and_undo_takes_it_back(client, sent):

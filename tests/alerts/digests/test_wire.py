@@ -1,0 +1,193 @@
+"""Over SMTP a digest goes as bytes written by alerts.digests.wire, not through Django's MIME
+classes: the message must be the one Django would have sent (same headers, same parts, same
+envelope), and a session that drops after the server took the message must leave the
+digest unknown, never sent twice. The SMTP server is a real one on loopback (aiosmtpd)."""
+
+from __future__ import annotations
+
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from io import StringIO
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.core.mail.message import sanitize_address
+from django.core.management import call_command
+
+from alerts.digests.runner import digests_run
+from alerts.digests.sending import drop_mail_connection
+from alerts.digests.wire import smtp_wire
+from alerts.models import Digest
+from tests.servers import free_port
+
+from .conftest import SITE, subscribe
+
+pytestmark = pytest.mark.django_db
+
+
+def parse(data: bytes) -> EmailMessage:
+    return BytesParser(policy=policy.default).parsebytes(data)
+
+
+def headers_of(message: EmailMessage) -> list[tuple[str, str]]:
+    # The boundary is random and the Date the moment of writing: compared apart.
+    return [
+        (name, " ".join(str(value).split()))
+        for name, value in message.items()
+        if name not in {"Content-Type", "Date"}
+    ]
+
+
+def parts_of(message: EmailMessage) -> list[tuple]:
+    return [
+        (
+            part.get_content_type(),
+            part.get_content_charset(),
+            part["Content-Transfer-Encoding"],
+            None if part.is_multipart() else part.get_content(),
+            [str(d) for d in part.defects],
+        )
+        for part in message.walk()
+    ]
+
+
+def assert_same_message(django_bytes: bytes, wire_bytes: bytes) -> EmailMessage:
+    ours, theirs = parse(wire_bytes), parse(django_bytes)
+    assert headers_of(ours) == headers_of(theirs)
+    assert ours.get_content_type() == theirs.get_content_type() == "multipart/alternative"
+    assert ours["Date"].datetime is not None
+    assert parts_of(ours) == parts_of(theirs)
+    assert all(not part.defects for part in ours.walk())
+    assert all(len(line) <= 998 for line in wire_bytes.split(b"\r\n"))
+    assert b"\n" not in wire_bytes.replace(b"\r\n", b"")  # CRLF line ends only, as SMTP wants
+    return ours
+
+
+def test_a_digest_written_directly_is_the_message_django_writes(papers, mailoutbox, settings):
+    settings.SITE_NAME = "Alertes Zürich"  # a non-ASCII List-Id
+    subscribe("ada@example.org", ("Difusión", "diffusion"), ("Attention", "attention"))
+    subscribe("Bob.O'Neil+alerts@Example.org", ("Attention", "attention"))
+    assert digests_run().sent == 2
+    for message in mailoutbox:
+        wire = smtp_wire(message)
+        assert wire is not None
+        django_bytes = message.message().as_bytes(linesep="\r\n")
+        ours = assert_same_message(django_bytes, wire.data)
+        (to,) = message.to
+        # The envelope Django's SMTP backend gives smtplib.
+        assert wire.sender == sanitize_address(message.from_email, "utf-8")
+        assert wire.recipients == [sanitize_address(to, "utf-8")]
+        assert ours["To"] == to
+        assert ours["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert ours["List-Unsubscribe"].startswith(f"<{SITE}/unsubscribe/")
+        assert ours["Message-ID"] == message.extra_headers["Message-ID"]
+    ada = next(m for m in mailoutbox if m.to == ["ada@example.org"])
+    assert "Difusión" in parse(smtp_wire(ada).data)["Subject"]  # RFC 2047, read back as written
+    html = parse(smtp_wire(ada).data).get_body(("html",)).get_content()
+    assert "Schölkopf" in html
+
+
+def test_a_message_of_another_shape_is_left_to_django(papers, mailoutbox):
+    subscribe("ada@example.org", ("Diffusion", "diffusion"))
+    digests_run()
+    (message,) = mailoutbox
+    assert smtp_wire(message) is not None
+    message.cc = ["copy@example.org"]
+    assert smtp_wire(message) is None  # a copy recipient
+    message.cc = []
+    message.extra_headers["X-Note"] = "two\nlines"  # Django refuses it (BadHeaderError)
+    assert smtp_wire(message) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding"),
+    [
+        ("An ASCII body.\n.A line that starts with a dot\n", "7bit"),
+        ("Schölkopf\r\nWindows and\rold Mac line ends\n", "8bit"),
+        ("Too long for SMTP: " + "Schölkopf = ünïcode " * 60 + "\nand a short one\n", "quoted-printable"),
+    ],
+)
+def test_each_body_encoding_reads_back_as_django_writes_it(papers, mailoutbox, body, encoding):
+    subscribe("ada@example.org", ("Diffusion", "diffusion"))
+    digests_run()
+    (message,) = mailoutbox
+    message.body = body
+    wire = smtp_wire(message).data
+    ours = assert_same_message(message.message().as_bytes(linesep="\r\n"), wire)
+    assert ours.get_body(("plain",))["Content-Transfer-Encoding"] == encoding
+
+
+class Server:
+    """Takes every message; with `drop`, closes the session right after taking one,
+    before its answer leaves (the client waits for a 250 that never comes)."""
+
+    def __init__(self, drop: str = ""):
+        self.received: list[tuple[list[str], bytes]] = []
+        self.drop = drop
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append((envelope.rcpt_tos, envelope.original_content))
+        if self.drop in envelope.rcpt_tos:
+            self.drop = ""
+            server.transport.close()
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 5
+    drop_mail_connection()
+    controllers = []
+
+    def serve(handler: Server) -> Server:
+        controller = Controller(handler, hostname="127.0.0.1", port=settings.EMAIL_PORT)
+        controller.start()
+        controllers.append(controller)
+        return handler
+
+    yield serve
+    drop_mail_connection()
+    for controller in controllers:
+        controller.stop()
+
+
+def test_over_smtp_the_server_gets_the_digest_with_its_headers(papers, smtp):
+    server = smtp(Server())
+    ada = subscribe("ada@example.org", ("Diffusion", "diffusion"))
+    assert digests_run().sent == 1
+    ((to, data),) = server.received
+    assert to == ["ada@example.org"]
+    message = parse(data)
+    digest = Digest.objects.get(subscriber=ada)
+    assert message["Message-ID"].strip("<>") == digest.esp_message_id
+    assert message["X-Digest-Id"] == str(digest.pk)
+    assert message["Subject"] == digest.subject
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Unsubscribe"].startswith(f"<{SITE}/unsubscribe/")
+    assert [p.get_content_type() for p in message.walk()] == [
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+    ]
+    assert "Denoising diffusion models" in message.get_body(("plain",)).get_content()
+    assert all(not part.defects for part in message.walk())
+
+
+def test_a_session_dropped_after_the_server_took_the_digest_leaves_it_unknown_never_sent_twice(papers, smtp):
+    server = smtp(Server(drop="ada@example.org"))
+    ada = subscribe("ada@example.org", ("Diffusion", "diffusion"))
+    subscribe("bob@example.org", ("Attention", "attention"))
+    run = digests_run()
+    assert (run.sent, run.unknown) == (1, 1)
+    digest = Digest.objects.get(subscriber=ada)
+    assert digest.status == Digest.Status.UNKNOWN
+    assert digest.unknown_since is not None
+    assert "SMTPServerDisconnected" in digest.last_error  # recorded where the admin sees it
+
+    err = StringIO()
+    call_command("send_digests", stdout=StringIO(), stderr=err)  # run again: nothing goes twice
+    assert "1 digest(s) with an unknown outcome" in err.getvalue()
+    assert sorted(to for (to,), _ in server.received) == ["ada@example.org", "bob@example.org"]
+    assert Digest.objects.get(subscriber__email="bob@example.org").status == Digest.Status.SENT
