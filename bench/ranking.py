@@ -9,7 +9,7 @@ Quality: `alerts.search.evaluation.evaluate`, the same replay as
 
 Costs, on the set's papers (a subscriber a month in: 300 votes, 200 background papers):
 
-- training after one more vote: our L-BFGS logistic regression (numpy/scipy), against
+- training after one more vote: our Newton-CG logistic regression (numpy/scipy), against
   scikit-learn's `LogisticRegression(solver="liblinear")` on the same rows and weights;
 - the stored size of a model (`PersonalModel.dumps`);
 - scoring a chunk of 1,000 subscribers' models against a day's papers: one sparse product
@@ -165,7 +165,7 @@ def markdown(report: dict) -> str:
         "",
         "| what | ours | alternative |",
         "|---|---:|---:|",
-        f"| training after a vote (target under 50 ms) | **{c['train_ms']:.1f} ms** (L-BFGS, numpy/scipy) | "
+        f"| training after a vote (target under 50 ms) | **{c['train_ms']:.1f} ms** (Newton-CG, numpy/scipy) | "
         f"{c['train_sklearn_ms']:.1f} ms (scikit-learn liblinear, same rows) |",
         f"| stored model (target under 20 KB) | **{c['model_bytes']:,} bytes** ({c['model_weights']:,} weights) | |",
         f"| scoring, per subscriber | **{c['score_product_us_per_subscriber']:.1f} us** (one sparse product per chunk) | "

@@ -9,15 +9,16 @@ subscribers as it takes to collect the digests asked for that show 20 papers (th
 default `max_papers`); 30% of subscribers also get the trending section. Composition
 (matching and ranking) is done beforehand and timed on its own, for reference.
 
-What is timed, on one core (process CPU time), per digest: the three signed links every
-digest carries (manage, unsubscribe, view in the browser) and the subject, text and HTML
-of the digest:
+What is timed, on one core (process CPU time), per digest: the four signed links every
+digest carries (manage, unsubscribe, view in the browser, and the base of its feedback
+links) and the subject, text and HTML of the digest; each digest is dropped once made, as
+a worker drops it once sent:
 
 - ours: `alerts.digests.rendering.render_digest`, starting each run with empty caches (no
-  compiled template, no paper block): the run renders each paper's block when a digest
-  first shows it, and each highlighting of it when a digest first needs it, as a worker
-  does on a new day. The same digests rendered once more with the caches filled give the
-  steady state;
+  compiled template, no block shape, no paper block): the run makes each paper's block
+  when a digest first shows it, and each highlighting of it when a digest first needs it,
+  as a worker does on a new day. The same digests rendered once more with the caches
+  filled give the steady state;
 - from scratch: `render_digest_direct`, the same templates rendered with each digest's
   values and the stylesheet inlined into each whole email, on a sample of the digests
   (it is about a hundred times slower).
@@ -29,13 +30,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import resource
 import statistics
 import time
+from collections.abc import Iterator
 
 from bench import common, workload
 
+# Issue 16: once the run's blocks exist, and over a whole run from empty caches.
 TARGET_PER_SECOND = 10_000
+TARGET_COLD_PER_SECOND = 5_000
 
 
 def build(papers: int, digests: int) -> dict:
@@ -102,11 +107,13 @@ def build(papers: int, digests: int) -> dict:
     }
 
 
-def render_all(pidx, digests, direct: bool = False) -> list:
+def render_each(pidx, digests, direct: bool = False) -> Iterator:
+    """The digests rendered one by one, each dropped by the caller once it is used, as a
+    worker drops a digest once it is sent (a list of 10,000 rendered digests would put
+    hundreds of megabytes of strings on the timed path)."""
     from alerts.digests.messages import digest_links
     from alerts.digests.rendering import render_digest, render_digest_direct
 
-    out = []
     for subscriber, digest, names, composition in digests:
         args = dict(
             composition=composition,
@@ -116,8 +123,16 @@ def render_all(pidx, digests, direct: bool = False) -> list:
             weekly=False,
             links=digest_links(digest, subscriber),
         )
-        out.append(render_digest_direct(**args) if direct else render_digest(pidx=pidx, **args))
-    return out
+        yield render_digest_direct(**args) if direct else render_digest(pidx=pidx, **args)
+
+
+def render_all(pidx, digests, direct: bool = False) -> list:
+    return list(render_each(pidx, digests, direct))
+
+
+def drain(rendered: Iterator) -> None:
+    for _ in rendered:
+        pass
 
 
 def empty_caches(pidx) -> None:
@@ -128,6 +143,39 @@ def empty_caches(pidx) -> None:
     state.highlights.clear()
     state.highlight_terms.clear()
     rendering._compiled.cache_clear()
+    rendering._wrappers.cache_clear()
+    rendering._block_shape.cache_clear()
+
+
+def block_costs(pidx, digests) -> dict:
+    """Making the run's paper blocks from empty caches: ours (a few shapes rendered through
+    the templates and the inliner, every block filled in from its shape) against rendering
+    each block's two templates with its paper's values and inlining its HTML."""
+    from django.template.loader import render_to_string
+
+    from alerts.digests import rendering
+
+    shown = {}
+    for *_, composition in digests:
+        for item in composition.all_items:
+            shown.setdefault((item.doc, rendering.LABELS[item.section]), item.paper)
+    empty_caches(pidx)
+    ours = timed(lambda: [rendering.Block(paper, label=label) for (_doc, label), paper in shown.items()])
+    shapes = rendering._block_shape.cache_info().currsize
+    site = rendering.site_context()
+
+    def templates() -> None:
+        for (_doc, label), paper in shown.items():
+            context = {
+                **site,
+                **rendering.paper_context(paper, (), label=label),
+                "slots": {"matched": "", "feedback": ""},
+            }
+            html = render_to_string(rendering.paper_template(label, "html"), context)
+            rendering.inline_css(html, "fragment")
+            render_to_string(rendering.paper_template(label, "txt"), context)
+
+    return {"blocks": len(shown), "shapes": shapes, "ours_s": ours, "templates_s": timed(templates)}
 
 
 def timed(function) -> float:
@@ -137,6 +185,7 @@ def timed(function) -> float:
 
 
 def run(args) -> dict:
+    machine = common.machine()  # the load average at the start
     built = build(args.papers, args.digests)
     pidx, digests = built["pidx"], built["digests"]
     sample = digests[: args.sample]
@@ -144,9 +193,9 @@ def run(args) -> dict:
     for n in range(args.runs):
         empty_caches(pidx)
         # Rendered digests are dropped as they are made, as a worker does once it has sent them.
-        cold.append(timed(lambda: [None for _ in render_all(pidx, digests)]))
-        warm.append(timed(lambda: [None for _ in render_all(pidx, digests)]))
-        direct.append(timed(lambda: [None for _ in render_all(pidx, sample, direct=True)]))
+        cold.append(timed(lambda: drain(render_each(pidx, digests))))
+        warm.append(timed(lambda: drain(render_each(pidx, digests))))
+        direct.append(timed(lambda: drain(render_each(pidx, sample, direct=True))))
         print(
             f"run {n + 1}: ours {len(digests) / cold[-1]:,.0f} digests/s (caches filled: "
             f"{len(digests) / warm[-1]:,.0f}/s), from scratch {len(sample) / direct[-1]:,.0f}/s"
@@ -154,6 +203,7 @@ def run(args) -> dict:
     from alerts.digests.rendering import rendering_of
 
     blocks, highlights = len(rendering_of(pidx).blocks), len(rendering_of(pidx).highlights)
+    making = block_costs(pidx, digests)
     ours_sample = render_all(pidx, sample)
     scratch_sample = render_all(pidx, sample, direct=True)
     mismatches = sum(
@@ -168,7 +218,7 @@ def run(args) -> dict:
         "direct_us": statistics.median(direct) / len(sample) * 1e6,
     }
     return {
-        "machine": common.machine(),
+        "machine": machine,
         "runs": args.runs,
         "papers": args.papers,
         "digests": len(digests),
@@ -186,7 +236,10 @@ def run(args) -> dict:
         "mean_html_bytes": statistics.mean(len(r.html.encode()) for r in rendered),
         "mean_text_bytes": statistics.mean(len(r.text.encode()) for r in rendered),
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "making_blocks": making,
         "target_per_second": TARGET_PER_SECOND,
+        "target_cold_per_second": TARGET_COLD_PER_SECOND,
+        "load_average_at_end": os.getloadavg(),
     }
 
 
@@ -196,25 +249,28 @@ def markdown(report: dict) -> str:
     gate = report["gate"]
     first_time_s = (per_us["ours_cold_us"] - per_us["ours_warm_us"]) * report["digests"] / 1e6
 
-    def verdict(rate: float) -> str:
-        return f"{rate:,.0f}/s, " + ("met" if rate >= TARGET_PER_SECOND else "**missed**")
+    making = report["making_blocks"]
+
+    def verdict(rate: float, target: int) -> str:
+        return f"{rate:,.0f}/s against {target:,}/s, " + ("met" if rate >= target else "**missed**")
 
     return "\n".join(
         [
             "# Rendering benchmark",
             "",
-            f"`python -m bench.render` on {common.machine_line(report['machine'])} (the machine is"
-            f" shared: CPU time of this one process, the median of {report['runs']} runs).",
+            f"`python -m bench.render` on {common.machine_line(report['machine'])}, at the end"
+            f" {report['load_average_at_end'][0]:.2f} (the machine is shared: CPU time of this one process,"
+            f" the median of {report['runs']} runs).",
             "",
             f"{report['digests']:,} personalised digests of 20 papers each (HTML and text) on a day of"
             f" {report['papers']:,} papers, {report['with_trending']:,} of them with the trending section"
-            f" too; each digest includes signing its three links (manage, unsubscribe, view)."
+            f" too; each digest includes signing its four links (manage, unsubscribe, view, feedback)."
             f" Mean size {report['mean_html_bytes'] / 1024:.0f} KB of HTML and"
             f" {report['mean_text_bytes'] / 1024:.0f} KB of text.",
             "",
             "| renderer | per digest | digests per second, one core |",
             "|---|---:|---:|",
-            f"| ours, each run from empty caches (blocks rendered as first shown) | {per_us['ours_cold_us']:,.0f} us"
+            f"| ours, each run from empty caches (blocks made as first shown) | {per_us['ours_cold_us']:,.0f} us"
             f" | **{per_s['ours_cold']:,.0f}** |",
             f"| ours, the same digests again (blocks already rendered) | {per_us['ours_warm_us']:,.0f} us"
             f" | {per_s['ours_warm']:,.0f} |",
@@ -222,11 +278,16 @@ def markdown(report: dict) -> str:
             f" {per_us['direct_us']:,.0f} us | {per_s['direct']:,.0f} |",
             "",
             f"Ours is **{ratio:,.0f}x** faster than rendering from scratch (both from empty caches)."
-            f" Target: at least {TARGET_PER_SECOND:,} digests per second per core: a whole run of"
-            f" {report['digests']:,} digests {verdict(per_s['ours_cold'])}; once the run's blocks exist"
-            f" {verdict(per_s['ours_warm'])}. The difference is the run's first-time work,"
-            f" {first_time_s:.1f} s: each paper's block rendered through the templates and the CSS inliner,"
-            " each highlighting of it marked, once per run whatever the number of subscribers.",
+            f" Targets, per core: once the run's blocks exist {verdict(per_s['ours_warm'], TARGET_PER_SECOND)};"
+            f" a whole run of {report['digests']:,} digests from empty caches"
+            f" {verdict(per_s['ours_cold'], TARGET_COLD_PER_SECOND)}. The difference is the run's first-time"
+            f" work, {first_time_s:.1f} s: each paper's block made, each highlighting of it marked, once per"
+            " run whatever the number of subscribers.",
+            "",
+            f"Making the run's {making['blocks']:,} paper blocks from empty caches: {making['ours_s']:.2f} s"
+            f" ({making['shapes']} block shapes rendered through the templates and the CSS inliner, every"
+            f" block filled in from its shape), against {making['templates_s']:.2f} s rendering each block's"
+            " templates with its paper's values and inlining its HTML.",
             "",
             f"Correctness gate: {gate['compared']} digests rendered both ways, {gate['mismatches']} differ"
             " (subject, text and HTML compared byte for byte).",

@@ -24,7 +24,7 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Count, Max
 
-from alerts.core.caches import BoundedDict
+from alerts.core.caches import BoundedDict, BytesBoundedDict
 from alerts.core.periods import period_length
 from alerts.models import Digest, DigestItem, Paper
 from alerts.search import model, ranking
@@ -107,6 +107,17 @@ CACHE_LIMIT = 50_000
 # (Digest.more_matches, `more_stored`), not as item rows.
 MORE_KEPT = 100
 RECENCY_CACHE_LIMIT = 64  # window starts: most digests of a run share one
+# Of settings.MATCHER_CACHE_BYTES, the share of the filters' scored hits kept here (the
+# rest goes to the matcher's own caches).
+HITS_SHARE = 0.5
+# What one kept `Hit` may cost: the object, its score, its doc number, a tuple slot
+# (tracemalloc: about 150 bytes; often shared with the matcher's memo, then counted twice).
+_HIT_BYTES = 160
+
+
+def _hits_bytes(query: str, hits: tuple[Hit, ...]) -> int:
+    """What one filter's kept hits cost: the dict slot, the query text, the tuple, the hits."""
+    return 100 + 49 + len(query) + 56 + (8 + _HIT_BYTES) * len(hits)
 
 
 def lookback(window_end: dt.datetime) -> dt.datetime:
@@ -125,13 +136,15 @@ class PeriodIndex:
         self._seen = [p.first_seen_at for p in self.papers]
         self.position = {p.id: i for i, p in enumerate(self.papers)}
         docs = [PaperDoc(p.title, p.abstract, p.authors, p.categories) for p in self.papers]
-        self.index = PaperIndex(docs, filters=filter_store())
+        cache_bytes = settings.MATCHER_CACHE_BYTES
+        hits_bytes = int(cache_bytes * HITS_SHARE)
+        self.index = PaperIndex(docs, cache_bytes=cache_bytes - hits_bytes, filters=filter_store())
         self.upvotes = {i: p.upvotes for i, p in enumerate(self.papers) if p.upvotes}
         self._categories: dict[str, int] | None = None
         # Per run, not per subscriber: each filter's scored hits and named categories, each
         # paper's trending bonus, the recency bonuses of each window start, the upvoted
         # papers most upvoted first.
-        self._hits: BoundedDict[str, tuple[Hit, ...]] = BoundedDict(CACHE_LIMIT)
+        self._hits = BytesBoundedDict(hits_bytes, _hits_bytes)  # query -> its hits
         self._categories_of: BoundedDict[str, frozenset[str]] = BoundedDict(CACHE_LIMIT)
         self._sorted_terms: BoundedDict[tuple[str, ...], tuple[str, ...]] = BoundedDict(CACHE_LIMIT)
         self.trending_bonus = [ranking.trending_bonus(p.upvotes or 0) for p in self.papers]
@@ -282,7 +295,8 @@ def filter_store() -> FilterStore:
     with _store_lock:
         store = _store.get(path)
         if store is None:
-            store = _store[path] = FilterStore.load(Path(path)) if path else FilterStore()
+            limit = settings.MATCHER_FILTER_STORE_LIMIT
+            store = _store[path] = FilterStore.load(Path(path), limit) if path else FilterStore(limit)
             _store_saved_at[path] = time.monotonic()
         return store
 
@@ -850,6 +864,8 @@ def prepare(digests: Sequence[Digest]) -> list[Prepared]:
     for window_end, run in by_run.items():
         pidx = period_index(window_end)
         fresh = [d.subscriber_id for d in run if d.pk not in stored]
+        # The chunk's filters evaluated together: composing each digest then finds its own done.
+        pidx.index.match_many(spec.query for sub_id in fresh for spec in filters.get(sub_id, ()))
         sent_before = already_sent(pidx, fresh) if fresh else {}
         # The chunk's "similar to" topics: one sparse product for all of them.
         run_seeds = {sub_id: seeds[sub_id] for sub_id in fresh if sub_id in seeds}

@@ -3,11 +3,14 @@
 Rendering a full Django template per digest costs about a millisecond; a million digests a
 day cannot afford it. Instead each template is rendered ONCE per process with a marker in
 place of every per-digest value ("slots"), its CSS inlined, and split into literal parts
-(`Compiled`). A digest is then a join of those parts with its own values, escaped for HTML.
-Paper blocks are rendered once per run and highlight set (`PeriodRendering`, kept beside the
-run's `PeriodIndex`) and reused by every digest that shows them. The output is what the same
-templates would render directly: `render_digest_direct` does exactly that, and the tests
-compare the two.
+(`Compiled`). A digest is then a join of those parts with its own values, escaped for HTML:
+no template engine and no inliner per digest. The paper templates are compiled the same way
+once per block shape (`BlockShape`: which values are empty, whether the abstract was cut,
+the upvotes), with a slot for each of the paper's values; each paper's block is filled in
+from its shape once per run, each highlighting of it made once per run and set of marked
+words (`PeriodRendering`, kept beside the run's `PeriodIndex`), and reused by every digest
+that shows it. The output is what the same templates would render directly:
+`render_digest_direct` does exactly that, and the tests compare the two.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 import css_inline
@@ -108,6 +112,27 @@ class Compiled:
         self.escapers = escapers
         self._prepare()
 
+    @classmethod
+    def _of(cls, literals: list[str], names: list[str], escapers: list) -> Compiled:
+        self = cls.__new__(cls)
+        self.literals, self.names, self.escapers = literals, names, escapers
+        self._prepare()
+        return self
+
+    def partial(self, values: dict[str, str]) -> Compiled:
+        """A copy with the slots named in `values` filled (escaped for where they stand)
+        and the others kept."""
+        literals, names, escapers = [self.literals[0]], [], []
+        for name, escape, literal in self._steps:
+            if name in values:
+                value = values[name]
+                literals[-1] += (escape(value) if escape else value) + literal
+            else:
+                names.append(name)
+                escapers.append(escape)
+                literals.append(literal)
+        return Compiled._of(literals, names, escapers)
+
     def _prepare(self) -> None:
         self._steps = tuple(zip(self.names, self.escapers, self.literals[1:], strict=True))
 
@@ -155,8 +180,9 @@ class Compiled:
             return ("", *literals)
         return literals
 
-    def fill(self, values: dict[str, str | list[str]]) -> str:
-        """The template with `values` in its slots; a raw slot may take a list of parts."""
+    def parts(self, values: dict[str, str | list[str]]) -> list[str]:
+        """The template with `values` in its slots, as a list of parts to join; a raw slot
+        may take a list of parts."""
         out = [self.literals[0]]
         for name, escape, literal in self._steps:
             value = values[name]
@@ -167,7 +193,11 @@ class Compiled:
             else:
                 out.append(value)
             out.append(literal)
-        return "".join(out)
+        return out
+
+    def fill(self, values: dict[str, str | list[str]]) -> str:
+        """The template with `values` in its slots, joined."""
+        return "".join(self.parts(values))
 
 
 def _stylesheet() -> str:
@@ -201,7 +231,7 @@ def compiled(template: str, css: str = "") -> Compiled:
     return _compiled(template, css, settings.SITE_NAME, settings.SITE_URL)
 
 
-# Compiled once, filled per digest: 450 us a digest against 14,979 us rendering the same
+# Compiled once, filled per digest: 198 us a digest against 9,834 us rendering the same
 # templates per digest, both from empty caches (bench/results/render.md, one run).
 @lru_cache(maxsize=64)
 def _compiled(template: str, css: str, site_name: str, site_url: str) -> Compiled:
@@ -306,17 +336,84 @@ def highlighted_html(text: str, spans: list[tuple[int, int]], mark: str) -> str:
 PER_DIGEST = frozenset({"matched", "feedback"})
 
 
+# A paper's values that its block shows as text (escaped where they stand in HTML).
+TEXT_VALUES = ("title_text", "abstract_text", "authors", "categories", "abs_url", "pdf_url", "hf_url")
+
+
+class _PaperSlots:
+    """What the paper templates read of `paper` while a shape is compiled: its id as a
+    slot, its upvotes as they are (the templates test and pluralize them)."""
+
+    __slots__ = ("id", "upvotes")
+
+    def __init__(self, upvotes: int | None) -> None:
+        self.id = Slots()["paper_id"]
+        self.upvotes = upvotes
+
+
+class BlockShape:
+    """A paper block's templates rendered with a slot in place of each text value and the
+    CSS inlined, once per label and whatever else the templates branch on: which values
+    are empty, whether the abstract was cut, the upvotes. Every paper of that shape fills
+    it with its own values (`Compiled.partial`): no template engine and no inliner per
+    paper. The title and abstract are each one <mark> around their slot, so the inliner
+    shows how it writes a <mark> there; `unwrap` then takes that element out (`marks`)."""
+
+    __slots__ = ("html", "marks", "text")
+
+    def __init__(self, label: str, present: tuple[str, ...], abstract_cut: bool, upvotes: int | None) -> None:
+        slots = Slots()
+        context = {
+            "slots": slots,
+            **site_context(),
+            **{name: slots[name] if name in present else "" for name in TEXT_VALUES},
+            "title_html": format_html("<mark>{}</mark>", slots["title_html"]),
+            # The template shows the abstract only when there is one.
+            "abstract_html": (
+                format_html("<mark>{}</mark>", slots["abstract_html"]) if "abstract_text" in present else ""
+            ),
+            "abstract_cut": abstract_cut,
+            "paper": _PaperSlots(upvotes),
+            "label": label,
+        }
+        self.html = Compiled(
+            inline_css(render_to_string(paper_template(label, "html"), context), "fragment"), html=True
+        )
+        self.marks = {name: self.html.unwrap(name) for name in HIGHLIGHTED if name in self.html.names}
+        self.text = Compiled(render_to_string(paper_template(label, "txt"), context))
+
+
+def block_shape(label: str, present: tuple[str, ...], abstract_cut: bool, upvotes: int | None) -> BlockShape:
+    return _block_shape(label, present, abstract_cut, upvotes, settings.SITE_NAME, settings.SITE_URL)
+
+
+# A day of 1,000 papers has a few dozen shapes (one per distinct upvote count of the day's
+# trending papers, mostly): making a run's 1,010 blocks took 0.05 s with 27 shapes, against
+# 0.23 s rendering each block's templates and inlining its HTML (bench/results/render.md).
+@lru_cache(maxsize=1024)
+def _block_shape(
+    label: str,
+    present: tuple[str, ...],
+    abstract_cut: bool,
+    upvotes: int | None,
+    site_name: str,
+    site_url: str,
+) -> BlockShape:
+    return BlockShape(label, present, abstract_cut, upvotes)
+
+
 class Block:
-    """A paper's block, rendered once per run, as the text before and after what changes
-    per digest: the matched filters' names, the digest's feedback links, and in HTML the
-    highlighted title and abstract (`highlighted`). A digest writes the parts before, its
-    names, then `tail` joined by its feedback link base."""
+    """A paper's block, made once per run from its shape (`BlockShape`), as the text before
+    and after what changes per digest: the matched filters' names, the digest's feedback
+    links, and in HTML the highlighted title and abstract (`highlighted`). A digest writes
+    the text before (one string), its names, then the tail (`html_tail`, `text_tail`: the
+    literals between the feedback links) joined by its feedback link base: three strings
+    a paper."""
 
     __slots__ = (
-        "_snippet_words",
-        "_title_words",
-        "escape",
-        "html",
+        "_words",
+        "head",
+        "head_names",
         "html_tail",
         "marks",
         "snippet",
@@ -326,63 +423,58 @@ class Block:
     )
 
     def __init__(self, paper: PaperRow, *, label: str) -> None:
-        context = {"slots": Slots(), **site_context(), **paper_context(paper, (), label=label)}
+        context = paper_context(paper, (), label=label)
         self.title, self.snippet = context["title_text"], context["abstract_text"]
-        # Each highlighted part is rendered as one <mark> around its slot, so the inliner
-        # shows how it writes a <mark> in that place; `unwrap` then takes that element out.
-        context["title_html"] = format_html("<mark>{}</mark>", context["slots"]["title_html"])
-        if context["abstract_html"]:  # the template shows the abstract only when there is one
-            context["abstract_html"] = format_html("<mark>{}</mark>", context["slots"]["abstract_html"])
-        self.html = Compiled(
-            inline_css(render_to_string(paper_template(label, "html"), context), "fragment"), html=True
-        )
-        self.marks = {name: self.html.unwrap(name) for name in HIGHLIGHTED if name in self.html.names}
-        names = self.html.names
-        self.escape = self.html.escapers[names.index("matched")] if "matched" in names else None
-        self.html_tail = self.html.tail(self.html.first_of(PER_DIGEST), "matched", "feedback")
-        text = Compiled(render_to_string(paper_template(label, "txt"), context))
-        self.text, at = text.fill_until({}, PER_DIGEST)
+        present = tuple(name for name in TEXT_VALUES if context[name])
+        shape = block_shape(label, present, bool(context["abstract_cut"]), paper.upvotes)
+        values = {name: context[name] for name in present}
+        values["paper_id"] = str(paper.id)
+        html = shape.html.partial(values)
+        self.marks = shape.marks
+        # The matched filters' names stand as text, in HTML escaped as such (`_blocks`).
+        if "matched" in html.names and html.escapers[html.names.index("matched")] is not escape_text:
+            raise ValueError("the matched filters' names must stand as element text")
+        # Up to the first per-digest slot, the block's only slots are the highlighted parts.
+        at = html.first_of(PER_DIGEST)
+        self.head, self.head_names = tuple(html.literals[: at + 1]), tuple(html.names[:at])
+        if any(name not in HIGHLIGHTED for name in self.head_names):
+            raise ValueError(f"slots {self.head_names} before the matched filters' names")
+        self.html_tail = html.tail(at, "matched", "feedback")
+        text = shape.text.partial(values)
+        head, at = text.fill_until({}, PER_DIGEST)
+        self.text = "".join(head)
         self.text_tail = text.tail(at, "matched", "feedback")
-        self._title_words: Highlighter | None = None
-        self._snippet_words: Highlighter | None = None
+        self._words: tuple[Highlighter, Highlighter] | None = None
 
-    # The words of the title and abstract, read when a digest first marks terms in them
-    # (never for the trending section, which marks nothing).
-    @property
-    def title_words(self) -> Highlighter:
-        if self._title_words is None:
-            self._title_words = Highlighter(self.title)
-        return self._title_words
+    def words(self) -> tuple[Highlighter, Highlighter]:
+        """The words of the title and of the abstract, read when a digest first marks terms
+        in them (never for the trending section, which marks nothing)."""
+        if self._words is None:
+            self._words = (Highlighter(self.title), Highlighter(self.snippet))
+        return self._words
 
-    @property
-    def snippet_words(self) -> Highlighter:
-        if self._snippet_words is None:
-            self._snippet_words = Highlighter(self.snippet)
-        return self._snippet_words
-
-    def highlighted(self, state: PeriodRendering, key: tuple, terms: tuple[str, ...]) -> tuple[str, ...]:
-        """The HTML block with `terms` marked in the title and abstract, as the parts before
-        the matched filters' names (then `html_tail`); shared by every digest whose terms
-        mark the same words here. `key` names the block in the run's caches."""
-        in_title = self.title_words.relevant(terms) if terms else ()
-        in_snippet = self.snippet_words.relevant(terms) if terms else ()
-        found = state.highlights.get((key, in_title, in_snippet))
+    def highlighted(self, state: PeriodRendering, doc: int, label: str, terms: tuple[str, ...]) -> str:
+        """The HTML block with `terms` marked in the title and abstract, up to the matched
+        filters' names (then `html_tail`); shared by every digest whose terms mark the same
+        words here. `(doc, label)` names the block in the run's caches."""
+        if terms:
+            title_words, snippet_words = self._words or self.words()
+            in_title, in_snippet = title_words.relevant(terms), snippet_words.relevant(terms)
+        else:
+            in_title = in_snippet = ()
+        variant = (doc, label, in_title, in_snippet)
+        found = state.highlights.get(variant)
         if found is None:
-            values = {
-                "title_html": highlighted_html(
-                    self.title, self.title_words.spans(in_title) if in_title else [], self.marks["title_html"]
-                )
-            }
-            if "abstract_html" in self.marks:
-                values["abstract_html"] = highlighted_html(
-                    self.snippet,
-                    self.snippet_words.spans(in_snippet) if in_snippet else [],
-                    self.marks["abstract_html"],
-                )
-            found = state.highlights.put(
-                (key, in_title, in_snippet), self.html.fill_until(values, PER_DIGEST)[0]
-            )
-        return state.highlight_terms.put((key, terms), found)
+            texts = {"title_html": (self.title, in_title), "abstract_html": (self.snippet, in_snippet)}
+            words = dict(zip(HIGHLIGHTED, self.words(), strict=True)) if terms else {}
+            parts = [self.head[0]]
+            for name, literal in zip(self.head_names, self.head[1:], strict=True):
+                text, marked = texts[name]
+                spans = words[name].spans(marked) if marked else []
+                parts.append(highlighted_html(text, spans, self.marks[name]))
+                parts.append(literal)
+            found = state.highlights.put(variant, "".join(parts))
+        return state.highlight_terms.put((doc, label, terms), found)
 
 
 @dataclass(eq=False)
@@ -392,9 +484,11 @@ class PeriodRendering:
     (`rendering_of`), dropped with it."""
 
     blocks: dict[tuple[int, str], Block] = field(default_factory=dict)  # (paper position, label)
-    # (block key, terms marked in the title, in the abstract) -> the block's HTML parts.
+    # (paper position, label, terms marked in the title, in the abstract) -> the block's
+    # HTML up to the matched filters' names.
     highlights: BoundedDict = field(default_factory=lambda: BoundedDict(HIGHLIGHT_CACHE_LIMIT))
-    # (block key, a digest item's terms) -> the same parts: what most digests look up.
+    # (paper position, label, a digest item's terms) -> the same HTML: what most digests
+    # look up.
     highlight_terms: BoundedDict = field(default_factory=lambda: BoundedDict(2 * HIGHLIGHT_CACHE_LIMIT))
 
 
@@ -411,9 +505,9 @@ def rendering_of(pidx: PeriodIndex) -> PeriodRendering:
     return found
 
 
-def paper_block(state: PeriodRendering, item: ComposedItem) -> Block:
-    """The block of one paper (with the label of its section), once per run."""
-    key = (item.doc, LABELS[item.section])
+def paper_block(state: PeriodRendering, item: ComposedItem, label: str | None = None) -> Block:
+    """The block of one paper (with `label`, by default its section's), once per run."""
+    key = (item.doc, LABELS[item.section] if label is None else label)
     block = state.blocks.get(key)
     if block is None:
         block = state.blocks[key] = Block(item.paper, label=key[1])
@@ -440,10 +534,18 @@ class RenderedDigest:
 
 
 def subject_parts(
-    composition: Composition, filter_names: Sequence[str], period: dt.date, weekly: bool
+    composition: Composition,
+    filter_names: Sequence[str],
+    period: dt.date,
+    weekly: bool,
+    matched_by: Sequence[Sequence[str]] | None = None,
 ) -> dict:
+    """The subject's summary and date. `matched_by`: the items' lists of matched filters,
+    or only the first of each distinct list (the same names, in the same order)."""
     count = len(composition.items)
-    names = list(dict.fromkeys(name for item in composition.items for name in item.filters))
+    if matched_by is None:
+        matched_by = [item.filters for item in composition.items]
+    names = list(dict.fromkeys(chain.from_iterable(matched_by)))
     if count:
         summary = f"{count} new paper{'s' if count != 1 else ''}"
         if names:
@@ -486,9 +588,10 @@ def _values(
     period: dt.date,
     weekly: bool,
     links: Links,
+    matched_by: Sequence[Sequence[str]] | None = None,
 ) -> dict[str, str]:
     """The per-digest values of the templates' slots, unescaped."""
-    parts = subject_parts(composition, filter_names, period, weekly)
+    parts = subject_parts(composition, filter_names, period, weekly, matched_by)
     return {
         "summary": parts["summary"],
         "when": parts["when"],
@@ -505,37 +608,68 @@ def _values(
     }
 
 
-def _joined(out: list[str], name: str, tail: tuple[str, ...], feedback: str) -> None:
-    """Append a block's per-digest parts: the matched filters' names, then its tail with
-    the digest's feedback link base in each gap."""
-    out.append(name)
-    out.append(tail[0])
-    for literal in tail[1:]:
-        out.append(feedback)
-        out.append(literal)
-
-
 def _blocks(
-    state: PeriodRendering, items: list[ComposedItem], *, label: str, feedback: str
-) -> tuple[list[str], list[str]]:
-    """The items' paper blocks as parts to join: (HTML, text)."""
-    html: list[str] = []
-    text: list[str] = []
-    names: dict[tuple[str, ...], tuple[str, str]] = {}  # items often share their filters
-    feedback_html = escape_attribute(feedback)
+    state: PeriodRendering,
+    items: list[ComposedItem],
+    label: str,
+    feedback: tuple[str, str],
+    html: list[str],
+    text: list[str],
+) -> list[list[str]]:
+    """Append the items' paper blocks to `html` and `text`: per paper, the block up to the
+    matched filters' names (highlighted for the item's terms), the names, then the rest
+    of the block with the digest's feedback link base (`feedback`: as HTML, as text).
+    Returns the distinct lists of matched filters, in the order met."""
+    blocks, variants = state.blocks, state.highlight_terms
+    feedback_html, feedback_text = feedback
+    names: dict[str, str] = {}  # the filters' names as text -> as HTML: items often share them
+    matched_by: list[list[str]] = []
     for item in items:
-        key = (item.doc, label)
-        block = state.blocks.get(key) or paper_block(state, item)
-        filters = tuple(item.filters) if label else ()
-        name = names.get(filters)
+        doc, terms = item.doc, item.terms
+        block = blocks.get((doc, label)) or paper_block(state, item, label)
+        joined = ", ".join(item.filters) if label else ""
+        name = names.get(joined)
         if name is None:
-            joined = ", ".join(filters)
-            name = names[filters] = (block.escape(joined) if block.escape else joined, joined)
-        html += state.highlight_terms.get((key, item.terms)) or block.highlighted(state, key, item.terms)
-        _joined(html, name[0], block.html_tail, feedback_html)
-        text += block.text
-        _joined(text, name[1], block.text_tail, feedback)
-    return html, text
+            name = names[joined] = escape_text(joined)
+            matched_by.append(item.filters)
+        html += (
+            variants.get((doc, label, terms)) or block.highlighted(state, doc, label, terms),
+            name,
+            feedback_html.join(block.html_tail),
+        )
+        text += (block.text, joined, feedback_text.join(block.text_tail))
+    return matched_by
+
+
+@dataclass(frozen=True)
+class Wrappers:
+    """The templates around a digest's paper blocks, compiled for one site."""
+
+    subject: Compiled
+    text: Compiled
+    html: Compiled
+    sections: dict[str, tuple[Compiled, Compiled]]  # trending, similar, more: (text, HTML)
+
+
+def wrappers() -> Wrappers:
+    return _wrappers(settings.SITE_NAME, settings.SITE_URL)
+
+
+# One cache lookup per digest for all its wrappers, not one per template.
+@lru_cache(maxsize=4)
+def _wrappers(site_name: str, site_url: str) -> Wrappers:
+    return Wrappers(
+        subject=compiled("emails/digest_subject.txt"),
+        text=compiled("emails/digest_body.txt"),
+        html=compiled("emails/digest_body.html", "document"),
+        sections={
+            name: (
+                compiled(f"emails/_digest_{name}.txt"),
+                compiled(f"emails/_digest_{name}.html", "fragment"),
+            )
+            for name in ("trending", "similar", "more")
+        },
+    )
 
 
 def render_digest(
@@ -548,37 +682,38 @@ def render_digest(
     weekly: bool,
     links: Links,
 ) -> RenderedDigest:
-    """One digest, from the compiled templates and the run's paper blocks."""
-    plain = _values(composition, email, filter_names, period, weekly, links)
+    """One digest, from the compiled templates and the run's paper blocks: a list of
+    strings per part, joined once, and no template rendered."""
     state = rendering_of(pidx)
-    feedback = links.feedback_url
-    papers_html, papers_text = _blocks(state, composition.items, label=LABELS["matched"], feedback=feedback)
-    trend_html = trend_text = ""
-    if composition.trending:
-        blocks_html, blocks_text = _blocks(state, composition.trending, label="", feedback=feedback)
-        trend_html = compiled("emails/_digest_trending.html", "fragment").fill({"papers": blocks_html})
-        trend_text = compiled("emails/_digest_trending.txt").fill({"papers": blocks_text})
-    similar_html = similar_text = ""
-    if composition.similar:
-        label = LABELS[DigestItem.Section.SIMILAR]
-        blocks_html, blocks_text = _blocks(state, composition.similar, label=label, feedback=feedback)
-        similar_html = compiled("emails/_digest_similar.html", "fragment").fill({"papers": blocks_html})
-        similar_text = compiled("emails/_digest_similar.txt").fill({"papers": blocks_text})
-    more_html = more_text = ""
+    templates = wrappers()
+    feedback = (escape_attribute(links.feedback_url), links.feedback_url)
+    papers_html: list[str] = []
+    papers_text: list[str] = []
+    label = LABELS[DigestItem.Section.MATCHED]
+    matched_by = _blocks(state, composition.items, label, feedback, papers_html, papers_text)
+    values: dict = _values(composition, email, filter_names, period, weekly, links, matched_by)
+    text_values, html_values = dict(values, papers=papers_text), dict(values, papers=papers_html)
+    for name, items in (("similar", composition.similar), ("trending", composition.trending)):
+        if not items:
+            text_values[name] = html_values[name] = ""
+            continue
+        blocks_html: list[str] = []
+        blocks_text: list[str] = []
+        _blocks(state, items, LABELS[name], feedback, blocks_html, blocks_text)
+        section_text, section_html = templates.sections[name]
+        text_values[name] = section_text.parts({"papers": blocks_text})
+        html_values[name] = section_html.parts({"papers": blocks_html})
     if composition.more_count:
-        values = {"count": more_label(composition.more_count), "view_url": links.view_url}
-        more_html = compiled("emails/_digest_more.html", "fragment").fill(values)
-        more_text = compiled("emails/_digest_more.txt").fill(values)
+        more = {"count": more_label(composition.more_count), "view_url": links.view_url}
+        more_text, more_html = templates.sections["more"]
+        text_values["more"] = more_text.parts(more)
+        html_values["more"] = more_html.parts(more)
+    else:
+        text_values["more"] = html_values["more"] = ""
     return RenderedDigest(
-        subject=_header_safe(compiled("emails/digest_subject.txt").fill(plain).strip()),
-        text=compiled("emails/digest_body.txt").fill(
-            {**plain, "papers": papers_text, "more": more_text}
-            | {"similar": similar_text, "trending": trend_text}
-        ),
-        html=compiled("emails/digest_body.html", "document").fill(
-            {**plain, "papers": papers_html, "more": more_html}
-            | {"similar": similar_html, "trending": trend_html}
-        ),
+        subject=_header_safe(templates.subject.fill(values).strip()),
+        text=templates.text.fill(text_values),
+        html=templates.html.fill(html_values),
     )
 
 

@@ -44,6 +44,7 @@ def digests_dry_run(*, emails: list[str] | None, now: dt.datetime) -> DeliveryRu
     for group in chunked(subscribers, 500):
         chunk = [s.pk for s in group]
         filters = composing.filters_of(chunk)
+        pidx.index.match_many(spec.query for specs in filters.values() for spec in specs)
         seeds = composing.seeds_of(chunk)
         starts = composing.window_starts(chunk)
         sent_before = composing.already_sent(pidx, chunk)

@@ -40,6 +40,7 @@ import threading
 from pathlib import Path
 
 from alerts.core.caches import BoundedDict
+from alerts.core.collector import collector_paused
 from alerts.search import query, textnorm
 from alerts.search.query import (
     MAX_NESTING,
@@ -85,7 +86,7 @@ class FilterStore:
         self.limit = limit
         self.rows: list[Row] = []
         self.texts: dict[str, int | tuple[str, int]] = {}
-        self._ids: dict[Row, int] = {}
+        self._ids: dict[Row, int] | None = {}  # row -> id; None until the first new row after `load`
         self.generation = 0
         self.dirty = False
         self._lock = threading.Lock()  # compiling appends rows: one thread at a time
@@ -185,9 +186,12 @@ class FilterStore:
         self.dirty = True
 
     def _row_id(self, row: Row) -> int:
-        found = self._ids.get(row)
+        ids = self._ids
+        if ids is None:  # a loaded store: most days compile nothing new
+            ids = self._ids = {row: i for i, row in enumerate(self.rows)}
+        found = ids.get(row)
         if found is None:
-            found = self._ids[row] = len(self.rows)
+            found = ids[row] = len(self.rows)
             self.rows.append(row)
         return found
 
@@ -256,10 +260,11 @@ class FilterStore:
         """The store saved at `path`; an empty one when there is none, or it is of another
         version, or it cannot be read (a cache: it is rebuilt, never trusted blindly)."""
         store = cls(limit)
-        saved = _read(Path(path))
+        with collector_paused():  # a table of small tuples, no cycle
+            saved = _read(Path(path))
         if saved is not None:
             store.rows, store.texts = saved
-            store._ids = {row: i for i, row in enumerate(store.rows)}
+            store._ids = None
         return store
 
     def save(self, path: Path) -> None:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from alerts.search import model as reader_model
 
@@ -139,7 +140,8 @@ class _Method:
 
 
 class Ours(_Method):
-    """The service's model (`alerts.search.model`), through its public functions."""
+    """The service's model (`alerts.search.model`), through its public functions: trained,
+    stored (`dumps`) and read back (`loads`) as the service does before scoring."""
 
     def __init__(self, papers: Sequence[LabelledPaper], seed: int = SEED) -> None:
         self.papers = papers
@@ -147,10 +149,24 @@ class Ours(_Method):
         self.earlier: list[int] = []
         self.seed = seed
         self.train_seconds: list[float] = []
+        # The day's vectors, computed once for all readers: {paper index: row of `matrix`}.
+        self.row_of: dict[int, int] = {}
+        self.matrix = None
 
     def start_day(self, seen: Sequence[int], today: Sequence[int]) -> None:
         self.corpus.add(self.papers[i].text for i in seen[self.corpus.n_docs :])
         self.earlier = list(seen[: len(seen) - len(today)])
+        self.row_of = {}
+        self.matrix = self.corpus.vectors([])
+
+    def _vectors(self, order: Sequence[int]):
+        missing = [i for i in dict.fromkeys(order) if i not in self.row_of]
+        if missing:
+            for i in missing:
+                self.row_of[i] = len(self.row_of)
+            added = self.corpus.vectors([self.papers[i].text for i in missing])
+            self.matrix = sp.vstack([self.matrix, added], format="csr")
+        return self.matrix[[self.row_of[i] for i in order]]
 
     def scores(self, votes: Sequence[tuple[int, str]], today: Sequence[int]) -> np.ndarray | None:
         if not any(kind == reader_model.MORE for _, kind in votes):
@@ -162,15 +178,17 @@ class Ours(_Method):
         # Rows: the voted papers, the background sample, today's papers.
         order = list(dict.fromkeys(i for i, _ in votes)) + background + list(today)
         row_of = {paper: row for row, paper in enumerate(order)}
-        vectors = self.corpus.vectors([self.papers[i].text for i in order])
+        vectors = self._vectors(order)
         began = time.process_time()
         fitted = reader_model.train(
             vectors,
             [reader_model.Vote(row_of[i], kind) for i, kind in votes],
             background=[row_of[i] for i in background],
         )
+        stored = fitted.dumps()
         self.train_seconds.append(time.process_time() - began)
-        return fitted.score(vectors[len(order) - len(today) :])
+        # Scored as the service scores: with the stored model (its largest weights, float16).
+        return reader_model.PersonalModel.loads(stored).score(vectors[len(order) - len(today) :])
 
 
 class Baseline(_Method):

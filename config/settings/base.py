@@ -353,6 +353,14 @@ PREVIEW_CACHE_BYTES = env.int("PREVIEW_CACHE_BYTES", default=8 * 1024 * 1024)
 # cache: deleting it costs one day's parsing. Empty: kept in each process's memory only.
 MATCHER_FILTER_STORE = env("MATCHER_FILTER_STORE", default=str(DATA_DIR / "cache" / "compiled-filters"))
 MATCHER_FILTER_STORE_SAVE_SECONDS = env.int("MATCHER_FILTER_STORE_SAVE_SECONDS", default=60)
+# What a run's matcher caches may hold in each worker process, in bytes: evaluated filters,
+# their scored hits, phrases, prefixes (alerts/search/matcher.py; half of it goes to
+# the hits composing keeps per filter). Measured real memory stays under it (the sizes are
+# over-estimated); a worker sending to a million subscribers stays under 500 MB with it.
+MATCHER_CACHE_BYTES = env.int("MATCHER_CACHE_BYTES", default=128 * 1024 * 1024)
+# Distinct filter texts a worker keeps compiled (about 220 bytes each); past this many its
+# store starts again from empty. A million subscribers write about 320,000.
+MATCHER_FILTER_STORE_LIMIT = env.int("MATCHER_FILTER_STORE_LIMIT", default=500_000)
 
 # OPERATIONS
 # ------------------------------------------------------------------------------

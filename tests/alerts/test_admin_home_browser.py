@@ -47,7 +47,14 @@ def history():
     for n in range(40):
         event = SubscriberEvent.objects.create(kind="created")
         SubscriberEvent.objects.filter(pk=event.pk).update(created_at=now - dt.timedelta(days=n % 20))
-        reader = SubscriberFactory(email=f"old{n}@example.org", send_hour=23, filters=0)
+        # Paused for a year: whatever the hour, "send due digests now" leaves them out.
+        reader = SubscriberFactory(
+            email=f"old{n}@example.org",
+            send_hour=23,
+            filters=0,
+            paused_at=now,
+            paused_until=now + dt.timedelta(days=365),
+        )
         Digest.objects.create(
             subscriber=reader,
             period=(now - dt.timedelta(days=n % 25)).date(),

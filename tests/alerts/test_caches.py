@@ -52,3 +52,16 @@ def test_an_entry_larger_than_the_budget_is_returned_not_kept_and_a_key_stored_a
     cache.clear()
     assert cache.used == 0
     assert not cache
+
+
+def test_a_batch_is_counted_like_its_entries_stored_one_by_one_and_evicts_the_same_way():
+    cache = BytesBoundedDict(100, size)
+    cache.put("a", b"1234")
+    batch = {f"k{n}": b"x" * 8 for n in range(9)} | {"a": b"12345678"}
+    cache.put_many(batch, sum(size(k, v) for k, v in batch.items()))
+    assert cache.used == 99 == sum(size(k, v) for k, v in cache.items())  # "a" counted once
+    cache.put_many({"k9": b"y" * 8}, 10)
+    assert cache.used <= 75
+    assert cache.used == sum(size(k, v) for k, v in cache.items())
+    assert "k9" in cache
+    assert "k0" not in cache  # the oldest went first

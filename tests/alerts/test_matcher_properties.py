@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alerts.search import textnorm
 from alerts.search.matcher import PaperDoc, PaperIndex
+from alerts.search.query import QueryError
 
 TEXT_WORDS = [
     "model",
@@ -253,6 +255,37 @@ def test_matcher_agrees_with_the_reference(corpus, tree, data):
     expected = sum(1 << i for i, paper in enumerate(corpus) if reference(tree, paper))
     assert index.match(query) == expected, query
     assert index.compile(query).bits == expected, query
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    corpus=st.lists(papers, min_size=1, max_size=8),
+    forest=st.lists(trees, min_size=1, max_size=12),
+    first=st.integers(min_value=0, max_value=12),
+    data=st.data(),
+)
+def test_many_filters_at_once_agree_with_the_reference(corpus, forest, first, data):
+    """`match_many` (a day's filters in one pass, two-word phrases batched) finds what the
+    reference finds, on a fresh index and on one that has evaluated some filters already."""
+    queries = [render(tree, data.draw) for tree in forest]
+    expected = {
+        query: sum(1 << i for i, paper in enumerate(corpus) if reference(tree, paper))
+        for query, tree in zip(queries, forest, strict=True)
+    }
+    assert PaperIndex(corpus).match_many(queries) == expected
+    index = PaperIndex(corpus)
+    for query in queries[:first]:
+        index.match(query)
+    assert index.match_many([*queries, *queries]) == expected
+    assert {query: index.match(query) for query in queries} == expected
+
+
+def test_many_filters_leave_the_invalid_ones_out_and_match_raises_their_error():
+    index = PaperIndex([PaperDoc("Diffusion models", "Graph learning", ("Yann LeCun",), ("cs.LG",))])
+    found = index.match_many(['"diffusion models"', "ti:(", "graph -diffusion", '"learning graph"'])
+    assert found == {'"diffusion models"': 1, "graph -diffusion": 0, '"learning graph"': 0}
+    with pytest.raises(QueryError, match="never closed"):
+        index.match("ti:(")
 
 
 @settings(max_examples=100, deadline=None)

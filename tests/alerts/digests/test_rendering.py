@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from contextlib import contextmanager
 
 import pytest
+from django.test.signals import template_rendered
 from django.utils import timezone
 
 from alerts.digests import composing
@@ -136,3 +138,114 @@ def test_shared_blocks_mark_each_subscribers_own_terms_exactly_as_the_templates_
     assert set(marked[3]) == {"diffusion", "attention"}
     # One block per paper and section shown, whoever reads it: only the marks differ.
     assert set(rendering_of(pidx).blocks) == shown
+
+
+@contextmanager
+def templates_rendered():
+    """The names of the templates rendered inside the block."""
+    names: list[str] = []
+
+    def record(sender, template, **kwargs):
+        names.append(template.name)
+
+    template_rendered.connect(record, weak=False, dispatch_uid="test_rendering")
+    try:
+        yield names
+    finally:
+        template_rendered.disconnect(dispatch_uid="test_rendering")
+
+
+def _args(pidx, filters, links, email="ada@example.org"):
+    """A digest of `pidx`'s run: its composition and the arguments that render it."""
+    composition = composing.compose(
+        pidx=pidx,
+        filters=[FilterSpec(n, q) for n, q in filters],
+        window_start=pidx.window_end - dt.timedelta(days=1),
+        excluded=0,
+        max_papers=20,
+        include_trending=False,
+    )
+    args = dict(
+        composition=composition,
+        email=email,
+        filter_names=[n for n, _ in filters],
+        period=pidx.window_end.date(),
+        weekly=False,
+        links=links,
+    )
+    return composition, args
+
+
+def test_papers_that_share_a_block_shape_are_filled_in_without_a_template_and_each_shows_its_own_text():
+    # Four papers whose blocks have the same shape (the same values empty or not, abstract
+    # cut or not, no upvotes), with text that needs escaping in every value a block shows.
+    for n, word in enumerate(["alpha", "beta", "gamma", "delta"]):
+        PaperFactory(
+            title=f'<b onclick="x">{word}</b> & <i>co</i>\u00a0{n}',
+            abstract=f"A {word} study <script>alert({n})</script> & more",
+            authors=[f"<em>{word.title()}</em> O'Hara\r", f"Ann & {n}"],
+            categories=[f"cs.<{word}>", "cs.LG\u00a0x"],
+            abs_url=f'https://example.org/abs?{word}=1&n={n}&q="{word}"',
+            pdf_url=f"https://example.org/pdf/{word}<{n}>",
+        )
+    pidx = composing.build_period_index(timezone.now())
+    # The first digest makes the shape (unless an earlier digest of this process did).
+    _composition, args = _args(pidx, [("Alpha", "alpha")], LINKS)
+    assert render_digest(pidx=pidx, **args).html == render_digest_direct(**args).html
+    composition, args = _args(pidx, [("Others", "beta OR gamma OR delta")], LINKS, "bo@example.org")
+    assert len(composition.items) == 3
+    with templates_rendered() as rendered:
+        fast = render_digest(pidx=pidx, **args)
+    # Three new blocks, filled in from that shape: no template rendered for them.
+    assert rendered == []
+    with templates_rendered() as rendered:
+        direct = render_digest_direct(**args)
+    assert "emails/_digest_paper.html" in rendered  # (what rendering them would have shown)
+    assert (fast.subject, fast.text, fast.html) == (direct.subject, direct.text, direct.html)
+    html = fast.html
+    for n, word in enumerate(["beta", "gamma", "delta"], start=1):
+        # Each block shows its own values, escaped: nothing of another paper leaks in.
+        assert html.count(f"{word}</mark>&lt;/b&gt; &amp; &lt;i&gt;co&lt;/i&gt; {n}</a>") == 1
+        assert html.count(f"&lt;em&gt;{word.title()}&lt;/em&gt; O'Hara\n, Ann &amp; {n}<") == 1
+        assert html.count(f'href="https://example.org/abs?{word}=1&amp;n={n}&amp;q=&quot;{word}&quot;"') == 1
+        assert html.count(f"&lt;script&gt;alert({n})&lt;/script&gt;") == 1
+        assert html.count(f"cs.&lt;{word}&gt;, cs.LG&nbsp;x") == 1
+        assert fast.text.count(f"<em>{word.title()}</em> O'Hara\r, Ann & {n}") == 1
+    assert "<script" not in html
+    assert "<em>" not in html
+    assert "alpha" not in html.lower()
+
+
+def test_two_readers_of_one_run_get_their_own_links_in_the_shared_blocks():
+    make_papers()
+    pidx = composing.build_period_index(timezone.now())
+    filters = [("Attention", "attention"), ("Diffusion", "diffusion")]
+    links = [
+        Links(
+            manage_url=f"https://alerts.example.org/manage/m{n}.sig{n}/",
+            unsubscribe_url=f"https://alerts.example.org/unsubscribe/u{n}.sig{n}/",
+            view_url=f"https://alerts.example.org/digest/v{n}.sig{n}/",
+            feedback_url=f"https://alerts.example.org/feedback/f{n}.sig{n}",
+        )
+        for n in (1, 2)
+    ]
+    digests = []
+    for n, link in enumerate(links, start=1):
+        composition, args = _args(pidx, filters, link, f"reader{n}@example.org")
+        digests.append((composition, render_digest(pidx=pidx, **args), render_digest_direct(**args)))
+    # The same papers, so the same blocks: only the links and the address differ.
+    assert [item.doc for item in digests[0][0].items] == [item.doc for item in digests[1][0].items]
+    for (composition, fast, direct), own, other in zip(digests, links, reversed(links), strict=True):
+        assert (fast.subject, fast.text, fast.html) == (direct.subject, direct.text, direct.html)
+        # Three feedback links under every paper (and the saved papers' link), all this digest's.
+        assert fast.html.count(f'href="{own.feedback_url}/') == 3 * len(composition.items) + 1
+        assert fast.text.count(f"{own.feedback_url}/") == 3 * len(composition.items)
+        for paper in (item.paper for item in composition.items):
+            for action in ("more", "less", "save"):
+                assert f'href="{own.feedback_url}/{paper.id}/{action}/"' in fast.html
+        for url in (own.manage_url, own.unsubscribe_url, own.view_url):
+            assert f'href="{url}"' in fast.html
+            assert url in fast.text
+        for url in (other.manage_url, other.unsubscribe_url, other.view_url, other.feedback_url):
+            assert url not in fast.html
+            assert url not in fast.text

@@ -1,0 +1,104 @@
+"""A worker's memory through a long run stays bounded by its settings: the matcher's caches
+and the filters' hits by MATCHER_CACHE_BYTES (measured as real allocations, not as the
+caches' own estimates), its compiled filters by MATCHER_FILTER_STORE_LIMIT."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gc
+import tracemalloc
+
+from alerts.digests import composing
+from alerts.digests.composing import PaperRow, PeriodIndex
+from alerts.search.matcher import PaperIndex
+from alerts.search.query import QueryError
+from bench import workload
+
+WINDOW_END = dt.datetime(2026, 3, 3, 12, tzinfo=dt.UTC)
+
+
+def period_of(papers: list[workload.Paper]) -> PeriodIndex:
+    rows = [
+        PaperRow(
+            id=n + 1,
+            arxiv_id=p.arxiv_id,
+            external_key=None,
+            title=p.title,
+            abstract=p.abstract,
+            authors=p.authors,
+            categories=p.categories,
+            primary_category=p.categories[0],
+            abs_url=f"https://arxiv.org/abs/{p.arxiv_id}",
+            pdf_url=f"https://arxiv.org/pdf/{p.arxiv_id}",
+            upvotes=None,
+            first_seen_at=WINDOW_END - dt.timedelta(minutes=n + 1),
+            published=None,
+        )
+        for n, p in enumerate(papers)
+    ]
+    rows.reverse()  # ordered by first_seen_at, as build_period_index reads them
+    return PeriodIndex(WINDOW_END, rows)
+
+
+def test_a_runs_matcher_caches_and_hits_really_hold_at_most_matcher_cache_bytes(settings):
+    settings.MATCHER_CACHE_BYTES = 1024 * 1024
+    papers = workload.papers(400)
+    subscribers = workload.subscribers(3000, workload.vocabulary(papers))
+    queries = list(dict.fromkeys(q for _, filters in subscribers for q in filters))
+    pidx = period_of(papers)
+    index = pidx.index
+    # Compiled filters are bounded by their own setting (below); the tables an index builds
+    # on first use (phrase positions, prefix and author tables) by the day's papers.
+    for q in queries:
+        with contextlib.suppress(QueryError):
+            index.hits(q)
+    fields = (index._title, index._abstract)
+    caches = [
+        *(index._bits, index._compiled, index._compiled_by_key, index._leaf_scores, index._terms),
+        *(cache for field in fields for cache in (field._phrases, field._prefixes)),
+    ]
+    for cache in caches:
+        cache.clear()
+    unbounded = PaperIndex(index.docs, filters=index.filters)
+    expected = {}
+    for q in queries[::400]:
+        with contextlib.suppress(QueryError):
+            expected[q] = unbounded.hits(q)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        worst = 0
+        for n, q in enumerate(queries):
+            try:
+                bits = index.match(q)
+            except QueryError:
+                continue
+            hits = pidx.hits(q, bits)
+            if q in expected:  # bounded caches, the same answers
+                assert sorted(hits, key=lambda h: (-h.score, h.doc)) == expected[q]
+            if n % 400 == 0:
+                gc.collect()
+                worst = max(worst, tracemalloc.get_traced_memory()[0] - base)
+        gc.collect()
+        worst = max(worst, tracemalloc.get_traced_memory()[0] - base)
+    finally:
+        tracemalloc.stop()
+    assert len(queries) > 4000
+    assert 0 < worst <= settings.MATCHER_CACHE_BYTES, f"{worst:,} bytes"
+    filled = sum(cache.used for cache in caches) + pidx._hits.used
+    assert filled > settings.MATCHER_CACHE_BYTES // 2  # the caches were full: evicting
+
+
+def test_a_workers_compiled_filters_are_bounded_by_their_setting(settings, tmp_path):
+    settings.MATCHER_FILTER_STORE = str(tmp_path / "compiled-filters")
+    settings.MATCHER_FILTER_STORE_LIMIT = 100
+    try:
+        store = composing.filter_store()
+        for n in range(250):
+            store.compile(f"topic{n} AND models")
+            assert len(store) <= 100
+        assert store.generation == 2  # started again from empty, twice
+    finally:
+        composing._store.pop(settings.MATCHER_FILTER_STORE, None)
