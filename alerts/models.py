@@ -84,8 +84,15 @@ class Digest(models.Model):
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Outcome unknown"
 
+    # No index of its own: the unique (subscriber, period) index serves every lookup by
+    # subscriber, and each index is one more entry written whenever a digest row changes.
     subscriber = models.ForeignKey(
-        "subscribers.Subscriber", on_delete=models.SET_NULL, null=True, blank=True, related_name="digests"
+        "subscribers.Subscriber",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="digests",
+        db_index=False,
     )
     # The first local day of the period: the day itself (daily) or the week's first day.
     period = models.DateField()
@@ -101,7 +108,8 @@ class Digest(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # Which claim holds a sending digest, and since when: a claim older than the lease
     # belongs to a worker that died, and the recovery sweep takes it over.
-    claim_id = models.UUIDField(null=True, blank=True, db_index=True)
+    # Not indexed: a worker reads its claim back by the chunk's ids (alerts.digests.sending).
+    claim_id = models.UUIDField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
@@ -162,8 +170,11 @@ class DigestItem(models.Model):
         # No filter matched it; the subscriber's personal model proposed it.
         SIMILAR = "similar", "You may also like"
 
-    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items")
-    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+")
+    # No single-column indexes: the unique (digest, paper) index serves lookups by digest and
+    # the (paper, digest) index those by paper; a chunk writes a few thousand item rows, and
+    # each index is one more entry per row.
+    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items", db_index=False)
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+", db_index=False)
     section = models.CharField(max_length=8, choices=Section.choices, default=Section.MATCHED)
     rank = models.PositiveSmallIntegerField()
     score = models.FloatField(default=0.0)

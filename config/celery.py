@@ -5,6 +5,8 @@ import sys
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
 
 
 def _started_as_celery() -> bool:
@@ -28,3 +30,15 @@ app = Celery("paper_alerts")
 # Every Celery setting lives in Django settings under the CELERY_ prefix.
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _recycle_database_connections(task=None, **kwargs) -> None:
+    """Around each task, as Django around each request: keep the database session unless
+    it is older than CONN_MAX_AGE, fails its health check or saw an error. Celery's own
+    fixup would close it every time (settings: CELERY_DB_REUSE_MAX). An eager task runs
+    inside its caller's transaction: its connection is the caller's, and left alone."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    close_old_connections()

@@ -207,6 +207,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3 * 3600),
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes the database connection before and after every task unless
+# this is set, whatever CONN_MAX_AGE says: each chunk of digests then paid for a new
+# PostgreSQL session (a server process and its catalog caches built anew). Set, the fixup
+# closes it only every this many tasks, and config/celery.py checks it around each task
+# as Django does around a request (CONN_MAX_AGE, health check, after an error).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 

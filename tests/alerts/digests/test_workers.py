@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from alerts.core.batches import chunked
@@ -16,7 +17,7 @@ from alerts.digests.dispatch import digests_dispatch, pending_of_run
 from alerts.models import Digest, Paper
 from alerts.search.matcher import PaperDoc, PaperIndex, iter_bits
 from alerts.tasks import dispatch_due_digests, recover_digests, send_digest_chunk
-from tests.conftest import broker_busy, redeliver_abandoned
+from tests.conftest import broker_busy, redeliver_abandoned, require
 from tests.fakeesp import Step
 from tests.outbox import outbox_messages
 from tests.servers import wait_until
@@ -115,6 +116,38 @@ def test_two_workers_and_every_chunk_delivered_twice_still_send_each_digest_once
     assert len(esp.accepted) == 40
     assert set(esp.by_digest().values()) == {1}
     assert Digest.objects.count() == 40
+
+
+def worker_sessions() -> set[tuple[int, dt.datetime]]:
+    """(process id, start) of every other PostgreSQL session on this test's database."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, backend_start FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        return set(cursor.fetchall())
+
+
+def test_a_worker_keeps_its_database_session_from_chunk_to_chunk(celery_workers, esp, drained, uses_postgres):
+    # A new PostgreSQL session per chunk (a server process, its catalog caches built anew)
+    # is work the database would repeat for every chunk of every run.
+    require(uses_postgres, "PostgreSQL sessions are what is counted")
+    make_papers()
+    for n in range(3):
+        subscribe(f"reader{n}@example.org", ("Diffusion", "diffusion"))
+    others = worker_sessions()  # left by earlier tests, if any
+    celery_workers("keeper", **esp.settings())
+    result = digests_dispatch(due_only=False)
+    first, *rest = [i for chunk in pending_of_run(result.window_end) for i in chunk]
+    send_digest_chunk.delay([first])
+    drained(esp, rows_final=False)  # the others wait for their own chunks
+    workers = worker_sessions() - others
+    assert len(workers) == 1, "the worker's session ended with its task"
+    for digest_id in rest:
+        send_digest_chunk.delay([digest_id])
+        drained(esp, rows_final=False)
+    assert worker_sessions() - others == workers
+    assert sent_count() == 3
 
 
 def test_a_worker_killed_mid_chunk_and_restarted_sends_every_digest_exactly_once(

@@ -1,0 +1,53 @@
+"""The tables' PostgreSQL layout where it is chosen for the send path's cost."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from tests.conftest import require
+
+pytestmark = pytest.mark.django_db
+
+
+def indexed_columns(table: str) -> set[tuple[str, ...]]:
+    """The column lists of `table`'s indexes."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT array_agg(a.attname ORDER BY k.n) FROM pg_index i"
+            " CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)"
+            " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+            " WHERE i.indrelid = %s::regclass GROUP BY i.indexrelid",
+            [table],
+        )
+        return {tuple(columns) for (columns,) in cursor.fetchall()}
+
+
+def test_digest_rows_and_their_items_carry_no_index_another_one_covers(uses_postgres):
+    # Every index is one more entry written for each item row and for each change of a
+    # digest row (claim, store, finalise): a chunk writes thousands of them.
+    require(uses_postgres, "the indexes are PostgreSQL's")
+    assert indexed_columns("alerts_digestitem") == {
+        ("id",),
+        ("digest_id", "paper_id"),  # also serves lookups by digest
+        ("paper_id", "digest_id"),  # also serves lookups by paper
+    }
+    digest = indexed_columns("alerts_digest")
+    assert ("subscriber_id", "period") in digest  # also serves lookups by subscriber
+    assert ("subscriber_id",) not in digest
+    assert ("claim_id",) not in digest  # a claim is read back by the chunk's ids
+
+
+def test_the_extra_matches_are_compressed_with_lz4_when_the_server_has_it(uses_postgres):
+    require(uses_postgres, "the compression is PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        )
+        (has_lz4,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT attcompression FROM pg_attribute"
+            " WHERE attrelid = 'alerts_digest'::regclass AND attname = 'more_matches'"
+        )
+        (method,) = cursor.fetchone()
+    assert method == ("l" if has_lz4 else "")
