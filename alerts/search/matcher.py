@@ -690,14 +690,8 @@ class PaperIndex:
                 bits = everything ^ values[row[1]]  # type: ignore[operator]
             elif node in found:
                 continue  # a phrase of `_pairs`
-            elif sign == "t":
-                bits = self._text(row)
-            elif sign == "p":
-                bits = self._prefix(row)
-            elif sign == "a":
-                bits = self._author(row)
             else:
-                bits = self._category(row)
+                bits = self._leaf(row)
             values[node] = found[node] = bits
 
     def _pairs(self, nodes: list[int]) -> dict[int, int]:
@@ -771,15 +765,20 @@ class PaperIndex:
                 bits |= self._eval(child)
         elif sign == "-":
             bits = self._all ^ self._eval(row[1])
-        elif sign == "t":
-            bits = self._text(row)
-        elif sign == "p":
-            bits = self._prefix(row)
-        elif sign == "a":
-            bits = self._author(row)
         else:
-            bits = self._category(row)
+            bits = self._leaf(row)
         return self._bits.put(node, bits)
+
+    def _leaf(self, row: tuple) -> int:
+        """The bitset of a leaf row: text, prefix, author or category."""
+        sign = row[0]
+        if sign == "t":
+            return self._text(row)
+        if sign == "p":
+            return self._prefix(row)
+        if sign == "a":
+            return self._author(row)
+        return self._category(row)
 
     def _text(self, row: tuple) -> int:
         _, field, words = row

@@ -39,11 +39,10 @@ HTML_LIMIT = 90 * KB  # Gmail clips past about 102 KB of HTML; the text part doe
 MESSAGE_LIMIT = 128 * KB
 
 
-@pytest.fixture
-def largest_day(settings):
-    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+def largest_day_papers() -> list:
+    """The papers of the fixture's day, stored as announced today."""
     data = json.loads(FIXTURE.read_text())["papers"]
-    for n, item in enumerate(data):
+    return [
         PaperFactory(
             arxiv_id=item["arxiv_id"],
             title=item["title"],
@@ -56,6 +55,14 @@ def largest_day(settings):
             announced_on=NOW.date(),
             first_seen_at=NOW - dt.timedelta(hours=3, seconds=n),
         )
+        for n, item in enumerate(data)
+    ]
+
+
+@pytest.fixture
+def largest_day(settings):
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    largest_day_papers()
     reader = subscribe(
         "a.reader.with.a.rather.long.address@department.example-university.org",
         ("Language models and their evaluation", "language model*"),
@@ -107,23 +114,7 @@ def largest_day_with_a_model(settings):
     matches (copies of long papers under a category no filter names, the originals liked):
     fifty matches, five trending and five "you may also like"."""
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    data = json.loads(FIXTURE.read_text())["papers"]
-    papers = []
-    for n, item in enumerate(data):
-        papers.append(
-            PaperFactory(
-                arxiv_id=item["arxiv_id"],
-                title=item["title"],
-                authors=item["authors"],
-                abstract=item["abstract"],
-                categories=item["categories"],
-                primary_category=item["categories"][0],
-                upvotes=3 * n + 1,
-                published=NOW - dt.timedelta(days=1),
-                announced_on=NOW.date(),
-                first_seen_at=NOW - dt.timedelta(hours=3, seconds=n),
-            )
-        )
+    papers = largest_day_papers()
     # The longest papers the words of the reader's filters do not match.
     words = PaperIndex([PaperDoc(p.title, p.abstract, p.authors, ()) for p in papers])
     taken = words.match("language model* OR agent* OR tool*")
