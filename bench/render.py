@@ -140,8 +140,7 @@ def empty_caches(pidx) -> None:
 
     state = rendering.rendering_of(pidx)
     state.blocks.clear()
-    state.highlights.clear()
-    state.highlight_terms.clear()
+    state.clear_highlights()
     rendering._compiled.cache_clear()
     rendering._wrappers.cache_clear()
     rendering._block_shape.cache_clear()

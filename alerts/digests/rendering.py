@@ -33,7 +33,6 @@ from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from alerts.core.caches import BoundedDict
 from alerts.core.display import hf_url, safe_url, shorten
 from alerts.digests.composing import ComposedItem, Composition, PaperRow, PeriodIndex
 from alerts.models import DigestItem
@@ -309,10 +308,11 @@ def paper_context(paper: PaperRow, terms: Sequence[str], *, label: str) -> dict:
 # The parts of a paper's HTML block that change from digest to digest besides the matched
 # filters' names: the title and the abstract, with the subscriber's matched terms marked.
 HIGHLIGHTED = ("title_html", "abstract_html")
-# Highlighted titles and abstracts kept per run (each a few hundred bytes; a subscriber's
-# terms name one of them, twice as many entries): a cache is emptied when it grows past
-# this, so that memory stays bounded however many term combinations subscribers have.
-HIGHLIGHT_CACHE_LIMIT = 50_000
+# What a highlighting costs in a run's caches besides its HTML's characters: the string's
+# header, its key (a tuple of the paper's position, its label and two tuples of terms) and
+# the dict's slot; and an entry of the terms' index (key tuple and slot; its HTML is shared).
+HIGHLIGHT_ENTRY_BYTES = 260
+HIGHLIGHT_TERMS_ENTRY_BYTES = 150
 
 
 def highlighted_html(text: str, spans: list[tuple[int, int]], mark: str) -> str:
@@ -473,23 +473,53 @@ class Block:
                 spans = words[name].spans(marked) if marked else []
                 parts.append(highlighted_html(text, spans, self.marks[name]))
                 parts.append(literal)
-            found = state.highlights.put(variant, "".join(parts))
-        return state.highlight_terms.put((doc, label, terms), found)
+            found = state.keep_variant(variant, "".join(parts))
+        return state.keep_terms((doc, label, terms), found)
 
 
 @dataclass(eq=False)
 class PeriodRendering:
     """What rendering keeps for one run: each paper's block (per section), and its
     highlighted variants, shared by every digest of the run. One per `PeriodIndex`
-    (`rendering_of`), dropped with it."""
+    (`rendering_of`), dropped with it.
+
+    The highlighted variants hold at most `budget` bytes (settings.RENDER_CACHE_BYTES, as
+    `HIGHLIGHT_ENTRY_BYTES` and the HTML's length estimate them): a run of a million
+    subscribers meets millions of term combinations. Full, both dicts are emptied together
+    (the terms' index points at the variants' strings: emptying one alone would keep them).
+    """
 
     blocks: dict[tuple[int, str], Block] = field(default_factory=dict)  # (paper position, label)
     # (paper position, label, terms marked in the title, in the abstract) -> the block's
     # HTML up to the matched filters' names.
-    highlights: BoundedDict = field(default_factory=lambda: BoundedDict(HIGHLIGHT_CACHE_LIMIT))
+    highlights: dict[tuple, str] = field(default_factory=dict)
     # (paper position, label, a digest item's terms) -> the same HTML: what most digests
     # look up.
-    highlight_terms: BoundedDict = field(default_factory=lambda: BoundedDict(2 * HIGHLIGHT_CACHE_LIMIT))
+    highlight_terms: dict[tuple, str] = field(default_factory=dict)
+    budget: int = field(default_factory=lambda: settings.RENDER_CACHE_BYTES)
+    used: int = 0
+
+    def keep_variant(self, key: tuple, html: str) -> str:
+        # Python keeps an ASCII string in a byte a character; others in two or more.
+        self._spend(len(html) * (1 if html.isascii() else 2) + HIGHLIGHT_ENTRY_BYTES)
+        self.highlights[key] = html
+        return html
+
+    def keep_terms(self, key: tuple, html: str) -> str:
+        self._spend(HIGHLIGHT_TERMS_ENTRY_BYTES)
+        self.highlight_terms[key] = html
+        return html
+
+    def _spend(self, size: int) -> None:
+        self.used += size
+        if self.used > self.budget:
+            self.clear_highlights()
+            self.used = size
+
+    def clear_highlights(self) -> None:
+        self.highlights.clear()
+        self.highlight_terms.clear()
+        self.used = 0
 
 
 _renderings: weakref.WeakKeyDictionary[PeriodIndex, PeriodRendering] = weakref.WeakKeyDictionary()

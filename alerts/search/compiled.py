@@ -16,13 +16,18 @@ An invalid filter keeps its error (message, column).
 What is cached and how it is invalidated:
 
 - the table and text -> id (or error) depend only on the query text, the parser and the
-  normaliser: a file written by `save` carries `VERSION` (this table's format,
-  `query.LANGUAGE_VERSION` and `textnorm.NORMALISER_VERSION`) and the Python version (the
-  file is `marshal` data: fast to read, written and read only by this service); `load`
-  ignores a file of any other version, so bumping either version recompiles every filter;
+  normaliser: each record of the file carries `VERSION` (this table's format,
+  `query.LANGUAGE_VERSION` and `textnorm.NORMALISER_VERSION`) and the Python version (a
+  record is `marshal` data: fast to read, written and read only by this service); records
+  of any other version are ignored, so bumping either version recompiles every filter;
 - the store is bounded: past `limit` texts it starts again from empty (its `generation`
   changes, which tells an index to forget what it evaluated by id);
-- `save` merges what another process saved meanwhile (workers share one file), under a lock.
+- the file is a log shared by the workers, under a lock: `save` appends one record with
+  the filters this process compiled since its last save (their rows only), after reading
+  the records others appended since (`load` reads them all, and rewrites the file as one
+  record when it holds several). A save never reads the whole file back: at a million
+  subscribers the file holds about 320,000 filters, and holding them twice in a worker
+  while merging cost it over 100 MB at every save.
 
 Pure module: no Django imports.
 """
@@ -34,6 +39,7 @@ import fcntl
 import marshal
 import os
 import re
+import struct
 import sys
 import tempfile
 import threading
@@ -59,7 +65,7 @@ from alerts.search.query import (
 
 __all__ = ["VERSION", "FilterStore"]
 
-FORMAT = 1  # bump when the rows' layout changes
+FORMAT = 2  # bump when the rows' layout changes
 VERSION = (FORMAT, query.LANGUAGE_VERSION, textnorm.NORMALISER_VERSION)
 _PYTHON = tuple(sys.version_info[:2])
 # Distinct filter texts kept: a million subscribers write about 320,000 (bench/results/match.md).
@@ -68,6 +74,9 @@ DEFAULT_LIMIT = 2_000_000
 Row = tuple
 # Parsed chunks kept in memory while compiling (a day's filters share their words).
 CHUNK_LIMIT = 200_000
+# A record of the file: this tag and the length of its marshal data, then the data.
+_RECORD = struct.Struct("<4sQ")
+_TAG = b"PAFS"
 
 # The fast path of `compile` reads a filter as chunks: a parenthesis, a phrase (possibly
 # with a field or a "-" before it), a word, or a stray quote (which sends the filter to the
@@ -80,7 +89,19 @@ _CHUNK_OPERATORS = {"AND": _AND, "ANDNOT": _ANDNOT, "OR": _OR, "NOT": _NOT, "(":
 class FilterStore:
     """Query text -> id of its canonical compiled tree, or its error; the rows of the trees."""
 
-    __slots__ = ("_chunks", "_ids", "_key_ids", "_lock", "dirty", "generation", "limit", "rows", "texts")
+    __slots__ = (
+        "_chunks",
+        "_file",
+        "_ids",
+        "_key_ids",
+        "_lock",
+        "_unsaved",
+        "dirty",
+        "generation",
+        "limit",
+        "rows",
+        "texts",
+    )
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = limit
@@ -92,6 +113,10 @@ class FilterStore:
         self._lock = threading.Lock()  # compiling appends rows: one thread at a time
         self._chunks: BoundedDict[str, tuple[Node, int] | None] = BoundedDict(CHUNK_LIMIT)
         self._key_ids: BoundedDict[str, int] = BoundedDict(CHUNK_LIMIT)  # canonical key -> id
+        self._unsaved: list[str] = []  # texts compiled here since the last save
+        # The file's identity (device, inode) and where its records end, as this store last
+        # read it: a save reads only what was appended after.
+        self._file: tuple[tuple[int, int], int] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -108,6 +133,7 @@ class FilterStore:
                 except QueryError as exc:
                     found = (exc.message, exc.column)
                 self.texts[text] = found
+                self._unsaved.append(text)
                 self.dirty = True
         if type(found) is int:
             return found
@@ -181,6 +207,7 @@ class FilterStore:
 
     def clear(self) -> None:
         self.rows, self.texts, self._ids = [], {}, {}
+        self._unsaved = []
         self._key_ids.clear()
         self.generation += 1
         self.dirty = True
@@ -257,36 +284,116 @@ class FilterStore:
 
     @classmethod
     def load(cls, path: Path, limit: int = DEFAULT_LIMIT) -> FilterStore:
-        """The store saved at `path`; an empty one when there is none, or it is of another
-        version, or it cannot be read (a cache: it is rebuilt, never trusted blindly)."""
+        """The store saved at `path`; an empty one when there is none, or no record of this
+        version, or it cannot be read (a cache: it is rebuilt, never trusted blindly). A file
+        of several records is rewritten as one."""
         store = cls(limit)
-        with collector_paused():  # a table of small tuples, no cycle
-            saved = _read(Path(path))
-        if saved is not None:
-            store.rows, store.texts = saved
-            store._ids = None
+        path = Path(path)
+        try:
+            with _locked(path), open(path, "rb") as handle, collector_paused():  # small tuples, no cycle
+                end, records, read = store._read_from(handle, 0)
+                if records != 1 or read != 1 or end < os.fstat(handle.fileno()).st_size:
+                    store._rewrite(path)
+                else:
+                    store._file = (_identity(handle), end)
+        except OSError:
+            pass
+        store.dirty = False
         return store
 
     def save(self, path: Path) -> None:
-        """Write the store to `path` (atomically), merged with what another process saved
-        there since: texts it has and this store lacks are copied over."""
+        """Append to `path` the filters compiled here since the last save, after merging
+        what other processes appended since this store last read it."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with _locked(path), self._lock:
-            saved = _read(path)
-            if saved is not None:
-                self._merge(*saved)
-            data = marshal.dumps((VERSION, _PYTHON, self.rows, self.texts))
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    out.write(data)
-                os.replace(temporary, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
-                raise
+            if not path.exists():  # (under the lock: nothing removes it meanwhile)
+                self._rewrite(path)
+                return
+            with open(path, "r+b") as handle:
+                known = self._file
+                if known is not None and known[0] == _identity(handle):
+                    start = known[1]
+                else:  # another process rewrote it (or this store never read it): its first
+                    start = _skip_first(handle)  # record is left there, read by the next load
+                end = self._read_from(handle, start)[0]
+                handle.seek(end)
+                handle.truncate()  # a record cut short by a crash
+                if self._unsaved:
+                    handle.write(_record(self._export(self._unsaved)))
+                    handle.flush()
+                self._file = (_identity(handle), handle.tell())
+        self._unsaved = []
         self.dirty = False
+
+    def _read_from(self, handle, start: int) -> tuple[int, int, int]:
+        """Merge the records of `handle` from `start`, one at a time (the first into an empty
+        store as it is); returns where the last whole record ends, how many records there
+        were, and how many of them were read (of this version)."""
+        handle.seek(start)
+        end, records, read = start, 0, 0
+        while True:
+            head = handle.read(_RECORD.size)
+            if len(head) < _RECORD.size:
+                break
+            tag, size = _RECORD.unpack(head)
+            data = handle.read(size) if tag == _TAG else b""
+            if len(data) < size or tag != _TAG:
+                break
+            end, records = handle.tell(), records + 1
+            saved = _decode(data)
+            if saved is None:
+                continue
+            read += 1
+            if not self.rows and not self.texts:
+                self.rows, self.texts = saved
+                self._ids = None
+                if len(self.texts) > self.limit:
+                    self.clear()
+            else:
+                self._merge(*saved)
+        return end, records, read
+
+    def _rewrite(self, path: Path) -> None:
+        """Write the whole store to `path` as one record (atomically)."""
+        data = _record((self.rows, self.texts))
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+                out.flush()
+                self._file = (_identity(out), out.tell())
+            os.replace(temporary, path)
+        except BaseException:
+            self._file = None
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        self._unsaved = []
+        self.dirty = False
+
+    def _export(self, texts: list[str]) -> tuple[list[Row], dict[str, int | tuple[str, int]]]:
+        """`texts` and the rows they reach, as a table of their own (`_merge` reads it)."""
+        rows: list[Row] = []
+        mapped: dict[int, int] = {}
+        own = self.rows
+
+        def copy(node_id: int) -> int:
+            found = mapped.get(node_id)
+            if found is None:
+                row = own[node_id]
+                if row[0] in ("&", "|", "-"):
+                    row = (row[0], *(copy(child) for child in row[1:]))
+                found = mapped[node_id] = len(rows)
+                rows.append(row)
+            return found
+
+        exported: dict[str, int | tuple[str, int]] = {}
+        for text in texts:
+            found = self.texts.get(text)
+            if found is not None:
+                exported[text] = copy(found) if type(found) is int else found
+        return rows, exported
 
     def _merge(self, rows: list[Row], texts: dict[str, int | tuple[str, int]]) -> None:
         mapped: dict[int, int] = {}
@@ -323,11 +430,12 @@ def words_key(words: tuple[tuple[tuple[str, ...], str], ...]) -> str:
     return " ".join(f"{'-'.join(parts)}={joined}" if joined else parts[0] for parts, joined in words)
 
 
-def _read(path: Path) -> tuple[list[Row], dict] | None:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
+def _record(table: tuple[list[Row], dict]) -> bytes:
+    data = marshal.dumps((VERSION, _PYTHON, *table))
+    return _RECORD.pack(_TAG, len(data)) + data
+
+
+def _decode(data: bytes) -> tuple[list[Row], dict] | None:
     try:
         # Written by `save` only, in the service's own data directory (never user input).
         version, python, rows, texts = marshal.loads(data)  # noqa: S302
@@ -336,6 +444,22 @@ def _read(path: Path) -> tuple[list[Row], dict] | None:
     if tuple(version) != VERSION or tuple(python) != _PYTHON:
         return None
     return rows, texts
+
+
+def _skip_first(handle) -> int:
+    """Where the file's first record ends (0 if it has none)."""
+    handle.seek(0)
+    head = handle.read(_RECORD.size)
+    if len(head) < _RECORD.size:
+        return 0
+    tag, size = _RECORD.unpack(head)
+    end = _RECORD.size + size
+    return end if tag == _TAG and end <= os.fstat(handle.fileno()).st_size else 0
+
+
+def _identity(handle) -> tuple[int, int]:
+    stat = os.fstat(handle.fileno())
+    return stat.st_dev, stat.st_ino
 
 
 @contextlib.contextmanager

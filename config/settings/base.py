@@ -358,6 +358,11 @@ MATCHER_FILTER_STORE_SAVE_SECONDS = env.int("MATCHER_FILTER_STORE_SAVE_SECONDS",
 # the hits composing keeps per filter). Measured real memory stays under it (the sizes are
 # over-estimated); a worker sending to a million subscribers stays under 500 MB with it.
 MATCHER_CACHE_BYTES = env.int("MATCHER_CACHE_BYTES", default=128 * 1024 * 1024)
+# What a run's highlighted paper blocks (a paper's title and abstract with a subscriber's
+# matched terms marked, shared by the digests that mark the same words) may hold in each
+# worker process, in bytes (alerts/digests/rendering.py): past it they are made again. A
+# day's digests to 10,000 subscribers make about 46 MB of them (bench/render.py).
+RENDER_CACHE_BYTES = env.int("RENDER_CACHE_BYTES", default=64 * 1024 * 1024)
 # Distinct filter texts a worker keeps compiled (about 220 bytes each); past this many its
 # store starts again from empty. A million subscribers write about 320,000.
 MATCHER_FILTER_STORE_LIMIT = env.int("MATCHER_FILTER_STORE_LIMIT", default=500_000)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import marshal
+import struct
 import sys
+import tracemalloc
 
 import pytest
 
@@ -68,7 +70,8 @@ def test_a_store_of_another_normaliser_version_or_a_damaged_one_is_not_read(tmp_
     assert len(FilterStore.load(path)) == 1
 
     older = (compiled.FORMAT, compiled.query.LANGUAGE_VERSION, textnorm.NORMALISER_VERSION - 1)
-    path.write_bytes(marshal.dumps((older, tuple(sys.version_info[:2]), store.rows, store.texts)))
+    data = marshal.dumps((older, tuple(sys.version_info[:2]), store.rows, store.texts))
+    path.write_bytes(struct.pack("<4sQ", b"PAFS", len(data)) + data)
     assert len(FilterStore.load(path)) == 0  # normalised with other rules: compiled again
 
     path.write_bytes(b"not a store")
@@ -104,3 +107,73 @@ def test_a_full_store_starts_again_and_its_indexes_still_answer_right():
         assert index.hits(query) == fresh.hits(query)
     assert len(store) <= 2
     assert store.generation > 0
+
+
+def records_in(path) -> int:
+    data, at, count = path.read_bytes(), 0, 0
+    while at < len(data):
+        tag, size = struct.unpack_from("<4sQ", data, at)
+        assert tag == b"PAFS"
+        at, count = at + 12 + size, count + 1
+    assert at == len(data)
+    return count
+
+
+def test_a_save_appends_what_is_new_and_reads_only_what_others_appended(tmp_path):
+    path = tmp_path / "compiled-filters"
+    first = FilterStore()
+    for n in range(20_000):
+        first.compile(f"topic{n} AND (models OR agents)")
+    first.save(path)  # the whole store, one record
+    second = FilterStore.load(path)
+    second.compile("graph* OR robot")
+    second.save(path)
+    size = path.stat().st_size
+
+    first.compile("diffusion models")
+    tracemalloc.start()
+    try:
+        first.save(path)
+        extra = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Reading the 20,000 filters back would cost megabytes; the others' record and its
+    # own new filter cost a few kilobytes.
+    assert extra < 50_000, f"{extra:,} bytes"
+    assert path.stat().st_size - size < 1_000
+    assert "graph* OR robot" in first.texts  # what the other process appended, merged
+    assert records_in(path) == 3
+
+    merged = FilterStore.load(path)
+    assert len(merged) == 20_002
+    assert records_in(path) == 1  # a load rewrites a file of several records as one
+    index, fresh = PaperIndex(DOCS, filters=merged), PaperIndex(DOCS)
+    for text in ("diffusion models", "graph* OR robot", "topic7 AND (models OR agents)"):
+        assert index.match(text) == fresh.match(text)
+
+
+def test_a_record_cut_short_by_a_crash_is_dropped_and_the_rest_kept(tmp_path):
+    path = tmp_path / "compiled-filters"
+    first = FilterStore()
+    first.compile("diffusion models")
+    first.save(path)
+    with open(path, "ab") as out:  # a process died while appending
+        out.write(struct.pack("<4sQ", b"PAFS", 1000) + b"\x00" * 10)
+    first.compile("robot")
+    first.save(path)
+    assert records_in(path) == 2
+    assert set(FilterStore.load(path).texts) == {"diffusion models", "robot"}
+
+
+def test_a_save_after_another_process_rewrote_the_file_keeps_both(tmp_path):
+    path = tmp_path / "compiled-filters"
+    first = FilterStore()
+    first.compile("diffusion models")
+    first.save(path)
+    second = FilterStore.load(path)
+    second.compile("robot")
+    second.save(path)
+    FilterStore.load(path)  # a third process starts: the file is rewritten as one record
+    first.compile("graph*")
+    first.save(path)
+    assert set(FilterStore.load(path).texts) == {"diffusion models", "robot", "graph*"}

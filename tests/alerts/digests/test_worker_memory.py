@@ -1,19 +1,24 @@
 """A worker's memory through a long run stays bounded by its settings: the matcher's caches
 and the filters' hits by MATCHER_CACHE_BYTES (measured as real allocations, not as the
-caches' own estimates), its compiled filters by MATCHER_FILTER_STORE_LIMIT."""
+caches' own estimates), its compiled filters by MATCHER_FILTER_STORE_LIMIT, its highlighted
+paper blocks by RENDER_CACHE_BYTES."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import gc
+import sys
 import tracemalloc
 
-from alerts.digests import composing
-from alerts.digests.composing import PaperRow, PeriodIndex
+from alerts.digests import composing, rendering
+from alerts.digests.composing import FilterSpec, PaperRow, PeriodIndex, compose
+from alerts.digests.messages import digest_links
+from alerts.models import Digest
 from alerts.search.matcher import PaperIndex
 from alerts.search.query import QueryError
 from bench import workload
+from subscribers.models import Subscriber
 
 WINDOW_END = dt.datetime(2026, 3, 3, 12, tzinfo=dt.UTC)
 
@@ -102,3 +107,55 @@ def test_a_workers_compiled_filters_are_bounded_by_their_setting(settings, tmp_p
         assert store.generation == 2  # started again from empty, twice
     finally:
         composing._store.pop(settings.MATCHER_FILTER_STORE, None)
+
+
+def test_a_runs_highlighted_blocks_really_hold_at_most_render_cache_bytes(settings):
+    settings.RENDER_CACHE_BYTES = 1024 * 1024
+    papers = workload.papers(300)
+    pidx = period_of(papers)
+    start = WINDOW_END - dt.timedelta(days=2)
+    digests = []
+    for n, filters in workload.subscribers(2500, workload.vocabulary(papers)):
+        specs = [FilterSpec(f"topic {k}", q) for k, q in enumerate(filters)]
+        composition = compose(
+            pidx=pidx, filters=specs, window_start=start, excluded=0, max_papers=20, include_trending=False
+        )
+        subscriber = Subscriber(pk=n + 1, email=f"reader{n}@example.org", token_secret=f"{n:032x}")
+        digest = Digest(pk=n + 1, subscriber=subscriber, period=WINDOW_END.date())
+        digests.append((composition, [s.name for s in specs], subscriber, digest))
+
+    def render(composition, names, subscriber, digest) -> str:
+        return rendering.render_digest(
+            pidx=pidx,
+            composition=composition,
+            email=subscriber.email,
+            filter_names=names,
+            period=digest.period,
+            weekly=False,
+            links=digest_links(digest, subscriber),
+        ).html
+
+    state = rendering.rendering_of(pidx)
+    state.budget = 1 << 40  # unbounded: the answers the bounded run must give
+    expected = [render(*d) for d in digests][::50]
+    assert state.used > 4 * settings.RENDER_CACHE_BYTES  # the run makes several budgets' worth
+    state.clear_highlights()
+    state.budget = settings.RENDER_CACHE_BYTES
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        worst, html = 0, []
+        for n, d in enumerate(digests):
+            if n % 50 == 0:
+                html.append(render(*d))
+                gc.collect()
+                worst = max(worst, tracemalloc.get_traced_memory()[0] - base - sum(map(sys.getsizeof, html)))
+            else:
+                render(*d)
+    finally:
+        tracemalloc.stop()
+    assert html == expected
+    assert 0 < worst <= settings.RENDER_CACHE_BYTES, f"{worst:,} bytes"
+    assert state.highlights
+    assert state.used <= settings.RENDER_CACHE_BYTES
