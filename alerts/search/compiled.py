@@ -291,7 +291,7 @@ class FilterStore:
         path = Path(path)
         try:
             with _locked(path), open(path, "rb") as handle, collector_paused():  # small tuples, no cycle
-                end, records, read = store._read_from(handle, 0)
+                end, records, read = store._read_from(handle, 0, adopt=True)
                 if records != 1 or read != 1 or end < os.fstat(handle.fileno()).st_size:
                     store._rewrite(path)
                 else:
@@ -326,9 +326,9 @@ class FilterStore:
         self._unsaved = []
         self.dirty = False
 
-    def _read_from(self, handle, start: int) -> tuple[int, int, int]:
-        """Merge the records of `handle` from `start`, one at a time (the first into an empty
-        store as it is); returns where the last whole record ends, how many records there
+    def _read_from(self, handle, start: int, *, adopt: bool = False) -> tuple[int, int, int]:
+        """Merge the records of `handle` from `start`, one at a time (with `adopt`, the first
+        into a new store as it is: no index reads it yet); returns where the last whole record ends, how many records there
         were, and how many of them were read (of this version)."""
         handle.seek(start)
         end, records, read = start, 0, 0
@@ -345,7 +345,7 @@ class FilterStore:
             if saved is None:
                 continue
             read += 1
-            if not self.rows and not self.texts:
+            if adopt and not self.rows and not self.texts:
                 self.rows, self.texts = saved
                 self._ids = None
                 if len(self.texts) > self.limit:
