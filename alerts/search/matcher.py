@@ -33,6 +33,7 @@ import sys
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -167,25 +168,27 @@ def iter_bits(bitset: int) -> Iterator[int]:
 class _TextField:
     """Title or abstract: postings, positions for phrases, surface forms for prefixes.
 
-    Built for all the day's texts at once: every text is cut into chunks
-    (`textnorm.chunks`), each distinct chunk of the day is normalised once, and the
-    postings, the token stream and the surface forms are numpy arrays over the chunks,
-    turned into bitsets a row of a bit matrix at a time.
+    Built for all the day's texts at once: they are cut into chunks in one pass
+    (`textnorm.joined_chunks`), each distinct chunk of the day is normalised once (the
+    plain words, most of them, stemmed in one call), and the token stream of all texts is
+    one numpy array gathered from the chunks' tokens; the postings are the rows of the bit
+    matrix of (token, paper) over the stream, the surface forms' likewise (on the first
+    prefix search).
     """
 
     __slots__ = (
         "_alias_ids",
+        "_alias_surfaces",
         "_aliases",
-        "_chunk_docs",
         "_doc_at",
+        "_gather",
         "_lookups",
         "_offsets",
         "_order",
+        "_part_surfaces",
         "_phrases",
         "_prefixes",
-        "_starts",
         "_stream",
-        "_surface_of",
         "_surfaces",
         "_token_ids",
         "_vocabulary",
@@ -208,51 +211,40 @@ class _TextField:
         self._build(texts)
 
     def _build(self, texts: Sequence[str]) -> None:
-        size = self.size
-        chunk_lists = [textnorm.chunks(text) for text in texts]
-        counts = np.fromiter(map(len, chunk_lists), dtype=np.int64, count=size)
-        every = list(itertools.chain.from_iterable(chunk_lists))
+        every = textnorm.joined_chunks(texts)
+        every.append(textnorm.BOUNDARY)  # the stream ends with one more -1 (see `pairs`)
         distinct = list(dict.fromkeys(every))
-        chunk_id = {chunk: i for i, chunk in enumerate(distinct)}
+        chunk_id = dict(zip(distinct, itertools.count()))
         chunk_ids = np.fromiter(map(chunk_id.__getitem__, every), dtype=np.int64, count=len(every))
-        doc_of = np.repeat(np.arange(size, dtype=np.int64), counts)
-        token_id, token_lists, key_lists, surface_of, compounds = _read_chunks(distinct)
-        self._token_ids = token_id
-        self._surface_of = surface_of
-        # Which chunk is in which doc, once per pair: postings and surfaces come from these.
-        pairs = np.sort(chunk_ids * size + doc_of)
-        if len(pairs):
-            pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-        self._chunk_docs = np.divmod(pairs, max(size, 1))
-        self.postings = _bitsets(list(token_id), key_lists, *self._chunk_docs, size)
-        # The token stream of all docs, each doc followed by -1 (no phrase runs across).
-        token_counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
-        flat_tokens = np.fromiter(
-            itertools.chain.from_iterable(token_lists), dtype=np.int64, count=int(token_counts.sum())
-        )
-        per_chunk = token_counts[chunk_ids]
-        per_doc = np.bincount(doc_of, weights=per_chunk, minlength=size).astype(np.int64)
-        ends = np.cumsum(per_doc + 1)
-        self._starts = ends - per_doc - 1  # where each doc's tokens start in the stream
-        stream = np.full(int(ends[-1]) + 1 if size else 1, -1, dtype=np.int64)  # a last -1 too
-        inside = np.ones(len(stream), dtype=bool)
-        inside[ends - 1] = False
-        inside[-1] = False
-        stream[inside] = _expand(flat_tokens, token_counts, chunk_ids, per_chunk)
-        self._stream = stream
-        # Compounds of the text as (position of the first part, joined form, parts) sorted by
+        chunks = _read_chunks(distinct)
+        self._token_ids = chunks.token_ids
+        self._part_surfaces = chunks.surfaces
+        # The token stream: each chunk's tokens in turn, -1 after each text (no phrase runs
+        # across) and once more at the end; `_gather` says where in `chunks.tokens` each
+        # position of the stream comes from.
+        per_chunk = chunks.counts[chunk_ids]
+        self._gather = _gathered(chunks.starts[chunk_ids], per_chunk)
+        self._stream = stream = chunks.tokens[self._gather]
+        ends = stream < 0
+        # The doc of each position: the -1s before it (the last -1 belongs to none: `size`).
+        self._doc_at = doc_at = np.cumsum(ends) - ends
+        # Compounds of the text as (position of the first part, joined form, parts), by
         # position: a phrase may go through one as its joined form.
-        at = np.cumsum(per_chunk) - per_chunk + doc_of  # each chunk's first position
-        aliases = [
-            (start + offset, joined, span)
-            for k in np.flatnonzero(np.isin(chunk_ids, list(compounds))).tolist()
-            for start in (int(at[k]),)
-            for offset, joined, span in compounds[int(chunk_ids[k])]
-        ]
-        self._aliases = np.array(sorted(aliases) or np.zeros((0, 3)), dtype=np.int64).reshape(-1, 3).T
+        with_compounds = chunks.compound_counts[chunk_ids]
+        found = np.flatnonzero(with_compounds)  # the places of chunks with compounds
+        per_found = with_compounds[found]
+        which = _gathered(chunks.compound_starts[chunk_ids[found]], per_found)
+        first = np.cumsum(per_chunk) - per_chunk  # each chunk's first position
+        at = np.repeat(first[found], per_found) + chunks.compound_offsets[which]
+        self._aliases = np.stack((at, chunks.compound_ids[which], chunks.compound_spans[which]))
+        self._alias_surfaces = (which, chunks.compound_surfaces)
         self._alias_ids = set(self._aliases[1].tolist())
-        # The doc of each position of the stream (the last -1 belongs to none: `size`).
-        self._doc_at = np.repeat(np.arange(size + 1, dtype=np.int64), np.append(per_doc + 1, 1))
+        # Postings: each token of the stream and each joined form gives its doc.
+        inside = np.flatnonzero(~ends)
+        rows = np.concatenate((stream[inside], self._aliases[1]))
+        docs = np.concatenate((doc_at[inside], doc_at[at]))
+        bitsets = _packed(rows, docs, len(chunks.names), self.size)
+        self.postings = dict(zip(chunks.names, bitsets, strict=True))
 
     def _token_positions(self, token: int) -> np.ndarray:
         if self._order is None and self._lookups < _SCANS_BEFORE_SORTING:
@@ -311,12 +303,21 @@ class _TextField:
         return bits
 
     def _surface_postings(self) -> dict[str, int]:
-        if self._surfaces is None:  # built on the first prefix search
-            surface_id: dict[str, int] = {}
-            key_lists = [
-                [surface_id.setdefault(s, len(surface_id)) for s in surfaces] for surfaces in self._surface_of
-            ]
-            self._surfaces = _bitsets(list(surface_id), key_lists, *self._chunk_docs, self.size)
+        if self._surfaces is None:  # built on the first prefix search, as the postings are
+            which, joined = self._alias_surfaces
+            distinct = dict.fromkeys(itertools.chain(self._part_surfaces, joined))
+            distinct.pop(None, None)  # the stream's -1 has none
+            names: list[str] = list(distinct)  # type: ignore[arg-type]
+            surface_id: dict[str | None, int] = dict(zip(names, itertools.count()))
+            surface_id[None] = -1
+            get = surface_id.__getitem__
+            parts = np.fromiter(map(get, self._part_surfaces), dtype=np.int64, count=len(self._part_surfaces))
+            at_parts = parts[self._gather]
+            inside = np.flatnonzero(at_parts >= 0)
+            joined_ids = np.fromiter(map(get, joined), dtype=np.int64, count=len(joined))[which]
+            rows = np.concatenate((at_parts[inside], joined_ids))
+            docs = np.concatenate((self._doc_at[inside], self._doc_at[self._aliases[0]]))
+            self._surfaces = dict(zip(names, _packed(rows, docs, len(names), self.size), strict=True))
             self._vocabulary = sorted(self._surfaces)
         return self._surfaces
 
@@ -388,34 +389,91 @@ class _TextField:
         return bits
 
 
-def _read_chunks(
-    distinct: list[str],
-) -> tuple[dict[str, int], list[list[int]], list[list[int]], list[tuple[str, ...]], dict]:
-    """Each distinct chunk of a field once: its tokens in order (ids), the keys it is found
-    by (its tokens and joined forms), its surfaces, and its compounds as {chunk: [(offset of
-    the first part, joined form, number of parts)]}; the token ids by token."""
-    token_id: dict[str, int] = {}
-    surface_of: list[tuple[str, ...]] = []
-    token_lists: list[list[int]] = []
-    key_lists: list[list[int]] = []
-    compounds: dict[int, list[tuple[int, int, int]]] = {}
-    for i, chunk in enumerate(distinct):
-        chunk_words = textnorm.chunk_words(chunk)
-        tokens = [token_id.setdefault(p, len(token_id)) for w in chunk_words for p in w.parts]
-        keys = list(tokens)
-        surfaces = [s for w in chunk_words for s in w.surface]
+class _Chunks(NamedTuple):
+    """The distinct chunks of a field, read (see `_read_chunks`)."""
+
+    token_ids: dict[str, int]  # token -> id
+    names: list[str]  # the tokens by id
+    tokens: np.ndarray  # the chunks' token ids, chunk i's at tokens[starts[i]:starts[i] + counts[i]]
+    starts: np.ndarray
+    counts: np.ndarray
+    surfaces: list[str | None]  # the surface form of each of `tokens`
+    # The compounds, chunk i's at [compound_starts[i]:compound_starts[i] + compound_counts[i]]:
+    # the offset of their first part in the chunk, their joined forms (id and surface), their parts.
+    compound_starts: np.ndarray
+    compound_counts: np.ndarray
+    compound_offsets: np.ndarray
+    compound_ids: np.ndarray
+    compound_spans: np.ndarray
+    compound_surfaces: list[str]
+
+
+def _read_chunks(distinct: list[str]) -> _Chunks:
+    """Each distinct chunk of a field once: its tokens (the `textnorm.BOUNDARY` between texts
+    gives -1) and their surface forms, its compounds. A chunk that is one plain word (most)
+    is one stem, all of them from one call (`textnorm.plain_forms`); the others (compounds,
+    apostrophes, the boundary) are read one at a time (`textnorm.chunk_words`)."""
+    count = len(distinct)
+    plain_flags = list(map(str.isalnum, distinct))
+    surfaces, token_texts = textnorm.plain_forms(list(itertools.compress(distinct, plain_flags)))
+    part_surfaces: list[str | None] = surfaces  # type: ignore[assignment]
+    is_plain = np.fromiter(plain_flags, dtype=bool, count=count)
+    starts = np.empty(count, dtype=np.int64)
+    counts = np.ones(count, dtype=np.int64)
+    plain_at = np.flatnonzero(is_plain)
+    starts[plain_at] = np.arange(len(plain_at))
+    other_at = np.flatnonzero(~is_plain).tolist()
+    other_starts: list[int] = []
+    other_counts: list[int] = []
+    compounds: list[tuple[int, int, str, int, str]] = []  # (chunk, offset, joined, parts, joined surface)
+    for i in other_at:
+        chunk = distinct[i]
+        other_starts.append(len(token_texts))
+        if chunk == textnorm.BOUNDARY:
+            token_texts.append(chunk)
+            part_surfaces.append(None)
+            other_counts.append(1)
+            continue
         offset = 0
-        for w in chunk_words:
+        for w in textnorm.chunk_words(chunk):
             if w.joined:
-                joined = token_id.setdefault(w.joined, len(token_id))
-                keys.append(joined)
-                surfaces.append(w.joined_surface)
-                compounds.setdefault(i, []).append((offset, joined, len(w.parts)))
+                compounds.append((i, offset, w.joined, len(w.parts), w.joined_surface))
             offset += len(w.parts)
-        token_lists.append(tokens)
-        key_lists.append(keys)
-        surface_of.append(tuple(surfaces))
-    return token_id, token_lists, key_lists, surface_of, compounds
+            token_texts.extend(w.parts)
+            part_surfaces.extend(w.surface)
+        other_counts.append(offset)
+    starts[other_at] = other_starts
+    counts[other_at] = other_counts
+    joined_forms = (joined for _, _, joined, _, _ in compounds)
+    distinct_tokens = dict.fromkeys(itertools.chain(token_texts, joined_forms))
+    distinct_tokens.pop(textnorm.BOUNDARY, None)
+    names = list(distinct_tokens)
+    token_ids = dict(zip(names, itertools.count()))
+    tokens = np.fromiter(
+        map(token_ids.get, token_texts, itertools.repeat(-1)), dtype=np.int64, count=len(token_texts)
+    )
+    by_chunk = np.array([c[0] for c in compounds], dtype=np.int64)
+    compound_counts = np.bincount(by_chunk, minlength=count)
+    return _Chunks(
+        token_ids,
+        names,
+        tokens,
+        starts,
+        counts,
+        part_surfaces,
+        np.cumsum(compound_counts) - compound_counts,
+        compound_counts,
+        np.array([c[1] for c in compounds], dtype=np.int64),
+        np.array([token_ids[c[2]] for c in compounds], dtype=np.int64),
+        np.array([c[3] for c in compounds], dtype=np.int64),
+        [c[4] for c in compounds],
+    )
+
+
+def _gathered(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """starts[i], starts[i] + 1, ... counts[i] of them, for each i in turn."""
+    ends = np.cumsum(counts)
+    return np.repeat(starts - (ends - counts), counts) + np.arange(int(ends[-1]) if len(ends) else 0)
 
 
 # Token positions found by a scan of the stream before they are all sorted by token once
@@ -424,30 +482,6 @@ _SCANS_BEFORE_SORTING = 64
 
 # The largest dense matrix (bytes, one per paper and key) built at once for the postings.
 _BIT_MATRIX_BYTES = 16 * 1024 * 1024
-
-
-def _expand(flat: np.ndarray, counts: np.ndarray, rows: np.ndarray, per_row: np.ndarray) -> np.ndarray:
-    """CSR expansion: for each index in `rows`, its items `flat[start:start + counts]`, in order."""
-    starts = np.cumsum(counts) - counts
-    total = int(per_row.sum())
-    if not total:
-        return np.zeros(0, dtype=flat.dtype)
-    within = np.arange(total) - np.repeat(np.cumsum(per_row) - per_row, per_row)
-    return flat[np.repeat(starts[rows], per_row) + within]
-
-
-def _bitsets(
-    names: list[str], key_lists: list[list[int]], pair_chunks: np.ndarray, pair_docs: np.ndarray, size: int
-) -> dict[str, int]:
-    """{name: bitset of the docs}: each (chunk, doc) pair gives its doc to the chunk's keys."""
-    if not names or not size:
-        return {}
-    counts = np.fromiter(map(len, key_lists), dtype=np.int64, count=len(key_lists))
-    flat = np.fromiter(itertools.chain.from_iterable(key_lists), dtype=np.int64, count=int(counts.sum()))
-    per_pair = counts[pair_chunks]
-    keys = _expand(flat, counts, pair_chunks, per_pair)
-    docs = np.repeat(pair_docs, per_pair)
-    return dict(zip(names, _packed(keys, docs, len(names), size), strict=True))
 
 
 def _packed(rows: np.ndarray, docs: np.ndarray, count: int, size: int) -> list[int]:
@@ -465,6 +499,17 @@ def _packed(rows: np.ndarray, docs: np.ndarray, count: int, size: int) -> list[i
         data = packed.tobytes()
         found.extend(from_bytes(data[i * width : (i + 1) * width], "little") for i in range(last - first))
     return found
+
+
+def _doc_bitsets(values: list[Sequence[str]], size: int) -> dict[str, int]:
+    """{value: bitset of the docs that have it}, values[d] being doc d's, in order of first sight."""
+    counts = np.fromiter(map(len, values), dtype=np.int64, count=size)
+    every = list(itertools.chain.from_iterable(values))
+    distinct = list(dict.fromkeys(every))
+    value_id = dict(zip(distinct, itertools.count()))
+    rows = np.fromiter(map(value_id.__getitem__, every), dtype=np.int64, count=len(every))
+    docs = np.repeat(np.arange(size, dtype=np.int64), counts)
+    return dict(zip(distinct, _packed(rows, docs, len(distinct), size), strict=True))
 
 
 def _prefix_bits(postings: dict[str, int], vocabulary: list[str], prefix: str) -> int:
@@ -569,18 +614,15 @@ class PaperIndex:
         authors = self._authors
         categories = self._categories
         archives = self._archives
-        docs_of: dict[str, int] = {}  # a day repeats its authors: each name is read once
-        for doc, paper in enumerate(self.docs):
-            bit = 1 << doc
-            for name in paper.authors:
-                docs_of[name] = docs_of.get(name, 0) | bit
-            for category in paper.categories:
-                category = category.lower()
-                categories[category] = categories.get(category, 0) | bit
-                archive = category.partition(".")[0]
-                archives[archive] = archives.get(archive, 0) | bit
-        for name, bits in docs_of.items():
-            tokens = tuple(textnorm.name_tokens(name))
+        # A day repeats its authors and categories: each distinct one is read once.
+        by_category = _doc_bitsets([paper.categories for paper in self.docs], len(self.docs))
+        for category, bits in by_category.items():
+            category = category.lower()
+            categories[category] = categories.get(category, 0) | bits
+            archive = category.partition(".")[0]
+            archives[archive] = archives.get(archive, 0) | bits
+        docs_of = _doc_bitsets([paper.authors for paper in self.docs], len(self.docs))
+        for tokens, bits in zip(textnorm.names_tokens(list(docs_of)), docs_of.values(), strict=True):
             for key in _runs(tokens):
                 by_name = names.get(key)
                 if by_name is None:
