@@ -33,6 +33,7 @@ import sys
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter, rshift
 from typing import NamedTuple
 
 import numpy as np
@@ -258,12 +259,13 @@ class _TextField:
             self._offsets = np.concatenate(([0], np.cumsum(counts)))
         return self._order[self._offsets[token] : self._offsets[token + 1]]  # type: ignore[index]
 
-    def pairs(self, firsts: list[str], seconds: list[str]) -> list[int | None]:
+    def pairs(self, firsts: list[str], seconds: list[str]) -> list[int]:
         """`phrase` of each two one-part words (firsts[i], seconds[i]), all in one pass over
-        the token stream: the places where a wanted first word is followed by a token, as
-        (first * tokens + second) sorted, are searched for every pair at once. None for a
-        pair with a word that is also the joined form of a compound of the text (`phrase`
-        knows those)."""
+        the text: every edge of the text that a wanted first word can take (a token to the
+        next position, or a compound's joined form over its parts) is paired with each
+        token that can follow it (the token at its end, the joined form of a compound
+        starting there), as (first * tokens + second), each looked up among the wanted
+        pairs' at once."""
         count = len(firsts)
         if not count or not self.size:
             return [0] * count
@@ -273,27 +275,30 @@ class _TextField:
         wanted = np.empty((count, 2), dtype=np.int64)
         wanted[:, 0] = np.fromiter(map(ids.get, firsts, unknown), dtype=np.int64, count=count)
         wanted[:, 1] = np.fromiter(map(ids.get, seconds, unknown), dtype=np.int64, count=count)
-        aliases = np.zeros(width, dtype=bool)
-        aliases[list(self._alias_ids)] = True
-        aliases[-1] = False
-        plain = ~(aliases[wanted[:, 0]] | aliases[wanted[:, 1]])
         starts = np.zeros(width, dtype=bool)
         starts[wanted[:, 0]] = True
         starts[-1] = False
         stream = self._stream
+        where, joined, spans = self._aliases
         at = np.flatnonzero(starts[stream[:-1]])  # the stream ends with -1: at + 1 is in it
-        keys = stream[at] * width + stream[at + 1]
-        order = np.argsort(keys)
-        keys, docs = keys[order], self._doc_at[at[order]]
-        known = (wanted >= 0).all(axis=1)
-        wanted_keys = np.where(known, wanted[:, 0] * width + wanted[:, 1], -1)
-        start = np.searchsorted(keys, wanted_keys, "left")
-        counts = np.searchsorted(keys, wanted_keys, "right") - start
-        total = int(counts.sum())
-        within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-        found = docs[np.repeat(start, counts) + within]
-        bitsets = _packed(np.repeat(np.arange(count), counts), found, count, self.size)
-        return [bits if ok else None for bits, ok in zip(bitsets, plain.tolist(), strict=True)]
+        over = np.flatnonzero(starts[joined])  # compounds whose joined form is a wanted first word
+        first = np.concatenate((stream[at], joined[over]))
+        begin = np.concatenate((at, where[over]))
+        end = np.concatenate((at + 1, where[over] + spans[over]))  # a -1 at worst: a text's end
+        compound_at = np.full(len(stream), -1, dtype=np.int64)
+        compound_at[where] = joined
+        then = compound_at[end]
+        also = np.flatnonzero(then >= 0)
+        keys = np.concatenate((first * width + stream[end], first[also] * width + then[also]))
+        docs = self._doc_at[np.concatenate((begin, begin[also]))]
+        # A pair with a word not in the field gets a key no place has (at least -1: a first
+        # word with id 0 at a text's end).
+        wanted_keys = np.where((wanted >= 0).all(axis=1), wanted[:, 0] * width + wanted[:, 1], -2)
+        distinct, which = np.unique(wanted_keys, return_inverse=True)
+        row = np.minimum(np.searchsorted(distinct, keys), len(distinct) - 1)
+        hit = np.flatnonzero(distinct[row] == keys)
+        bitsets = _packed(row[hit], docs[hit], len(distinct), self.size)
+        return list(map(bitsets.__getitem__, which.tolist()))
 
     def prefix(self, prefix: str) -> int:
         bits = self._prefixes.get(prefix)
@@ -486,6 +491,11 @@ _BIT_MATRIX_BYTES = 16 * 1024 * 1024
 
 def _packed(rows: np.ndarray, docs: np.ndarray, count: int, size: int) -> list[int]:
     """`count` bitsets over `size` docs: bit d of bitset r is set for each (rows[i], docs[i])."""
+    if len(rows) < count * (1 + size // 512):  # a few bits a row (phrases): set one by one
+        bitsets = [0] * count
+        for row, doc in zip(rows.tolist(), docs.tolist(), strict=True):
+            bitsets[row] |= 1 << doc
+        return bitsets
     found: list[int] = []
     from_bytes = int.from_bytes
     block = max(1, _BIT_MATRIX_BYTES // max(size, 1))  # rows of a dense bit matrix at a time
@@ -542,13 +552,17 @@ def _given_names_before(tokens: tuple[str, ...], end: int, given: tuple[str, ...
     return True
 
 
-def _by_initial(names: dict[tuple[str, ...], int]) -> dict[str, list[tuple[tuple[str, ...], int]]]:
-    """{letter: the names (tokens, papers) with a word starting with it}: a given name or
-    an initial can only match a word that starts with its own first letter."""
-    found: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+def _by_initial(
+    names: dict[tuple[str, ...], int], surname: str
+) -> dict[str, list[tuple[tuple[str, ...], int, tuple[int, ...]]]]:
+    """{letter: the names (tokens, papers, where the surname starts in them) with a word
+    starting with it}: a given name or an initial can only match a word that starts with
+    its own first letter. The places of the surname are found once per name, not per query."""
+    found: dict[str, list[tuple[tuple[str, ...], int, tuple[int, ...]]]] = {}
     for tokens, docs in names.items():
+        entry = (tokens, docs, _surname_starts(tokens, surname))
         for letter in {token[0] for token in tokens if token}:
-            found.setdefault(letter, []).append((tokens, docs))
+            found.setdefault(letter, []).append(entry)
     return found
 
 
@@ -558,17 +572,19 @@ def _runs(tokens: tuple[str, ...]) -> set[str]:
     return {"".join(tokens[start:end]) for start in range(size) for end in range(start + 1, size + 1)}
 
 
-def _name_matches(tokens: tuple[str, ...], surname: str, given: tuple[str, ...]) -> bool:
-    """arXiv-style author match of one name's tokens (see `alerts.search.query.Author`)."""
+def _surname_starts(tokens: tuple[str, ...], surname: str) -> tuple[int, ...]:
+    """Where in a name's tokens a run of them written together is the surname: the places
+    an arXiv-style author match (see `alerts.search.query.Author`) looks for given names before."""
+    starts = []
     for start in range(len(tokens)):
         written = ""
         for token in tokens[start:]:
             written += token
             if len(written) >= len(surname):
                 break
-        if written == surname and _given_names_before(tokens, start, given):
-            return True
-    return False
+        if written == surname:
+            starts.append(start)
+    return tuple(starts)
 
 
 class PaperIndex:
@@ -596,7 +612,7 @@ class PaperIndex:
         # Name token or run of tokens written together -> {tokens of a whole name: its papers}.
         self._names: dict[str, dict[tuple[str, ...], int]] = {}
         # The same by the first letters of the names' words (built when first asked for).
-        self._names_by_initial: dict[str, dict[str, list[tuple[tuple[str, ...], int]]]] = {}
+        self._names_by_initial: dict[str, dict[str, list[tuple[tuple[str, ...], int, tuple[int, ...]]]]] = {}
         self._categories: dict[str, int] = {}  # lower-case category -> bitset
         self._archives: dict[str, int] = {}  # lower-case archive -> bitset
         # Caches: node id -> bitset (every node evaluated: a text finds its id in `filters`);
@@ -660,81 +676,103 @@ class PaperIndex:
         store = self.filters
         generation = store.generation
         texts = store.texts
-        tops: dict[str, int] = {}
-        for query in dict.fromkeys(queries):
-            node = texts.get(query)
-            if type(node) is not int:
-                try:
-                    node = store.compile(query)
-                except QueryError:
-                    continue
-            tops[query] = node
+        distinct = list(dict.fromkeys(queries))
+        nodes: list = list(map(texts.get, distinct))
+        if set(map(type, nodes)) != {int}:  # some are new or invalid (most days, none)
+            tops = {}
+            for query, node in zip(distinct, nodes, strict=True):
+                if type(node) is not int:
+                    try:
+                        node = store.compile(query)
+                    except QueryError:
+                        continue
+                tops[query] = node
+            distinct, nodes = list(tops), list(tops.values())
         if store.generation != generation or self._generation != store.generation:
             # The store started again while compiling: the ids above name other nodes.
-            return {query: self.match(query) for query in tops}
-        values, todo, phrases = self._unevaluated(set(tops.values()))
+            return {query: self.match(query) for query in distinct}
+        if not nodes:
+            return {}
+        values, todo, phrases = self._unevaluated(set(nodes))
         found = self._pairs(phrases)
         for node, bits in found.items():
             values[node] = bits
         self._evaluate(todo, values, found)
-        sizes = [_ID_ENTRY_BYTES + (bits.bit_length() >> 3) for bits in found.values()]
-        self._bits.put_many(found, sum(sizes))
-        return {query: values[node] for query, node in tops.items()}  # type: ignore[misc]
+        # What `_id_entry_bytes` says of each, added up without a call per node.
+        bytes_of_bits = map(rshift, map(int.bit_length, found.values()), itertools.repeat(3))
+        size = len(found) * _ID_ENTRY_BYTES + sum(bytes_of_bits)
+        self._bits.put_many(found, size)
+        bitsets = itemgetter(*nodes)(values)
+        return dict(zip(distinct, bitsets if len(nodes) > 1 else (bitsets,), strict=True))
 
     def _unevaluated(self, tops: set[int]) -> tuple[list[int | None], list[int], list[int]]:
         """The nodes under `tops` not evaluated yet, in the store's order (children first);
         the bitsets of the others by node id (None for the rest); the two-word text nodes."""
         known = self._bits
+        any_known = bool(known)  # a new index (a day's first batch) knows none
         rows = self.filters.rows
         values: list[int | None] = [None] * len(rows)
-        needed = bytearray(len(rows))
+        seen = bytearray(len(rows))
         todo: list[int] = []
         phrases: list[int] = []
         stack = list(tops)
+        pop, push, add = stack.pop, stack.extend, todo.append
         while stack:
-            node = stack.pop()
-            if needed[node]:
+            node = pop()
+            if seen[node]:
                 continue
-            needed[node] = 1
-            bits = known.get(node)
-            if bits is not None:
-                values[node] = bits
-                continue
-            todo.append(node)
+            seen[node] = 1
+            if any_known:
+                bits = known.get(node)
+                if bits is not None:
+                    values[node] = bits
+                    continue
+            add(node)
             row = rows[node]
-            if row[0] in _GROUPS:
-                stack.extend(row[1:])
-            elif row[0] == "t" and len(row[2]) == 2:
+            sign = row[0]
+            if sign in _GROUPS:
+                push(row[1:])
+            elif sign == "t" and len(row[2]) == 2:
                 phrases.append(node)
         todo.sort()
         return values, todo, phrases
 
     def _evaluate(self, todo: list[int], values: list[int | None], found: dict[int, int]) -> None:
         """Evaluate the nodes of `todo` in order into `values` and `found` (where the phrases
-        of `_pairs` already are): a node's children are known before it."""
+        of `_pairs` already are): a node's children are known before it. Every bitset is of
+        the index's papers only, so a group of two (most) is one operation."""
         rows = self.filters.rows
         everything = self._all
+        phrases = dict(found)
         for node in todo:
             row = rows[node]
             sign = row[0]
             if sign == "&":
-                bits = -1
-                for child in row[1:]:
-                    bits &= values[child]  # type: ignore[operator]
-                    if not bits:
-                        break
-                bits &= everything
+                if len(row) == 3:
+                    bits = values[row[1]] & values[row[2]]  # type: ignore[operator]
+                else:
+                    bits = values[row[1]]
+                    for child in row[2:]:
+                        bits &= values[child]  # type: ignore[operator]
+                        if not bits:
+                            break
             elif sign == "|":
-                bits = 0
-                for child in row[1:]:
-                    bits |= values[child]  # type: ignore[operator]
+                if len(row) == 3:
+                    bits = values[row[1]] | values[row[2]]  # type: ignore[operator]
+                else:
+                    bits = 0
+                    for child in row[1:]:
+                        bits |= values[child]  # type: ignore[operator]
             elif sign == "-":
                 bits = everything ^ values[row[1]]  # type: ignore[operator]
-            elif node in found:
+            elif node in phrases:
                 continue  # a phrase of `_pairs`
             else:
                 bits = self._leaf(row)
-            values[node] = found[node] = bits
+            values[node] = bits
+        if todo:
+            evaluated = itemgetter(*todo)(values)
+            found.update(zip(todo, evaluated if len(todo) > 1 else (evaluated,), strict=True))
 
     def _pairs(self, nodes: list[int]) -> dict[int, int]:
         """{node: bitset} of the text nodes (`nodes`, all of them rows of two words) that are
@@ -758,8 +796,7 @@ class PaperIndex:
         for node, field in chosen:
             in_title = next(title_bits) if field != ABSTRACT else 0
             in_abstract = next(abstract_bits) if field != TITLE else 0
-            if in_title is not None and in_abstract is not None:
-                found[node] = in_title | in_abstract
+            found[node] = in_title | in_abstract
         return found
 
     def _forget_ids(self) -> None:
@@ -857,12 +894,14 @@ class PaperIndex:
             return self._authors.get(surname, 0)
         by_initial = self._names_by_initial.get(surname)
         if by_initial is None:
-            by_initial = self._names_by_initial[surname] = _by_initial(self._names.get(surname, {}))
+            by_initial = self._names_by_initial[surname] = _by_initial(self._names.get(surname, {}), surname)
         bits = 0
         # Each distinct name once, among those with a word starting as the first given name.
-        for tokens, docs in by_initial.get(given[0][0], ()):
-            if _name_matches(tokens, surname, given):
-                bits |= docs
+        for tokens, docs, starts in by_initial.get(given[0][0], ()):
+            for start in starts:
+                if _given_names_before(tokens, start, given):
+                    bits |= docs
+                    break
         return bits
 
     def _category(self, row: tuple) -> int:

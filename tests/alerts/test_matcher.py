@@ -105,6 +105,31 @@ def test_an_empty_day_matches_nothing():
     assert index.hits("diffusion") == []
 
 
+def test_two_word_phrases_matched_together_find_what_each_finds_alone():
+    """A batch looks its two-word phrases up in one pass over each field: a phrase with a
+    word the day does not have finds nothing, even beside one whose first word ends a text;
+    a word that is also the joined form of a compound of the text is found both ways."""
+    docs = [
+        PaperDoc("alpha beta", "One self-supervised model.", (), ()),
+        PaperDoc("gamma alpha", "A selfsupervised model, a self supervised one.", (), ()),
+    ]
+    queries = [
+        '"alpha beta"',
+        '"zzz qqq"',
+        '"alpha zzz"',
+        '"zzz alpha"',
+        '"selfsupervised model"',
+        '"supervised model"',
+        '"supervised one"',
+        '"one selfsupervised"',
+    ]
+    together = PaperIndex(docs).match_many(queries)
+    assert together == {query: PaperIndex(docs).match(query) for query in queries}
+    assert together['"zzz qqq"'] == together['"alpha zzz"'] == 0
+    assert together['"selfsupervised model"'] == 0b11
+    assert together['"one selfsupervised"'] == 0b01
+
+
 def all_caches(index: PaperIndex) -> list:
     fields = (index._title, index._abstract)
     return [
