@@ -707,21 +707,26 @@ class PaperIndex:
 
     def _unevaluated(self, tops: set[int]) -> tuple[list[int | None], list[int], list[int]]:
         """The nodes under `tops` not evaluated yet, in the store's order (children first);
-        the bitsets of the others by node id (None for the rest); the two-word text nodes."""
+        the bitsets of the others by node id (None for the rest); the two-word text nodes.
+
+        A child's id is below its parent's: for a batch of a good share of the store (a
+        day's filters at once), one walk down the ids from the highest, marking the children
+        of each node met, reaches every node needed once (a third cheaper than a search);
+        for a few filters (a preview, a small chunk), a search from them."""
         known = self._bits
         any_known = bool(known)  # a new index (a day's first batch) knows none
         rows = self.filters.rows
+        if len(tops) * 8 < len(rows):
+            return self._searched(tops)
         values: list[int | None] = [None] * len(rows)
-        seen = bytearray(len(rows))
+        marks = np.zeros(len(rows), dtype=np.uint8)
+        marks[np.fromiter(tops, dtype=np.int64, count=len(tops))] = 1
+        needed = bytearray(marks.tobytes())
         todo: list[int] = []
         phrases: list[int] = []
-        stack = list(tops)
-        pop, push, add = stack.pop, stack.extend, todo.append
-        while stack:
-            node = pop()
-            if seen[node]:
-                continue
-            seen[node] = 1
+        add = todo.append
+        # reversed() reads the marks as it goes: a child marked on the way is met later.
+        for node in itertools.compress(range(len(rows) - 1, -1, -1), reversed(needed)):
             if any_known:
                 bits = known.get(node)
                 if bits is not None:
@@ -731,7 +736,36 @@ class PaperIndex:
             row = rows[node]
             sign = row[0]
             if sign in _GROUPS:
-                push(row[1:])
+                for child in row[1:]:
+                    needed[child] = 1
+            elif sign == "t" and len(row[2]) == 2:
+                phrases.append(node)
+        todo.reverse()
+        return values, todo, phrases
+
+    def _searched(self, tops: set[int]) -> tuple[list[int | None], list[int], list[int]]:
+        """`_unevaluated` by a depth-first search from `tops`."""
+        known = self._bits
+        rows = self.filters.rows
+        values: list[int | None] = [None] * len(rows)
+        seen = bytearray(len(rows))
+        todo: list[int] = []
+        phrases: list[int] = []
+        stack = list(tops)
+        while stack:
+            node = stack.pop()
+            if seen[node]:
+                continue
+            seen[node] = 1
+            bits = known.get(node)
+            if bits is not None:
+                values[node] = bits
+                continue
+            todo.append(node)
+            row = rows[node]
+            sign = row[0]
+            if sign in _GROUPS:
+                stack.extend(row[1:])
             elif sign == "t" and len(row[2]) == 2:
                 phrases.append(node)
         todo.sort()
