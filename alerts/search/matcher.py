@@ -288,9 +288,14 @@ class _TextField:
         compound_at = np.full(len(stream), -1, dtype=np.int64)
         compound_at[where] = joined
         then = compound_at[end]
-        also = np.flatnonzero(then >= 0)
-        keys = np.concatenate((first * width + stream[end], first[also] * width + then[also]))
-        docs = self._doc_at[np.concatenate((begin, begin[also]))]
+        # Only the places followed by a wanted second word are looked up.
+        seconds_wanted = np.zeros(width, dtype=bool)
+        seconds_wanted[wanted[:, 1]] = True
+        seconds_wanted[-1] = False
+        plain = np.flatnonzero(seconds_wanted[stream[end]])
+        also = np.flatnonzero(seconds_wanted[then])
+        keys = np.concatenate((first[plain] * width + stream[end[plain]], first[also] * width + then[also]))
+        docs = self._doc_at[np.concatenate((begin[plain], begin[also]))]
         # A pair with a word not in the field gets a key no place has (at least -1: a first
         # word with id 0 at a text's end).
         wanted_keys = np.where((wanted >= 0).all(axis=1), wanted[:, 0] * width + wanted[:, 1], -2)
