@@ -214,9 +214,15 @@ class _TextField:
     def _build(self, texts: Sequence[str]) -> None:
         every = textnorm.joined_chunks(texts)
         every.append(textnorm.BOUNDARY)  # the stream ends with one more -1 (see `pairs`)
-        distinct = list(dict.fromkeys(every))
-        chunk_id = dict(zip(distinct, itertools.count()))
-        chunk_ids = np.fromiter(map(chunk_id.__getitem__, every), dtype=np.int64, count=len(every))
+        # Each chunk's id: where it was first seen, then numbered in that order.
+        first_seen: dict[str, int] = {}
+        seen_at = map(first_seen.setdefault, every, itertools.count())
+        firsts = np.fromiter(seen_at, dtype=np.int64, count=len(every))
+        distinct = list(first_seen)
+        number = np.zeros(len(every), dtype=np.int64)
+        seen = np.fromiter(first_seen.values(), dtype=np.int64, count=len(distinct))
+        number[seen] = np.arange(len(distinct))
+        chunk_ids = number[firsts]
         chunks = _read_chunks(distinct)
         self._token_ids = chunks.token_ids
         self._part_surfaces = chunks.surfaces
