@@ -14,7 +14,7 @@ What makes a million subscribers cheap:
   their work, and a term shared by ten thousand filters is looked up once;
 - `match_many` takes a batch of filters (a dispatch chunk's, a day's): it walks the store's
   rows each filter needs once, in the store's order, with no per-node cache lookups, and
-  finds every two-word phrase of the batch from one sort of each field's candidate places;
+  finds every two-word phrase of the batch in one pass over each field's candidate places;
 - phrases are the AND of their words' postings followed by a positional check on those
   candidates only, cached per phrase;
 - scores and matched terms are computed lazily, only for the (filter, paper) pairs a
