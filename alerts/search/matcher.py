@@ -14,7 +14,7 @@ What makes a million subscribers cheap:
   their work, and a term shared by ten thousand filters is looked up once;
 - `match_many` takes a batch of filters (a dispatch chunk's, a day's): it walks the store's
   rows each filter needs once, in the store's order, with no per-node cache lookups, and
-  finds every two-word phrase of the batch from one sort of each field's candidate places;
+  finds every two-word phrase of the batch in one pass over each field's candidate places;
 - phrases are the AND of their words' postings followed by a positional check on those
   candidates only, cached per phrase;
 - scores and matched terms are computed lazily, only for the (filter, paper) pairs a
@@ -33,6 +33,8 @@ import sys
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter, rshift
+from typing import NamedTuple
 
 import numpy as np
 
@@ -167,25 +169,27 @@ def iter_bits(bitset: int) -> Iterator[int]:
 class _TextField:
     """Title or abstract: postings, positions for phrases, surface forms for prefixes.
 
-    Built for all the day's texts at once: every text is cut into chunks
-    (`textnorm.chunks`), each distinct chunk of the day is normalised once, and the
-    postings, the token stream and the surface forms are numpy arrays over the chunks,
-    turned into bitsets a row of a bit matrix at a time.
+    Built for all the day's texts at once: they are cut into chunks in one pass
+    (`textnorm.joined_chunks`), each distinct chunk of the day is normalised once (the
+    plain words, most of them, stemmed in one call), and the token stream of all texts is
+    one numpy array gathered from the chunks' tokens; the postings are the rows of the bit
+    matrix of (token, paper) over the stream, the surface forms' likewise (on the first
+    prefix search).
     """
 
     __slots__ = (
         "_alias_ids",
+        "_alias_surfaces",
         "_aliases",
-        "_chunk_docs",
         "_doc_at",
+        "_gather",
         "_lookups",
         "_offsets",
         "_order",
+        "_part_surfaces",
         "_phrases",
         "_prefixes",
-        "_starts",
         "_stream",
-        "_surface_of",
         "_surfaces",
         "_token_ids",
         "_vocabulary",
@@ -208,51 +212,46 @@ class _TextField:
         self._build(texts)
 
     def _build(self, texts: Sequence[str]) -> None:
-        size = self.size
-        chunk_lists = [textnorm.chunks(text) for text in texts]
-        counts = np.fromiter(map(len, chunk_lists), dtype=np.int64, count=size)
-        every = list(itertools.chain.from_iterable(chunk_lists))
-        distinct = list(dict.fromkeys(every))
-        chunk_id = {chunk: i for i, chunk in enumerate(distinct)}
-        chunk_ids = np.fromiter(map(chunk_id.__getitem__, every), dtype=np.int64, count=len(every))
-        doc_of = np.repeat(np.arange(size, dtype=np.int64), counts)
-        token_id, token_lists, key_lists, surface_of, compounds = _read_chunks(distinct)
-        self._token_ids = token_id
-        self._surface_of = surface_of
-        # Which chunk is in which doc, once per pair: postings and surfaces come from these.
-        pairs = np.sort(chunk_ids * size + doc_of)
-        if len(pairs):
-            pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-        self._chunk_docs = np.divmod(pairs, max(size, 1))
-        self.postings = _bitsets(list(token_id), key_lists, *self._chunk_docs, size)
-        # The token stream of all docs, each doc followed by -1 (no phrase runs across).
-        token_counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
-        flat_tokens = np.fromiter(
-            itertools.chain.from_iterable(token_lists), dtype=np.int64, count=int(token_counts.sum())
-        )
-        per_chunk = token_counts[chunk_ids]
-        per_doc = np.bincount(doc_of, weights=per_chunk, minlength=size).astype(np.int64)
-        ends = np.cumsum(per_doc + 1)
-        self._starts = ends - per_doc - 1  # where each doc's tokens start in the stream
-        stream = np.full(int(ends[-1]) + 1 if size else 1, -1, dtype=np.int64)  # a last -1 too
-        inside = np.ones(len(stream), dtype=bool)
-        inside[ends - 1] = False
-        inside[-1] = False
-        stream[inside] = _expand(flat_tokens, token_counts, chunk_ids, per_chunk)
-        self._stream = stream
-        # Compounds of the text as (position of the first part, joined form, parts) sorted by
+        every = textnorm.joined_chunks(texts)
+        every.append(textnorm.BOUNDARY)  # the stream ends with one more -1 (see `pairs`)
+        # Each chunk's id: where it was first seen, then numbered in that order.
+        first_seen: dict[str, int] = {}
+        seen_at = map(first_seen.setdefault, every, itertools.count())
+        firsts = np.fromiter(seen_at, dtype=np.int64, count=len(every))
+        distinct = list(first_seen)
+        number = np.zeros(len(every), dtype=np.int64)
+        seen = np.fromiter(first_seen.values(), dtype=np.int64, count=len(distinct))
+        number[seen] = np.arange(len(distinct))
+        chunk_ids = number[firsts]
+        chunks = _read_chunks(distinct)
+        self._token_ids = chunks.token_ids
+        self._part_surfaces = chunks.surfaces
+        # The token stream: each chunk's tokens in turn, -1 after each text (no phrase runs
+        # across) and once more at the end; `_gather` says where in `chunks.tokens` each
+        # position of the stream comes from.
+        per_chunk = chunks.counts[chunk_ids]
+        self._gather = _gathered(chunks.starts[chunk_ids], per_chunk)
+        self._stream = stream = chunks.tokens[self._gather]
+        ends = stream < 0
+        # The doc of each position: the -1s before it (the last -1 belongs to none: `size`).
+        self._doc_at = doc_at = np.cumsum(ends) - ends
+        # Compounds of the text as (position of the first part, joined form, parts), by
         # position: a phrase may go through one as its joined form.
-        at = np.cumsum(per_chunk) - per_chunk + doc_of  # each chunk's first position
-        aliases = [
-            (start + offset, joined, span)
-            for k in np.flatnonzero(np.isin(chunk_ids, list(compounds))).tolist()
-            for start in (int(at[k]),)
-            for offset, joined, span in compounds[int(chunk_ids[k])]
-        ]
-        self._aliases = np.array(sorted(aliases) or np.zeros((0, 3)), dtype=np.int64).reshape(-1, 3).T
+        with_compounds = chunks.compound_counts[chunk_ids]
+        found = np.flatnonzero(with_compounds)  # the places of chunks with compounds
+        per_found = with_compounds[found]
+        which = _gathered(chunks.compound_starts[chunk_ids[found]], per_found)
+        first = np.cumsum(per_chunk) - per_chunk  # each chunk's first position
+        at = np.repeat(first[found], per_found) + chunks.compound_offsets[which]
+        self._aliases = np.stack((at, chunks.compound_ids[which], chunks.compound_spans[which]))
+        self._alias_surfaces = (which, chunks.compound_surfaces)
         self._alias_ids = set(self._aliases[1].tolist())
-        # The doc of each position of the stream (the last -1 belongs to none: `size`).
-        self._doc_at = np.repeat(np.arange(size + 1, dtype=np.int64), np.append(per_doc + 1, 1))
+        # Postings: each token of the stream and each joined form gives its doc.
+        inside = np.flatnonzero(~ends)
+        rows = np.concatenate((stream[inside], self._aliases[1]))
+        docs = np.concatenate((doc_at[inside], doc_at[at]))
+        bitsets = _packed(rows, docs, len(chunks.names), self.size)
+        self.postings = dict(zip(chunks.names, bitsets, strict=True))
 
     def _token_positions(self, token: int) -> np.ndarray:
         if self._order is None and self._lookups < _SCANS_BEFORE_SORTING:
@@ -266,12 +265,13 @@ class _TextField:
             self._offsets = np.concatenate(([0], np.cumsum(counts)))
         return self._order[self._offsets[token] : self._offsets[token + 1]]  # type: ignore[index]
 
-    def pairs(self, firsts: list[str], seconds: list[str]) -> list[int | None]:
+    def pairs(self, firsts: list[str], seconds: list[str]) -> list[int]:
         """`phrase` of each two one-part words (firsts[i], seconds[i]), all in one pass over
-        the token stream: the places where a wanted first word is followed by a token, as
-        (first * tokens + second) sorted, are searched for every pair at once. None for a
-        pair with a word that is also the joined form of a compound of the text (`phrase`
-        knows those)."""
+        the text: every edge of the text that a wanted first word can take (a token to the
+        next position, or a compound's joined form over its parts) is paired with each
+        token that can follow it (the token at its end, the joined form of a compound
+        starting there), as (first * tokens + second), each looked up among the wanted
+        pairs' at once."""
         count = len(firsts)
         if not count or not self.size:
             return [0] * count
@@ -281,27 +281,35 @@ class _TextField:
         wanted = np.empty((count, 2), dtype=np.int64)
         wanted[:, 0] = np.fromiter(map(ids.get, firsts, unknown), dtype=np.int64, count=count)
         wanted[:, 1] = np.fromiter(map(ids.get, seconds, unknown), dtype=np.int64, count=count)
-        aliases = np.zeros(width, dtype=bool)
-        aliases[list(self._alias_ids)] = True
-        aliases[-1] = False
-        plain = ~(aliases[wanted[:, 0]] | aliases[wanted[:, 1]])
         starts = np.zeros(width, dtype=bool)
         starts[wanted[:, 0]] = True
         starts[-1] = False
         stream = self._stream
+        where, joined, spans = self._aliases
         at = np.flatnonzero(starts[stream[:-1]])  # the stream ends with -1: at + 1 is in it
-        keys = stream[at] * width + stream[at + 1]
-        order = np.argsort(keys)
-        keys, docs = keys[order], self._doc_at[at[order]]
-        known = (wanted >= 0).all(axis=1)
-        wanted_keys = np.where(known, wanted[:, 0] * width + wanted[:, 1], -1)
-        start = np.searchsorted(keys, wanted_keys, "left")
-        counts = np.searchsorted(keys, wanted_keys, "right") - start
-        total = int(counts.sum())
-        within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-        found = docs[np.repeat(start, counts) + within]
-        bitsets = _packed(np.repeat(np.arange(count), counts), found, count, self.size)
-        return [bits if ok else None for bits, ok in zip(bitsets, plain.tolist(), strict=True)]
+        over = np.flatnonzero(starts[joined])  # compounds whose joined form is a wanted first word
+        first = np.concatenate((stream[at], joined[over]))
+        begin = np.concatenate((at, where[over]))
+        end = np.concatenate((at + 1, where[over] + spans[over]))  # a -1 at worst: a text's end
+        compound_at = np.full(len(stream), -1, dtype=np.int64)
+        compound_at[where] = joined
+        then = compound_at[end]
+        # Only the places followed by a wanted second word are looked up.
+        seconds_wanted = np.zeros(width, dtype=bool)
+        seconds_wanted[wanted[:, 1]] = True
+        seconds_wanted[-1] = False
+        plain = np.flatnonzero(seconds_wanted[stream[end]])
+        also = np.flatnonzero(seconds_wanted[then])
+        keys = np.concatenate((first[plain] * width + stream[end[plain]], first[also] * width + then[also]))
+        docs = self._doc_at[np.concatenate((begin[plain], begin[also]))]
+        # A pair with a word not in the field gets a key no place has (at least -1: a first
+        # word with id 0 at a text's end).
+        wanted_keys = np.where((wanted >= 0).all(axis=1), wanted[:, 0] * width + wanted[:, 1], -2)
+        distinct, which = np.unique(wanted_keys, return_inverse=True)
+        row = np.minimum(np.searchsorted(distinct, keys), len(distinct) - 1)
+        hit = np.flatnonzero(distinct[row] == keys)
+        bitsets = _packed(row[hit], docs[hit], len(distinct), self.size)
+        return list(map(bitsets.__getitem__, which.tolist()))
 
     def prefix(self, prefix: str) -> int:
         bits = self._prefixes.get(prefix)
@@ -311,12 +319,21 @@ class _TextField:
         return bits
 
     def _surface_postings(self) -> dict[str, int]:
-        if self._surfaces is None:  # built on the first prefix search
-            surface_id: dict[str, int] = {}
-            key_lists = [
-                [surface_id.setdefault(s, len(surface_id)) for s in surfaces] for surfaces in self._surface_of
-            ]
-            self._surfaces = _bitsets(list(surface_id), key_lists, *self._chunk_docs, self.size)
+        if self._surfaces is None:  # built on the first prefix search, as the postings are
+            which, joined = self._alias_surfaces
+            distinct = dict.fromkeys(itertools.chain(self._part_surfaces, joined))
+            distinct.pop(None, None)  # the stream's -1 has none
+            names: list[str] = list(distinct)  # type: ignore[arg-type]
+            surface_id: dict[str | None, int] = dict(zip(names, itertools.count()))
+            surface_id[None] = -1
+            get = surface_id.__getitem__
+            parts = np.fromiter(map(get, self._part_surfaces), dtype=np.int64, count=len(self._part_surfaces))
+            at_parts = parts[self._gather]
+            inside = np.flatnonzero(at_parts >= 0)
+            joined_ids = np.fromiter(map(get, joined), dtype=np.int64, count=len(joined))[which]
+            rows = np.concatenate((at_parts[inside], joined_ids))
+            docs = np.concatenate((self._doc_at[inside], self._doc_at[self._aliases[0]]))
+            self._surfaces = dict(zip(names, _packed(rows, docs, len(names), self.size), strict=True))
             self._vocabulary = sorted(self._surfaces)
         return self._surfaces
 
@@ -388,34 +405,91 @@ class _TextField:
         return bits
 
 
-def _read_chunks(
-    distinct: list[str],
-) -> tuple[dict[str, int], list[list[int]], list[list[int]], list[tuple[str, ...]], dict]:
-    """Each distinct chunk of a field once: its tokens in order (ids), the keys it is found
-    by (its tokens and joined forms), its surfaces, and its compounds as {chunk: [(offset of
-    the first part, joined form, number of parts)]}; the token ids by token."""
-    token_id: dict[str, int] = {}
-    surface_of: list[tuple[str, ...]] = []
-    token_lists: list[list[int]] = []
-    key_lists: list[list[int]] = []
-    compounds: dict[int, list[tuple[int, int, int]]] = {}
-    for i, chunk in enumerate(distinct):
-        chunk_words = textnorm.chunk_words(chunk)
-        tokens = [token_id.setdefault(p, len(token_id)) for w in chunk_words for p in w.parts]
-        keys = list(tokens)
-        surfaces = [s for w in chunk_words for s in w.surface]
+class _Chunks(NamedTuple):
+    """The distinct chunks of a field, read (see `_read_chunks`)."""
+
+    token_ids: dict[str, int]  # token -> id
+    names: list[str]  # the tokens by id
+    tokens: np.ndarray  # the chunks' token ids, chunk i's at tokens[starts[i]:starts[i] + counts[i]]
+    starts: np.ndarray
+    counts: np.ndarray
+    surfaces: list[str | None]  # the surface form of each of `tokens`
+    # The compounds, chunk i's at [compound_starts[i]:compound_starts[i] + compound_counts[i]]:
+    # the offset of their first part in the chunk, their joined forms (id and surface), their parts.
+    compound_starts: np.ndarray
+    compound_counts: np.ndarray
+    compound_offsets: np.ndarray
+    compound_ids: np.ndarray
+    compound_spans: np.ndarray
+    compound_surfaces: list[str]
+
+
+def _read_chunks(distinct: list[str]) -> _Chunks:
+    """Each distinct chunk of a field once: its tokens (the `textnorm.BOUNDARY` between texts
+    gives -1) and their surface forms, its compounds. A chunk that is one plain word (most)
+    is one stem, all of them from one call (`textnorm.plain_forms`); the others (compounds,
+    apostrophes, the boundary) are read one at a time (`textnorm.chunk_words`)."""
+    count = len(distinct)
+    plain_flags = list(map(str.isalnum, distinct))
+    surfaces, token_texts = textnorm.plain_forms(list(itertools.compress(distinct, plain_flags)))
+    part_surfaces: list[str | None] = surfaces  # type: ignore[assignment]
+    is_plain = np.fromiter(plain_flags, dtype=bool, count=count)
+    starts = np.empty(count, dtype=np.int64)
+    counts = np.ones(count, dtype=np.int64)
+    plain_at = np.flatnonzero(is_plain)
+    starts[plain_at] = np.arange(len(plain_at))
+    other_at = np.flatnonzero(~is_plain).tolist()
+    other_starts: list[int] = []
+    other_counts: list[int] = []
+    compounds: list[tuple[int, int, str, int, str]] = []  # (chunk, offset, joined, parts, joined surface)
+    for i in other_at:
+        chunk = distinct[i]
+        other_starts.append(len(token_texts))
+        if chunk == textnorm.BOUNDARY:
+            token_texts.append(chunk)
+            part_surfaces.append(None)
+            other_counts.append(1)
+            continue
         offset = 0
-        for w in chunk_words:
+        for w in textnorm.chunk_words(chunk):
             if w.joined:
-                joined = token_id.setdefault(w.joined, len(token_id))
-                keys.append(joined)
-                surfaces.append(w.joined_surface)
-                compounds.setdefault(i, []).append((offset, joined, len(w.parts)))
+                compounds.append((i, offset, w.joined, len(w.parts), w.joined_surface))
             offset += len(w.parts)
-        token_lists.append(tokens)
-        key_lists.append(keys)
-        surface_of.append(tuple(surfaces))
-    return token_id, token_lists, key_lists, surface_of, compounds
+            token_texts.extend(w.parts)
+            part_surfaces.extend(w.surface)
+        other_counts.append(offset)
+    starts[other_at] = other_starts
+    counts[other_at] = other_counts
+    joined_forms = (joined for _, _, joined, _, _ in compounds)
+    distinct_tokens = dict.fromkeys(itertools.chain(token_texts, joined_forms))
+    distinct_tokens.pop(textnorm.BOUNDARY, None)
+    names = list(distinct_tokens)
+    token_ids = dict(zip(names, itertools.count()))
+    tokens = np.fromiter(
+        map(token_ids.get, token_texts, itertools.repeat(-1)), dtype=np.int64, count=len(token_texts)
+    )
+    by_chunk = np.array([c[0] for c in compounds], dtype=np.int64)
+    compound_counts = np.bincount(by_chunk, minlength=count)
+    return _Chunks(
+        token_ids,
+        names,
+        tokens,
+        starts,
+        counts,
+        part_surfaces,
+        np.cumsum(compound_counts) - compound_counts,
+        compound_counts,
+        np.array([c[1] for c in compounds], dtype=np.int64),
+        np.array([token_ids[c[2]] for c in compounds], dtype=np.int64),
+        np.array([c[3] for c in compounds], dtype=np.int64),
+        [c[4] for c in compounds],
+    )
+
+
+def _gathered(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """starts[i], starts[i] + 1, ... counts[i] of them, for each i in turn."""
+    ends = np.cumsum(counts)
+    return np.repeat(starts - (ends - counts), counts) + np.arange(int(ends[-1]) if len(ends) else 0)
 
 
 # Token positions found by a scan of the stream before they are all sorted by token once
@@ -426,32 +500,13 @@ _SCANS_BEFORE_SORTING = 64
 _BIT_MATRIX_BYTES = 16 * 1024 * 1024
 
 
-def _expand(flat: np.ndarray, counts: np.ndarray, rows: np.ndarray, per_row: np.ndarray) -> np.ndarray:
-    """CSR expansion: for each index in `rows`, its items `flat[start:start + counts]`, in order."""
-    starts = np.cumsum(counts) - counts
-    total = int(per_row.sum())
-    if not total:
-        return np.zeros(0, dtype=flat.dtype)
-    within = np.arange(total) - np.repeat(np.cumsum(per_row) - per_row, per_row)
-    return flat[np.repeat(starts[rows], per_row) + within]
-
-
-def _bitsets(
-    names: list[str], key_lists: list[list[int]], pair_chunks: np.ndarray, pair_docs: np.ndarray, size: int
-) -> dict[str, int]:
-    """{name: bitset of the docs}: each (chunk, doc) pair gives its doc to the chunk's keys."""
-    if not names or not size:
-        return {}
-    counts = np.fromiter(map(len, key_lists), dtype=np.int64, count=len(key_lists))
-    flat = np.fromiter(itertools.chain.from_iterable(key_lists), dtype=np.int64, count=int(counts.sum()))
-    per_pair = counts[pair_chunks]
-    keys = _expand(flat, counts, pair_chunks, per_pair)
-    docs = np.repeat(pair_docs, per_pair)
-    return dict(zip(names, _packed(keys, docs, len(names), size), strict=True))
-
-
 def _packed(rows: np.ndarray, docs: np.ndarray, count: int, size: int) -> list[int]:
     """`count` bitsets over `size` docs: bit d of bitset r is set for each (rows[i], docs[i])."""
+    if len(rows) < count * (1 + size // 512):  # a few bits a row (phrases): set one by one
+        bitsets = [0] * count
+        for row, doc in zip(rows.tolist(), docs.tolist(), strict=True):
+            bitsets[row] |= 1 << doc
+        return bitsets
     found: list[int] = []
     from_bytes = int.from_bytes
     block = max(1, _BIT_MATRIX_BYTES // max(size, 1))  # rows of a dense bit matrix at a time
@@ -465,6 +520,17 @@ def _packed(rows: np.ndarray, docs: np.ndarray, count: int, size: int) -> list[i
         data = packed.tobytes()
         found.extend(from_bytes(data[i * width : (i + 1) * width], "little") for i in range(last - first))
     return found
+
+
+def _doc_bitsets(values: list[Sequence[str]], size: int) -> dict[str, int]:
+    """{value: bitset of the docs that have it}, values[d] being doc d's, in order of first sight."""
+    counts = np.fromiter(map(len, values), dtype=np.int64, count=size)
+    every = list(itertools.chain.from_iterable(values))
+    distinct = list(dict.fromkeys(every))
+    value_id = dict(zip(distinct, itertools.count()))
+    rows = np.fromiter(map(value_id.__getitem__, every), dtype=np.int64, count=len(every))
+    docs = np.repeat(np.arange(size, dtype=np.int64), counts)
+    return dict(zip(distinct, _packed(rows, docs, len(distinct), size), strict=True))
 
 
 def _prefix_bits(postings: dict[str, int], vocabulary: list[str], prefix: str) -> int:
@@ -497,13 +563,17 @@ def _given_names_before(tokens: tuple[str, ...], end: int, given: tuple[str, ...
     return True
 
 
-def _by_initial(names: dict[tuple[str, ...], int]) -> dict[str, list[tuple[tuple[str, ...], int]]]:
-    """{letter: the names (tokens, papers) with a word starting with it}: a given name or
-    an initial can only match a word that starts with its own first letter."""
-    found: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+def _by_initial(
+    names: dict[tuple[str, ...], int], surname: str
+) -> dict[str, list[tuple[tuple[str, ...], int, tuple[int, ...]]]]:
+    """{letter: the names (tokens, papers, where the surname starts in them) with a word
+    starting with it}: a given name or an initial can only match a word that starts with
+    its own first letter. The places of the surname are found once per name, not per query."""
+    found: dict[str, list[tuple[tuple[str, ...], int, tuple[int, ...]]]] = {}
     for tokens, docs in names.items():
+        entry = (tokens, docs, _surname_starts(tokens, surname))
         for letter in {token[0] for token in tokens if token}:
-            found.setdefault(letter, []).append((tokens, docs))
+            found.setdefault(letter, []).append(entry)
     return found
 
 
@@ -513,17 +583,19 @@ def _runs(tokens: tuple[str, ...]) -> set[str]:
     return {"".join(tokens[start:end]) for start in range(size) for end in range(start + 1, size + 1)}
 
 
-def _name_matches(tokens: tuple[str, ...], surname: str, given: tuple[str, ...]) -> bool:
-    """arXiv-style author match of one name's tokens (see `alerts.search.query.Author`)."""
+def _surname_starts(tokens: tuple[str, ...], surname: str) -> tuple[int, ...]:
+    """Where in a name's tokens a run of them written together is the surname: the places
+    an arXiv-style author match (see `alerts.search.query.Author`) looks for given names before."""
+    starts = []
     for start in range(len(tokens)):
         written = ""
         for token in tokens[start:]:
             written += token
             if len(written) >= len(surname):
                 break
-        if written == surname and _given_names_before(tokens, start, given):
-            return True
-    return False
+        if written == surname:
+            starts.append(start)
+    return tuple(starts)
 
 
 class PaperIndex:
@@ -551,7 +623,7 @@ class PaperIndex:
         # Name token or run of tokens written together -> {tokens of a whole name: its papers}.
         self._names: dict[str, dict[tuple[str, ...], int]] = {}
         # The same by the first letters of the names' words (built when first asked for).
-        self._names_by_initial: dict[str, dict[str, list[tuple[tuple[str, ...], int]]]] = {}
+        self._names_by_initial: dict[str, dict[str, list[tuple[tuple[str, ...], int, tuple[int, ...]]]]] = {}
         self._categories: dict[str, int] = {}  # lower-case category -> bitset
         self._archives: dict[str, int] = {}  # lower-case archive -> bitset
         # Caches: node id -> bitset (every node evaluated: a text finds its id in `filters`);
@@ -569,18 +641,15 @@ class PaperIndex:
         authors = self._authors
         categories = self._categories
         archives = self._archives
-        docs_of: dict[str, int] = {}  # a day repeats its authors: each name is read once
-        for doc, paper in enumerate(self.docs):
-            bit = 1 << doc
-            for name in paper.authors:
-                docs_of[name] = docs_of.get(name, 0) | bit
-            for category in paper.categories:
-                category = category.lower()
-                categories[category] = categories.get(category, 0) | bit
-                archive = category.partition(".")[0]
-                archives[archive] = archives.get(archive, 0) | bit
-        for name, bits in docs_of.items():
-            tokens = tuple(textnorm.name_tokens(name))
+        # A day repeats its authors and categories: each distinct one is read once.
+        by_category = _doc_bitsets([paper.categories for paper in self.docs], len(self.docs))
+        for category, bits in by_category.items():
+            category = category.lower()
+            categories[category] = categories.get(category, 0) | bits
+            archive = category.partition(".")[0]
+            archives[archive] = archives.get(archive, 0) | bits
+        docs_of = _doc_bitsets([paper.authors for paper in self.docs], len(self.docs))
+        for tokens, bits in zip(textnorm.names_tokens(list(docs_of)), docs_of.values(), strict=True):
             for key in _runs(tokens):
                 by_name = names.get(key)
                 if by_name is None:
@@ -618,81 +687,137 @@ class PaperIndex:
         store = self.filters
         generation = store.generation
         texts = store.texts
-        tops: dict[str, int] = {}
-        for query in dict.fromkeys(queries):
-            node = texts.get(query)
-            if type(node) is not int:
-                try:
-                    node = store.compile(query)
-                except QueryError:
-                    continue
-            tops[query] = node
+        distinct = list(dict.fromkeys(queries))
+        nodes: list = list(map(texts.get, distinct))
+        if set(map(type, nodes)) != {int}:  # some are new or invalid (most days, none)
+            tops = {}
+            for query, node in zip(distinct, nodes, strict=True):
+                if type(node) is not int:
+                    try:
+                        node = store.compile(query)
+                    except QueryError:
+                        continue
+                tops[query] = node
+            distinct, nodes = list(tops), list(tops.values())
         if store.generation != generation or self._generation != store.generation:
             # The store started again while compiling: the ids above name other nodes.
-            return {query: self.match(query) for query in tops}
-        values, todo, phrases = self._unevaluated(set(tops.values()))
+            return {query: self.match(query) for query in distinct}
+        if not nodes:
+            return {}
+        values, todo, phrases = self._unevaluated(set(nodes))
         found = self._pairs(phrases)
         for node, bits in found.items():
             values[node] = bits
         self._evaluate(todo, values, found)
-        sizes = [_ID_ENTRY_BYTES + (bits.bit_length() >> 3) for bits in found.values()]
-        self._bits.put_many(found, sum(sizes))
-        return {query: values[node] for query, node in tops.items()}  # type: ignore[misc]
+        # What `_id_entry_bytes` says of each, added up without a call per node.
+        bytes_of_bits = map(rshift, map(int.bit_length, found.values()), itertools.repeat(3))
+        size = len(found) * _ID_ENTRY_BYTES + sum(bytes_of_bits)
+        self._bits.put_many(found, size)
+        bitsets = itemgetter(*nodes)(values)
+        return dict(zip(distinct, bitsets if len(nodes) > 1 else (bitsets,), strict=True))
 
     def _unevaluated(self, tops: set[int]) -> tuple[list[int | None], list[int], list[int]]:
         """The nodes under `tops` not evaluated yet, in the store's order (children first);
-        the bitsets of the others by node id (None for the rest); the two-word text nodes."""
+        the bitsets of the others by node id (None for the rest); the two-word text nodes.
+
+        A child's id is below its parent's: for a batch of a good share of the store (a
+        day's filters at once), one walk down the ids from the highest, marking the children
+        of each node met, reaches every node needed once (a third cheaper than a search);
+        for a few filters (a preview, a small chunk), a search from them."""
+        known = self._bits
+        any_known = bool(known)  # a new index (a day's first batch) knows none
+        rows = self.filters.rows
+        if len(tops) * 8 < len(rows):
+            return self._searched(tops)
+        values: list[int | None] = [None] * len(rows)
+        marks = np.zeros(len(rows), dtype=np.uint8)
+        marks[np.fromiter(tops, dtype=np.int64, count=len(tops))] = 1
+        needed = bytearray(marks.tobytes())
+        todo: list[int] = []
+        phrases: list[int] = []
+        add = todo.append
+        # reversed() reads the marks as it goes: a child marked on the way is met later.
+        for node in itertools.compress(range(len(rows) - 1, -1, -1), reversed(needed)):
+            if any_known:
+                bits = known.get(node)
+                if bits is not None:
+                    values[node] = bits
+                    continue
+            add(node)
+            row = rows[node]
+            sign = row[0]
+            if sign in _GROUPS:
+                for child in row[1:]:
+                    needed[child] = 1
+            elif sign == "t" and len(row[2]) == 2:
+                phrases.append(node)
+        todo.reverse()
+        return values, todo, phrases
+
+    def _searched(self, tops: set[int]) -> tuple[list[int | None], list[int], list[int]]:
+        """`_unevaluated` by a depth-first search from `tops`."""
         known = self._bits
         rows = self.filters.rows
         values: list[int | None] = [None] * len(rows)
-        needed = bytearray(len(rows))
+        seen = bytearray(len(rows))
         todo: list[int] = []
         phrases: list[int] = []
         stack = list(tops)
         while stack:
             node = stack.pop()
-            if needed[node]:
+            if seen[node]:
                 continue
-            needed[node] = 1
+            seen[node] = 1
             bits = known.get(node)
             if bits is not None:
                 values[node] = bits
                 continue
             todo.append(node)
             row = rows[node]
-            if row[0] in _GROUPS:
+            sign = row[0]
+            if sign in _GROUPS:
                 stack.extend(row[1:])
-            elif row[0] == "t" and len(row[2]) == 2:
+            elif sign == "t" and len(row[2]) == 2:
                 phrases.append(node)
         todo.sort()
         return values, todo, phrases
 
     def _evaluate(self, todo: list[int], values: list[int | None], found: dict[int, int]) -> None:
         """Evaluate the nodes of `todo` in order into `values` and `found` (where the phrases
-        of `_pairs` already are): a node's children are known before it."""
+        of `_pairs` already are): a node's children are known before it. Every bitset is of
+        the index's papers only, so a group of two (most) is one operation."""
         rows = self.filters.rows
         everything = self._all
+        phrases = dict(found)
         for node in todo:
             row = rows[node]
             sign = row[0]
             if sign == "&":
-                bits = -1
-                for child in row[1:]:
-                    bits &= values[child]  # type: ignore[operator]
-                    if not bits:
-                        break
-                bits &= everything
+                if len(row) == 3:
+                    bits = values[row[1]] & values[row[2]]  # type: ignore[operator]
+                else:
+                    bits = values[row[1]]
+                    for child in row[2:]:
+                        bits &= values[child]  # type: ignore[operator]
+                        if not bits:
+                            break
             elif sign == "|":
-                bits = 0
-                for child in row[1:]:
-                    bits |= values[child]  # type: ignore[operator]
+                if len(row) == 3:
+                    bits = values[row[1]] | values[row[2]]  # type: ignore[operator]
+                else:
+                    bits = 0
+                    for child in row[1:]:
+                        bits |= values[child]  # type: ignore[operator]
             elif sign == "-":
                 bits = everything ^ values[row[1]]  # type: ignore[operator]
-            elif node in found:
+            elif node in phrases:
                 continue  # a phrase of `_pairs`
             else:
                 bits = self._leaf(row)
-            values[node] = found[node] = bits
+            values[node] = bits
+        if todo:
+            evaluated = itemgetter(*todo)(values)
+            found.update(zip(todo, evaluated if len(todo) > 1 else (evaluated,), strict=True))
 
     def _pairs(self, nodes: list[int]) -> dict[int, int]:
         """{node: bitset} of the text nodes (`nodes`, all of them rows of two words) that are
@@ -716,8 +841,7 @@ class PaperIndex:
         for node, field in chosen:
             in_title = next(title_bits) if field != ABSTRACT else 0
             in_abstract = next(abstract_bits) if field != TITLE else 0
-            if in_title is not None and in_abstract is not None:
-                found[node] = in_title | in_abstract
+            found[node] = in_title | in_abstract
         return found
 
     def _forget_ids(self) -> None:
@@ -815,12 +939,14 @@ class PaperIndex:
             return self._authors.get(surname, 0)
         by_initial = self._names_by_initial.get(surname)
         if by_initial is None:
-            by_initial = self._names_by_initial[surname] = _by_initial(self._names.get(surname, {}))
+            by_initial = self._names_by_initial[surname] = _by_initial(self._names.get(surname, {}), surname)
         bits = 0
         # Each distinct name once, among those with a word starting as the first given name.
-        for tokens, docs in by_initial.get(given[0][0], ()):
-            if _name_matches(tokens, surname, given):
-                bits |= docs
+        for tokens, docs, starts in by_initial.get(given[0][0], ()):
+            for start in starts:
+                if _given_names_before(tokens, start, given):
+                    bits |= docs
+                    break
         return bits
 
     def _category(self, row: tuple) -> int:

@@ -32,15 +32,18 @@ import snowballstemmer
 from alerts.core.caches import BoundedDict
 
 __all__ = [
+    "BOUNDARY",
     "NORMALISER_VERSION",
     "Highlighter",
     "Word",
     "analyse",
     "chunk_words",
-    "chunks",
     "fold",
     "highlight_spans",
+    "joined_chunks",
     "name_tokens",
+    "names_tokens",
+    "plain_forms",
     "stem",
     "word",
     "words",
@@ -67,6 +70,12 @@ _COMBINING_RE = re.compile(r"[\u0300-\u036f]")
 # words several times faster: every byte that cannot be in a word becomes a space.
 _ASCII_WORD_BYTES = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-'"
 _ASCII_SEPARATORS = bytes(i if i in _ASCII_WORD_BYTES else 32 for i in range(256))
+# `joined_chunks` ends each text's chunks with this one, which no text gives (a NUL in a text
+# separates words, as a space does); its translation keeps it, and every byte of a non-ASCII
+# character, and blanks out LaTeX control words first.
+BOUNDARY = "\0"
+_BATCH_SEPARATORS = bytes(i if i in _ASCII_WORD_BYTES or i == 0 or i >= 128 else 32 for i in range(256))
+_LATEX_RE = re.compile(r"\\[A-Za-z]+")
 _HYPHEN_RE = re.compile(f"[{_HYPHENS}]")
 _VOWELS = frozenset("aeiouy")
 # English words of the shape of an acronym's plural (consonants, then "us").
@@ -205,7 +214,9 @@ def _chunk_words(chunk: str) -> list[Word]:
     result = _chunks.get(chunk)
     if result is None:
         get = _words.get
-        result = _chunks.put(chunk, [get(raw) or word(raw) for raw in _WORD_RE_FAST.findall(chunk) if raw])
+        # A chunk of `joined_chunks` may hold any character but white space and LaTeX.
+        pattern = _WORD_RE if not chunk.isascii() and _COMBINING_RE.search(chunk) else _WORD_RE_FAST
+        result = _chunks.put(chunk, [get(raw) or word(raw) for raw in pattern.findall(chunk) if raw])
     return result
 
 
@@ -226,22 +237,41 @@ def words(text: str) -> list[Word]:
     return [get(raw) or word(raw) for raw in pattern.findall(text) if raw]
 
 
-def chunks(text: str) -> list[str]:
-    """The raw chunks of a text, in order, each read by `chunk_words`: what a batch index
-    splits every text into, to normalise each distinct chunk of the day once."""
-    found = _ascii_chunks(text)
-    if found is not None:
-        return found
-    if _COMBINING_RE.search(text):  # whole words with combining accents: marked for chunk_words
-        return ["\0" + raw for raw in _WORD_RE.findall(text) if raw]
-    return [raw for raw in _WORD_RE_FAST.findall(text) if raw]
+def joined_chunks(texts: Iterable[str]) -> list[str]:
+    """The chunks of every text in order, each text's followed by `BOUNDARY`, each chunk
+    read by `chunk_words`: what a batch index cuts the day's texts into, all at once.
+
+    LaTeX control words blanked out, every byte of the texts' UTF-8 that cannot be in a word
+    becomes a space (one bytes.translate of them all; a non-ASCII character may be in a
+    word, and is kept) and the result is split on white space. No word of the regular
+    expression goes across a space, so each chunk holds the words it finds there, read by
+    `chunk_words`. On 1,000 abstracts, 18% of them non-ASCII: 14 ms against 22 ms for
+    the texts one by one.
+    """
+    pieces = []
+    for text in texts:
+        if "\\" in text:
+            text = _LATEX_RE.sub(" ", text)
+        if BOUNDARY in text:
+            text = text.replace(BOUNDARY, " ")
+        pieces.append(text.encode("utf-8", "surrogatepass"))
+    pieces.append(b"")  # a boundary after the last text too
+    joined = f" {BOUNDARY} ".encode().join(pieces)
+    return joined.translate(_BATCH_SEPARATORS).decode("utf-8", "surrogatepass").split()
+
+
+def plain_forms(chunks: list[str]) -> tuple[list[str], list[str]]:
+    """The surface forms and the stems of chunks that are each one word of letters and
+    digits (`str.isalnum`), as `word(chunk)` has them (its one surface and its one part),
+    all stemmed in one call of the stemmer and not kept in the word caches: a batch index
+    reads each distinct chunk of the day once (4,418 such chunks of 1,000 abstracts in
+    4 ms against 15 ms through `chunk_words`)."""
+    surfaces = list(map(_surface, chunks))
+    return surfaces, _STEMMER.stemWords(surfaces)
 
 
 def chunk_words(chunk: str) -> list[Word]:
-    """The words of one chunk of `chunks` (the same as `words` finds there)."""
-    if chunk[0] == "\0":
-        raw = chunk[1:]
-        return [_words.get(raw) or word(raw)]
+    """The words of one chunk of `joined_chunks` (the same as `words` finds there)."""
     found = _words.get(chunk)
     return [found] if found is not None else _chunk_words(chunk)
 
@@ -300,6 +330,30 @@ def name_tokens(text: str) -> list[str]:
     a hyphenated name gives its parts (`Jean-Pierre` -> `jean`, `pierre`).
     """
     return [part for w in words(text.replace("_", " ")) for part in w.surface]
+
+
+def names_tokens(names: list[str]) -> list[tuple[str, ...]]:
+    """`name_tokens` of each name, all of them cut in one pass (`joined_chunks`) and each
+    distinct chunk read once: a name's tokens are surface forms, never stemmed."""
+    every = joined_chunks([name.replace("_", " ") for name in names])
+    forms: dict[str, tuple[str, ...] | None] = dict.fromkeys(every)
+    for chunk in forms:
+        if chunk == BOUNDARY:
+            continue
+        if chunk.isalnum():  # one plain word: its surface form, as `word(chunk)` has it
+            forms[chunk] = (_surface(chunk),)
+        else:
+            forms[chunk] = tuple(surface for w in chunk_words(chunk) for surface in w.surface)
+    found: list[tuple[str, ...]] = []
+    tokens: list[str] = []
+    for chunk in every:
+        chunk_forms = forms[chunk]
+        if chunk_forms is None:
+            found.append(tuple(tokens))
+            tokens = []
+        else:
+            tokens.extend(chunk_forms)
+    return found
 
 
 def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from alerts.search.compiled import FilterStore
 from alerts.search.matcher import Hit, PaperDoc, PaperIndex, iter_bits
 from alerts.search.query import QueryError
 from alerts.search.textnorm import highlight_spans
@@ -103,6 +104,47 @@ def test_an_empty_day_matches_nothing():
     assert index.match("diffusion") == 0
     assert index.match("-diffusion") == 0
     assert index.hits("diffusion") == []
+
+
+def test_two_word_phrases_matched_together_find_what_each_finds_alone():
+    """A batch looks its two-word phrases up in one pass over each field: a phrase with a
+    word the day does not have finds nothing, even beside one whose first word ends a text;
+    a word that is also the joined form of a compound of the text is found both ways."""
+    docs = [
+        PaperDoc("alpha beta", "One self-supervised model.", (), ()),
+        PaperDoc("gamma alpha", "A selfsupervised model, a self supervised one.", (), ()),
+    ]
+    queries = [
+        '"alpha beta"',
+        '"zzz qqq"',
+        '"alpha zzz"',
+        '"zzz alpha"',
+        '"selfsupervised model"',
+        '"supervised model"',
+        '"supervised one"',
+        '"one selfsupervised"',
+    ]
+    together = PaperIndex(docs).match_many(queries)
+    assert together == {query: PaperIndex(docs).match(query) for query in queries}
+    assert together['"zzz qqq"'] == together['"alpha zzz"'] == 0
+    assert together['"selfsupervised model"'] == 0b11
+    assert together['"one selfsupervised"'] == 0b01
+
+
+def test_a_batch_finds_the_same_as_most_of_its_store_or_as_a_few_of_a_big_one():
+    """A batch that is most of its store walks the store's ids; a few filters of a big
+    store are searched from: both find what each filter finds alone."""
+    words = ("diffusion", "models", "graph*", '"message passing"', "au:lecun", "cat:cs.LG", "self-supervised")
+    queries = [
+        *(f"{a} {b}" for a in words for b in words if a != b),
+        *(f"({a} OR {b}) -{c}" for a in words for b in words for c in words[:3] if len({a, b, c}) == 3),
+    ]
+    alone = {query: PaperIndex(DOCS).match(query) for query in queries}
+    store = FilterStore()
+    assert PaperIndex(DOCS, filters=store).match_many(queries) == alone
+    assert len(store.rows) < 8 * len(queries)  # most of the store: walked
+    few = queries[::50]
+    assert PaperIndex(DOCS, filters=store).match_many(few) == {query: alone[query] for query in few}
 
 
 def all_caches(index: PaperIndex) -> list:

@@ -78,3 +78,38 @@ def test_the_fast_ascii_path_reads_text_like_the_regular_expression(text):
     assert [w.parts for w in textnorm.words(text)] == [
         textnorm.word(raw).parts for raw in textnorm._WORD_RE.findall(text) if raw
     ]
+
+
+# Any character class the batch reading treats apart: non-ASCII letters and punctuation,
+# combining accents, LaTeX, NUL, white space of other scripts, a lone surrogate.
+BATCH_CHARACTERS = [
+    *"aAbZs9 -'\\$._,",
+    *("é", "e\u0301", "\u0301", "\u2010", "\u2011", "\u2019", "\u2014", "κ", "²", "ß", "ﬁ", "Ł"),
+    *("\u00a0", "\u3000", "\x85", "\0", "\ud800", "\t", "\n"),
+]
+batch_texts = st.lists(st.lists(st.sampled_from(BATCH_CHARACTERS), max_size=40).map("".join), max_size=5)
+
+
+@given(batch_texts)
+def test_the_batch_reading_of_many_texts_finds_the_words_of_each(texts):
+    """A paper index cuts all of a day's texts at once (joined_chunks) and reads each distinct
+    chunk once: the same words, text by text, as `words` finds in each text alone."""
+    found, current = [], []
+    for chunk in textnorm.joined_chunks(texts):
+        if chunk == textnorm.BOUNDARY:
+            found.append(current)
+            current = []
+        else:
+            current.extend(textnorm.chunk_words(chunk))
+    assert current == []
+    assert found == [textnorm.words(text) for text in texts]
+    plain = [chunk for chunk in textnorm.joined_chunks(texts) if chunk.isalnum()]
+    assert textnorm.plain_forms(plain) == (
+        [textnorm.word(chunk).surface[0] for chunk in plain],
+        [textnorm.word(chunk).parts[0] for chunk in plain],
+    )
+
+
+@given(batch_texts)
+def test_the_names_of_a_day_read_at_once_are_read_as_each_alone(names):
+    assert textnorm.names_tokens(names) == [tuple(textnorm.name_tokens(name)) for name in names]
