@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
+from sys import getsizeof
 
 import css_inline
 from django.conf import settings
@@ -308,11 +309,9 @@ def paper_context(paper: PaperRow, terms: Sequence[str], *, label: str) -> dict:
 # The parts of a paper's HTML block that change from digest to digest besides the matched
 # filters' names: the title and the abstract, with the subscriber's matched terms marked.
 HIGHLIGHTED = ("title_html", "abstract_html")
-# What a highlighting costs in a run's caches besides its HTML's characters: the string's
-# header, its key (a tuple of the paper's position, its label and two tuples of terms) and
-# the dict's slot; and an entry of the terms' index (key tuple and slot; its HTML is shared).
-HIGHLIGHT_ENTRY_BYTES = 260
-HIGHLIGHT_TERMS_ENTRY_BYTES = 150
+# What an entry of a run's highlight caches costs besides the sizes of its objects
+# (`sys.getsizeof`): its slot in the dict, which grows by doubling.
+HIGHLIGHT_SLOT_BYTES = 100
 
 
 def highlighted_html(text: str, spans: list[tuple[int, int]], mark: str) -> str:
@@ -484,9 +483,10 @@ class PeriodRendering:
     (`rendering_of`), dropped with it.
 
     The highlighted variants hold at most `budget` bytes (settings.RENDER_CACHE_BYTES, as
-    `HIGHLIGHT_ENTRY_BYTES` and the HTML's length estimate them): a run of a million
-    subscribers meets millions of term combinations. Full, both dicts are emptied together
-    (the terms' index points at the variants' strings: emptying one alone would keep them).
+    `sys.getsizeof` of their keys and strings and `HIGHLIGHT_SLOT_BYTES` count them): a
+    run of a million subscribers meets millions of term combinations. Full, both dicts are
+    emptied together (the terms' index points at the variants' strings: emptying one alone
+    would keep them).
     """
 
     blocks: dict[tuple[int, str], Block] = field(default_factory=dict)  # (paper position, label)
@@ -500,21 +500,29 @@ class PeriodRendering:
     used: int = 0
 
     def keep_variant(self, key: tuple, html: str) -> str:
-        # Python keeps an ASCII string in a byte a character; others in two or more.
-        self._spend(len(html) * (1 if html.isascii() else 2) + HIGHLIGHT_ENTRY_BYTES)
+        # The key: the paper's position, its label, the terms marked in title and abstract.
+        self._spend(
+            getsizeof(html) + getsizeof(key) + getsizeof(key[2]) + getsizeof(key[3]) + HIGHLIGHT_SLOT_BYTES
+        )
         self.highlights[key] = html
         return html
 
     def keep_terms(self, key: tuple, html: str) -> str:
-        self._spend(HIGHLIGHT_TERMS_ENTRY_BYTES)
+        # The key: the paper's position, its label, a digest item's terms; the HTML is the
+        # variant's, unless the variants were emptied to make room.
+        if self._spend(getsizeof(key) + getsizeof(key[2]) + HIGHLIGHT_SLOT_BYTES):
+            self.used += getsizeof(html)
         self.highlight_terms[key] = html
         return html
 
-    def _spend(self, size: int) -> None:
-        self.used += size
-        if self.used > self.budget:
+    def _spend(self, size: int) -> bool:
+        """Count `size` more bytes, emptying the caches first if they would not fit; True
+        when they were emptied."""
+        emptied = self.used + size > self.budget
+        if emptied:
             self.clear_highlights()
-            self.used = size
+        self.used += size
+        return emptied
 
     def clear_highlights(self) -> None:
         self.highlights.clear()

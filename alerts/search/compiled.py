@@ -39,6 +39,7 @@ import fcntl
 import marshal
 import os
 import re
+import secrets
 import struct
 import sys
 import tempfile
@@ -74,7 +75,11 @@ DEFAULT_LIMIT = 2_000_000
 Row = tuple
 # Parsed chunks kept in memory while compiling (a day's filters share their words).
 CHUNK_LIMIT = 200_000
-# A record of the file: this tag and the length of its marshal data, then the data.
+# The file: this tag and a random name (new at every rewrite), then records, each this tag
+# and the length of its marshal data, then the data.
+_NAME_BYTES = 16
+_HEADER = struct.Struct(f"<4s{_NAME_BYTES}s")
+_FILE_TAG = b"PAFF"
 _RECORD = struct.Struct("<4sQ")
 _TAG = b"PAFS"
 
@@ -291,11 +296,12 @@ class FilterStore:
         path = Path(path)
         try:
             with _locked(path), open(path, "rb") as handle, collector_paused():  # small tuples, no cycle
-                end, records, read = store._read_from(handle, 0, adopt=True)
+                name = _file_name(handle)
+                end, records, read = store._read_from(handle, _HEADER.size, adopt=True) if name else (0, 0, 0)
                 if records != 1 or read != 1 or end < os.fstat(handle.fileno()).st_size:
                     store._rewrite(path)
                 else:
-                    store._file = (_identity(handle), end)
+                    store._file = (name, end)
         except OSError:
             pass
         store.dirty = False
@@ -307,39 +313,43 @@ class FilterStore:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with _locked(path), self._lock:
-            if not path.exists():  # (under the lock: nothing removes it meanwhile)
+            handle = _open_existing(path)
+            if handle is None:
                 self._rewrite(path)
                 return
-            with open(path, "r+b") as handle:
-                known = self._file
-                if known is not None and known[0] == _identity(handle):
-                    start = known[1]
-                else:  # another process rewrote it (or this store never read it): its first
-                    start = _skip_first(handle)  # record is left there, read by the next load
+            with handle:
+                name = _file_name(handle)
+                if name is None:  # not a store: nothing in it can be read
+                    self._rewrite(path)
+                    return
+                start = _record_at(handle, self._file[1]) if self._file and self._file[0] == name else None
+                if start is None:  # another process rewrote the file (or this store never read
+                    start = _after_first(handle)  # it): its first record is read by the next load
                 end = self._read_from(handle, start)[0]
                 handle.seek(end)
                 handle.truncate()  # a record cut short by a crash
                 if self._unsaved:
                     handle.write(_record(self._export(self._unsaved)))
                     handle.flush()
-                self._file = (_identity(handle), handle.tell())
-        self._unsaved = []
-        self.dirty = False
+                self._file = (name, handle.tell())
+            self._unsaved = []
+            self.dirty = False
 
     def _read_from(self, handle, start: int, *, adopt: bool = False) -> tuple[int, int, int]:
         """Merge the records of `handle` from `start`, one at a time (with `adopt`, the first
-        into a new store as it is: no index reads it yet); returns where the last whole record ends, how many records there
-        were, and how many of them were read (of this version)."""
+        into a new store as it is: no index reads it yet). Returns where the last whole
+        record ends, how many records there were, and how many were read (of this version)."""
+        size = os.fstat(handle.fileno()).st_size
         handle.seek(start)
         end, records, read = start, 0, 0
         while True:
             head = handle.read(_RECORD.size)
             if len(head) < _RECORD.size:
                 break
-            tag, size = _RECORD.unpack(head)
-            data = handle.read(size) if tag == _TAG else b""
-            if len(data) < size or tag != _TAG:
+            tag, length = _RECORD.unpack(head)
+            if tag != _TAG or length > size - handle.tell():
                 break
+            data = handle.read(length)
             end, records = handle.tell(), records + 1
             saved = _decode(data)
             if saved is None:
@@ -355,20 +365,20 @@ class FilterStore:
         return end, records, read
 
     def _rewrite(self, path: Path) -> None:
-        """Write the whole store to `path` as one record (atomically)."""
-        data = _record((self.rows, self.texts))
+        """Write the whole store to `path` as one record, under a new name (atomically)."""
+        name = secrets.token_bytes(_NAME_BYTES)
+        data = _HEADER.pack(_FILE_TAG, name) + _record((self.rows, self.texts))
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
-                out.flush()
-                self._file = (_identity(out), out.tell())
             os.replace(temporary, path)
         except BaseException:
             self._file = None
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
+        self._file = (name, len(data))
         self._unsaved = []
         self.dirty = False
 
@@ -446,20 +456,45 @@ def _decode(data: bytes) -> tuple[list[Row], dict] | None:
     return rows, texts
 
 
-def _skip_first(handle) -> int:
-    """Where the file's first record ends (0 if it has none)."""
+def _open_existing(path: Path):
+    try:
+        return open(path, "r+b")  # closed by the caller's `with`
+    except FileNotFoundError:
+        return None
+
+
+def _file_name(handle) -> bytes | None:
+    """The random name `_rewrite` gave the file (a new one at every rewrite: unlike an inode
+    number, never reused), or None if it is not a store's file."""
     handle.seek(0)
+    head = handle.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    tag, name = _HEADER.unpack(head)
+    return name if tag == _FILE_TAG else None
+
+
+def _record_at(handle, offset: int) -> int | None:
+    """`offset` if a record starts there or the file ends there, else None."""
+    size = os.fstat(handle.fileno()).st_size
+    if offset == size:
+        return offset
+    if offset < _HEADER.size or offset + _RECORD.size > size:
+        return None
+    handle.seek(offset)
+    return offset if _RECORD.unpack(handle.read(_RECORD.size))[0] == _TAG else None
+
+
+def _after_first(handle) -> int:
+    """Where the file's first record ends (after the header, if it has none)."""
+    size = os.fstat(handle.fileno()).st_size
+    handle.seek(_HEADER.size)
     head = handle.read(_RECORD.size)
     if len(head) < _RECORD.size:
-        return 0
-    tag, size = _RECORD.unpack(head)
-    end = _RECORD.size + size
-    return end if tag == _TAG and end <= os.fstat(handle.fileno()).st_size else 0
-
-
-def _identity(handle) -> tuple[int, int]:
-    stat = os.fstat(handle.fileno())
-    return stat.st_dev, stat.st_ino
+        return _HEADER.size
+    tag, length = _RECORD.unpack(head)
+    end = _HEADER.size + _RECORD.size + length
+    return end if tag == _TAG and end <= size else _HEADER.size
 
 
 @contextlib.contextmanager

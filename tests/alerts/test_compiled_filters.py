@@ -14,6 +14,15 @@ from alerts.search.compiled import FilterStore
 from alerts.search.matcher import PaperDoc, PaperIndex
 from alerts.search.query import QueryError
 
+# A store's file: a tag and a random name, then records (a tag, a length, marshal data).
+HEADER = b"PAFF" + b"n" * 16
+
+
+def record(value) -> bytes:
+    data = marshal.dumps(value)
+    return struct.pack("<4sQ", b"PAFS", len(data)) + data
+
+
 DOCS = [
     PaperDoc("Diffusion models for images", "Score-based diffusion models.", ("Yann LeCun",), ("cs.CV",)),
     PaperDoc(
@@ -70,8 +79,7 @@ def test_a_store_of_another_normaliser_version_or_a_damaged_one_is_not_read(tmp_
     assert len(FilterStore.load(path)) == 1
 
     older = (compiled.FORMAT, compiled.query.LANGUAGE_VERSION, textnorm.NORMALISER_VERSION - 1)
-    data = marshal.dumps((older, tuple(sys.version_info[:2]), store.rows, store.texts))
-    path.write_bytes(struct.pack("<4sQ", b"PAFS", len(data)) + data)
+    path.write_bytes(HEADER + record((older, tuple(sys.version_info[:2]), store.rows, store.texts)))
     assert len(FilterStore.load(path)) == 0  # normalised with other rules: compiled again
 
     path.write_bytes(b"not a store")
@@ -110,7 +118,8 @@ def test_a_full_store_starts_again_and_its_indexes_still_answer_right():
 
 
 def records_in(path) -> int:
-    data, at, count = path.read_bytes(), 0, 0
+    data, at, count = path.read_bytes(), len(HEADER), 0
+    assert data.startswith(b"PAFF")
     while at < len(data):
         tag, size = struct.unpack_from("<4sQ", data, at)
         assert tag == b"PAFS"
@@ -141,7 +150,9 @@ def test_a_save_appends_what_is_new_and_reads_only_what_others_appended(tmp_path
     # own new filter cost a few kilobytes.
     assert extra < 50_000, f"{extra:,} bytes"
     assert path.stat().st_size - size < 1_000
-    assert "graph* OR robot" in first.texts  # what the other process appended, merged
+    # What the other process appended, merged: its rows renumbered into this table.
+    merged_in = PaperIndex(DOCS, filters=first).match("graph* OR robot")
+    assert merged_in == PaperIndex(DOCS).match("graph* OR robot")
     assert records_in(path) == 3
 
     merged = FilterStore.load(path)
@@ -176,4 +187,47 @@ def test_a_save_after_another_process_rewrote_the_file_keeps_both(tmp_path):
     FilterStore.load(path)  # a third process starts: the file is rewritten as one record
     first.compile("graph*")
     first.save(path)
+    assert set(FilterStore.load(path).texts) == {"diffusion models", "robot", "graph*"}
+
+
+def test_saves_between_processes_rewriting_the_file_lose_nothing(tmp_path):
+    # A file system reuses a replaced file's inode number at once: a process must know the
+    # file by more than that, or its next save appends in the middle of another's record.
+    path = tmp_path / "compiled-filters"
+    first = FilterStore()
+    first.compile("diffusion models")
+    first.save(path)
+    for n in range(6):
+        for k in range(2):  # processes start: each rewrites the file as one record
+            other = FilterStore.load(path)
+            other.compile(f"topic{n}{k} OR robot")
+            other.save(path)
+        first.compile(f"first{n} AND models")
+        first.save(path)
+    texts = set(FilterStore.load(path).texts)
+    assert {"diffusion models", *(f"topic{n}{k} OR robot" for n in range(6) for k in range(2))} <= texts
+    assert {f"first{n} AND models" for n in range(6)} <= texts
+
+
+def test_a_record_of_another_version_between_others_is_skipped_and_garbage_is_replaced(tmp_path):
+    path = tmp_path / "compiled-filters"
+    first = FilterStore()
+    first.compile("diffusion models")
+    first.save(path)
+    older = (compiled.FORMAT, compiled.query.LANGUAGE_VERSION, textnorm.NORMALISER_VERSION - 1)
+    with open(path, "ab") as out:
+        out.write(record((older, tuple(sys.version_info[:2]), [("c", "cs", "")], {"cat:cs": 0})))
+    first.compile("robot")
+    first.save(path)
+    loaded = FilterStore.load(path)
+    assert set(loaded.texts) == {"diffusion models", "robot"}
+    index, fresh = PaperIndex(DOCS, filters=loaded), PaperIndex(DOCS)
+    assert index.match("robot") == fresh.match("robot")
+
+    damaged = HEADER + b"PAFS\xff\xff\xff\xff\xff\xff\xff\x7f"  # a length past any file
+    path.write_bytes(damaged)
+    assert len(FilterStore.load(path)) == 0
+    path.write_bytes(b"not a store")
+    first.compile("graph*")
+    first.save(path)  # over a file that is not a store's: the whole store written again
     assert set(FilterStore.load(path).texts) == {"diffusion models", "robot", "graph*"}

@@ -149,10 +149,10 @@ def test_a_runs_highlighted_blocks_really_hold_at_most_render_cache_bytes(settin
         for n, d in enumerate(digests):
             if n % 50 == 0:
                 html.append(render(*d))
-                gc.collect()
-                worst = max(worst, tracemalloc.get_traced_memory()[0] - base - sum(map(sys.getsizeof, html)))
             else:
                 render(*d)
+            # After every digest (the caches are fullest just before they are emptied).
+            worst = max(worst, tracemalloc.get_traced_memory()[0] - base - sum(map(sys.getsizeof, html)))
     finally:
         tracemalloc.stop()
     assert html == expected
