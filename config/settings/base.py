@@ -356,7 +356,8 @@ MATCHER_FILTER_STORE_SAVE_SECONDS = env.int("MATCHER_FILTER_STORE_SAVE_SECONDS",
 # What a run's matcher caches may hold in each worker process, in bytes: evaluated filters,
 # their scored hits, phrases, prefixes (alerts/search/matcher.py; half of it goes to
 # the hits composing keeps per filter). Measured real memory stays under it (the sizes are
-# over-estimated); a worker sending to a million subscribers stays under 500 MB with it.
+# over-estimated). With it and RENDER_CACHE_BYTES, a worker's peak was 427 MB sending to a
+# million subscribers (bench/results/pipeline_million.md).
 MATCHER_CACHE_BYTES = env.int("MATCHER_CACHE_BYTES", default=128 * 1024 * 1024)
 # What a run's highlighted paper blocks (a paper's title and abstract with a subscriber's
 # matched terms marked, shared by the digests that mark the same words) may hold in each
