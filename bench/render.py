@@ -43,18 +43,13 @@ TARGET_PER_SECOND = 10_000
 TARGET_COLD_PER_SECOND = 5_000
 
 
-def build(papers: int, digests: int) -> dict:
-    """The day's period index, and the compositions of the first `digests` subscribers
-    whose digest shows 20 papers (composition timed, once)."""
-    from alerts.digests.composing import FilterSpec, PaperRow, PeriodIndex, compose
-    from alerts.models import Digest
-    from subscribers.models import Subscriber
+def paper_rows(papers: list[workload.Paper], window_end: dt.datetime, upvotes: list | None = None) -> list:
+    """The papers as a run reads them (`PaperRow`s, in the order first seen): first seen one
+    after another over the day before `window_end`."""
+    from alerts.digests.composing import PaperRow
 
-    window_end = dt.datetime(2026, 3, 4, 6, tzinfo=dt.UTC)
-    day = workload.papers(papers)
-    votes = workload.upvotes(papers)
-    step = dt.timedelta(days=1) / papers
-    rows = [
+    step = dt.timedelta(days=1) / max(len(papers), 1)
+    return [
         PaperRow(
             id=i + 1,
             arxiv_id=p.arxiv_id,
@@ -66,12 +61,23 @@ def build(papers: int, digests: int) -> dict:
             primary_category=p.categories[0],
             abs_url=f"https://arxiv.org/abs/{p.arxiv_id}",
             pdf_url=f"https://arxiv.org/pdf/{p.arxiv_id}",
-            upvotes=votes[i],
+            upvotes=upvotes[i] if upvotes else None,
             first_seen_at=window_end - dt.timedelta(days=1) + step * (i + 1),
             published=None,
         )
-        for i, p in enumerate(day)
+        for i, p in enumerate(papers)
     ]
+
+
+def build(papers: int, digests: int) -> dict:
+    """The day's period index, and the compositions of the first `digests` subscribers
+    whose digest shows 20 papers (composition timed, once)."""
+    from alerts.digests.composing import FilterSpec, PeriodIndex, compose
+    from alerts.models import Digest
+    from subscribers.models import Subscriber
+
+    window_end = dt.datetime(2026, 3, 4, 6, tzinfo=dt.UTC)
+    rows = paper_rows(workload.papers(papers), window_end, workload.upvotes(papers))
     started = time.process_time()
     pidx = PeriodIndex(window_end, rows)
     index_s = time.process_time() - started

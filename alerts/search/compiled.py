@@ -44,6 +44,7 @@ import struct
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from alerts.core.caches import BoundedDict
@@ -385,19 +386,12 @@ class FilterStore:
     def _export(self, texts: list[str]) -> tuple[list[Row], dict[str, int | tuple[str, int]]]:
         """`texts` and the rows they reach, as a table of their own (`_merge` reads it)."""
         rows: list[Row] = []
-        mapped: dict[int, int] = {}
-        own = self.rows
 
-        def copy(node_id: int) -> int:
-            found = mapped.get(node_id)
-            if found is None:
-                row = own[node_id]
-                if row[0] in ("&", "|", "-"):
-                    row = (row[0], *(copy(child) for child in row[1:]))
-                found = mapped[node_id] = len(rows)
-                rows.append(row)
-            return found
+        def append(row: Row) -> int:
+            rows.append(row)
+            return len(rows) - 1
 
+        copy = _copier(self.rows, append)
         exported: dict[str, int | tuple[str, int]] = {}
         for text in texts:
             found = self.texts.get(text)
@@ -406,20 +400,27 @@ class FilterStore:
         return rows, exported
 
     def _merge(self, rows: list[Row], texts: dict[str, int | tuple[str, int]]) -> None:
-        mapped: dict[int, int] = {}
-
-        def copy(node_id: int) -> int:
-            found = mapped.get(node_id)
-            if found is None:
-                row = rows[node_id]
-                if row[0] in ("&", "|", "-"):
-                    row = (row[0], *(copy(child) for child in row[1:]))
-                found = mapped[node_id] = self._row_id(row)
-            return found
-
+        copy = _copier(rows, self._row_id)
         for text, found in texts.items():
             if text not in self.texts and len(self.texts) < self.limit:
                 self.texts[text] = copy(found) if type(found) is int else found
+
+
+def _copier(source: list[Row], add: Callable[[Row], int]) -> Callable[[int], int]:
+    """A function copying a tree of `source` (by its id) into another table, children
+    first, each row once: `add` stores a row there and gives its id."""
+    mapped: dict[int, int] = {}
+
+    def copy(node_id: int) -> int:
+        found = mapped.get(node_id)
+        if found is None:
+            row = source[node_id]
+            if row[0] in ("&", "|", "-"):
+                row = (row[0], *(copy(child) for child in row[1:]))
+            found = mapped[node_id] = add(row)
+        return found
+
+    return copy
 
 
 def _group(union: list[Node], conjunction: list[Node]) -> Node:

@@ -12,38 +12,19 @@ import sys
 import tracemalloc
 
 from alerts.digests import composing, rendering
-from alerts.digests.composing import FilterSpec, PaperRow, PeriodIndex, compose
+from alerts.digests.composing import FilterSpec, PeriodIndex, compose
 from alerts.digests.messages import digest_links
 from alerts.models import Digest
 from alerts.search.matcher import PaperIndex
 from alerts.search.query import QueryError
-from bench import workload
+from bench import render, workload
 from subscribers.models import Subscriber
 
 WINDOW_END = dt.datetime(2026, 3, 3, 12, tzinfo=dt.UTC)
 
 
 def period_of(papers: list[workload.Paper]) -> PeriodIndex:
-    rows = [
-        PaperRow(
-            id=n + 1,
-            arxiv_id=p.arxiv_id,
-            external_key=None,
-            title=p.title,
-            abstract=p.abstract,
-            authors=p.authors,
-            categories=p.categories,
-            primary_category=p.categories[0],
-            abs_url=f"https://arxiv.org/abs/{p.arxiv_id}",
-            pdf_url=f"https://arxiv.org/pdf/{p.arxiv_id}",
-            upvotes=None,
-            first_seen_at=WINDOW_END - dt.timedelta(minutes=n + 1),
-            published=None,
-        )
-        for n, p in enumerate(papers)
-    ]
-    rows.reverse()  # ordered by first_seen_at, as build_period_index reads them
-    return PeriodIndex(WINDOW_END, rows)
+    return PeriodIndex(WINDOW_END, render.paper_rows(papers, WINDOW_END))
 
 
 def test_a_runs_matcher_caches_and_hits_really_hold_at_most_matcher_cache_bytes(settings):
