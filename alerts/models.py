@@ -1,3 +1,5 @@
+from collections.abc import Iterator
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -124,11 +126,15 @@ class Digest(models.Model):
     # The last delivery event an ESP reported (delivered, bounced, opened, ...).
     delivery_status = models.CharField(max_length=16, blank=True)
     # The matches past max_papers, best first, for the browser view (the email only counts
-    # them): {"total": how many matched past max_papers, "items": [[paper id, score,
-    # [filter names], [matched terms]], ...]}, at most composing.MORE_KEPT items, ranked on
-    # after the matched items. One value on the row, not up to a hundred item rows a digest:
-    # those rows tripled the database's work per digest (bench/results/pipeline.md).
-    # Never counted as sent; written by alerts.digests.composing.more_stored.
+    # them): {"total": how many matched past max_papers, "names": [each distinct list of
+    # filter names], "terms": [each distinct list of matched terms], "items": [[paper id,
+    # score, place of its names in "names", place of its terms in "terms"], ...]}, at most
+    # composing.MORE_KEPT items, ranked on after the matched items. Digests stored before
+    # the shared lists have the lists themselves in each item, erased ones empty lists
+    # (`more_entries_of` reads every form). One value on the row, not up to a hundred item
+    # rows a digest: those rows tripled the database's work per digest
+    # (bench/results/pipeline.md). Never counted as sent; written by
+    # alerts.digests.composing.more_stored.
     more_matches = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -157,6 +163,28 @@ class Digest(models.Model):
         """The papers of `more_matches`, best first."""
         return [entry[0] for entry in (self.more_matches or {}).get("items", ())]
 
+    @staticmethod
+    def more_entries_of(stored: dict | None) -> Iterator[tuple[int, float, list[str], tuple[str, ...]]]:
+        """(paper id, score, names of the filters that matched it, its terms) of each extra
+        match in a `more_matches` value, best first, whichever form it was stored in."""
+        stored = stored or {}
+        names, terms = stored.get("names", ()), stored.get("terms", ())
+        for paper_id, score, which, matched in stored.get("items", ()):
+            if isinstance(which, int):
+                which = names[which] if which < len(names) else ()
+            if isinstance(matched, int):
+                matched = terms[matched] if matched < len(terms) else ()
+            yield paper_id, score, list(which), tuple(matched)
+
+    def more_matches_erase(self) -> None:
+        """Keep the papers and scores of `more_matches` (their count, their feedback links),
+        not what says who the reader is: the filter names and the terms."""
+        stored = self.more_matches or {}
+        self.more_matches = {
+            "total": stored.get("total", 0),
+            "items": [[entry[0], entry[1], [], []] for entry in stored.get("items", ())],
+        }
+
 
 class DigestItem(models.Model):
     """A paper in a digest, with why it is there. A sent item is never sent again."""
@@ -172,9 +200,17 @@ class DigestItem(models.Model):
 
     # No single-column indexes: the unique (digest, paper) index serves lookups by digest and
     # the (paper, digest) index those by paper; a chunk writes a few thousand item rows, and
-    # each index is one more entry per row.
-    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items", db_index=False)
-    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # each index is one more entry per row. No foreign-key constraints in the database
+    # either: one checks every inserted row with a locking lookup of its digest and of its
+    # paper (a quarter of PostgreSQL's time a digest). Items are written only by the send
+    # path, for digests it has claimed and papers of the period's index, and deleting a
+    # digest or a paper goes through the ORM, which deletes their items (tests/alerts/test_models.py).
+    digest = models.ForeignKey(
+        Digest, on_delete=models.CASCADE, related_name="items", db_index=False, db_constraint=False
+    )
+    paper = models.ForeignKey(
+        Paper, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     section = models.CharField(max_length=8, choices=Section.choices, default=Section.MATCHED)
     rank = models.PositiveSmallIntegerField()
     score = models.FloatField(default=0.0)

@@ -31,8 +31,7 @@ def subscriber_traces_erase(*, subscriber: Subscriber) -> None:
     # The extra matches keep their papers and scores, not the filter names and terms.
     kept = []
     for digest in digests.exclude(more_matches={}).only("pk", "more_matches"):
-        stored = digest.more_matches
-        digest.more_matches = {**stored, "items": [[e[0], e[1], [], []] for e in stored.get("items", ())]}
+        digest.more_matches_erase()
         kept.append(digest)
     Digest.objects.bulk_update(kept, ["more_matches"], batch_size=500)
     digests.update(subject="", last_error="")

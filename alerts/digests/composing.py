@@ -381,9 +381,12 @@ class Composition:
     # "You may also like": papers no filter matched that the reader's model ranks highly.
     similar: list[ComposedItem] = field(default_factory=list)
     # The same matches as `compose` leaves them: already in Digest.more_matches' item form
-    # ([paper id, score, filters, terms]), with no object per item. Most items a digest
-    # keeps are these; an object each cost a tenth of a worker's time (bench/results/pipeline.md).
+    # ([paper id, score, place of its filters' names, place of its terms] in `more_lists`),
+    # with no object per item. Most items a digest keeps are these; an object each cost a
+    # tenth of a worker's time (bench/results/pipeline.md).
     more_entries: list[list] = field(default_factory=list)
+    # (the distinct lists of filter names, the distinct lists of terms) `more_entries` name.
+    more_lists: tuple[list, list] = ([], [])
 
     @property
     def more_count(self) -> int:
@@ -464,8 +467,16 @@ def compose(
         for n, (total, doc) in enumerate(chosen, start=1)
     ]
     papers = pidx.papers
+    names_at: dict[tuple[str, ...], int] = {}
+    terms_at: dict[tuple[str, ...], int] = {}
     more = [
-        [papers[doc].id, round(total, 4), found[doc][1], _terms(pidx, found[doc][2])] for total, doc in rest
+        [
+            papers[doc].id,
+            round(total, 4),
+            names_at.setdefault(tuple(found[doc][1]), len(names_at)),
+            terms_at.setdefault(_terms(pidx, found[doc][2]), len(terms_at)),
+        ]
+        for total, doc in rest
     ]
     trending_items: list[ComposedItem] = []
     if include_trending and candidates_mask:
@@ -483,6 +494,7 @@ def compose(
         more_total=len(found) - len(chosen),
         similar=similar,
         more_entries=more,
+        more_lists=(list(names_at), list(terms_at)),
     )
 
 
@@ -675,13 +687,30 @@ def _trending(
 
 
 def more_stored(composition: Composition) -> dict:
-    """The extra matches of `composition` as Digest.more_matches keeps them."""
+    """The extra matches of `composition` as Digest.more_matches keeps them (its comment
+    says the form): each distinct list of filter names or terms once, and each item four
+    numbers (paper id, score, the places of its lists). A digest keeps up to MORE_KEPT of
+    them and every digest of a run writes this value; with the lists inline in each item,
+    encoding, sending and storing it was 8% of a digest's CPU (worker and PostgreSQL)."""
     if not composition.more_count:
         return {}
-    items = composition.more_entries or [
-        [item.paper.id, item.score, item.filters, list(item.terms)] for item in composition.more
-    ]
-    return {"total": composition.more_count, "items": items}
+    if composition.more_entries:
+        entries = composition.more_entries
+        names, terms = composition.more_lists
+    else:
+        names_at: dict[tuple[str, ...], int] = {}
+        terms_at: dict[tuple[str, ...], int] = {}
+        entries = [
+            [
+                item.paper.id,
+                item.score,
+                names_at.setdefault(tuple(item.filters), len(names_at)),
+                terms_at.setdefault(tuple(item.terms), len(terms_at)),
+            ]
+            for item in composition.more
+        ]
+        names, terms = list(names_at), list(terms_at)
+    return {"total": composition.more_count, "names": names, "terms": terms, "items": entries}
 
 
 def composition_from_items(
@@ -718,7 +747,9 @@ def composition_from_items(
         )
         sections.get(item.section, matched).append(composed)
     stored = more_matches or {}
-    for n, (paper_id, score, names, terms) in enumerate(stored.get("items", ()), start=len(matched) + 1):
+    for n, (paper_id, score, names, terms) in enumerate(
+        Digest.more_entries_of(stored), start=len(matched) + 1
+    ):
         found = locate(paper_id)
         if found is not None:
             more.append(
@@ -728,8 +759,8 @@ def composition_from_items(
                     section=DigestItem.Section.MORE,
                     rank=n,
                     score=score,
-                    filters=list(names),
-                    terms=tuple(terms),
+                    filters=names,
+                    terms=terms,
                 )
             )
     return Composition(

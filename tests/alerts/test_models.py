@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 
+from alerts.models import Digest, DigestItem
 from tests.conftest import require
+from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +55,44 @@ def test_the_extra_matches_are_compressed_with_lz4_when_the_server_has_it(uses_p
         )
         (method,) = cursor.fetchone()
     assert method == ("l" if has_lz4 else "")
+
+
+def foreign_keys(table: str) -> set[str]:
+    """The tables `table`'s foreign-key constraints point at."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT confrelid::regclass::text FROM pg_constraint"
+            " WHERE contype = 'f' AND conrelid = %s::regclass",
+            [table],
+        )
+        return {name for (name,) in cursor.fetchall()}
+
+
+def test_item_rows_are_not_checked_row_by_row_and_still_go_with_their_digest_and_paper(uses_postgres):
+    # A foreign-key constraint checks each inserted item row with a locking lookup of its
+    # digest and of its paper (every digest of a run shares the papers): a quarter of
+    # PostgreSQL's time a digest. Items are written only by the send path, for the digests
+    # it has claimed and the papers of the period's index; deleting goes through the ORM,
+    # which removes a digest's or a paper's items itself.
+    require(uses_postgres, "the constraints are PostgreSQL's")
+
+    assert foreign_keys("alerts_digestitem") == set()
+    assert foreign_keys("alerts_digest") == {"subscribers_subscriber"}
+    end = dt.datetime(2026, 11, 27, 6, tzinfo=dt.UTC)
+    first, second = (
+        Digest.objects.create(
+            subscriber=SubscriberFactory(), period=end.date(), frequency="daily", window_end=end
+        )
+        for _ in range(2)
+    )
+    papers = [PaperFactory(), PaperFactory()]
+    for digest in (first, second):
+        for rank, paper in enumerate(papers, start=1):
+            DigestItem.objects.create(digest=digest, paper=paper, rank=rank)
+    papers[0].delete()
+    assert set(DigestItem.objects.values_list("digest_id", "paper_id")) == {
+        (first.pk, papers[1].pk),
+        (second.pk, papers[1].pk),
+    }
+    Digest.objects.filter(pk=first.pk).delete()
+    assert list(DigestItem.objects.values_list("digest_id", "paper_id")) == [(second.pk, papers[1].pk)]

@@ -66,7 +66,12 @@ def test_the_extra_matches_are_one_value_on_the_digest_row_and_can_be_voted_on(c
     extra = digest.more_paper_ids
     assert len(extra) == 9
     assert not set(extra) & set(DigestItem.objects.filter(digest=digest).values_list("paper_id", flat=True))
-    assert all(names for _, _, names, _ in digest.more_matches["items"])
+    assert all(names for _, _, names, _ in Digest.more_entries_of(digest.more_matches))
+    # Each distinct list of names or terms is stored once; an item is four numbers.
+    stored = digest.more_matches
+    assert len(stored["names"]) == len({tuple(names) for names in stored["names"]}) <= 3
+    assert all(type(i) is int and type(n) is int and type(t) is int for i, _, n, t in stored["items"])
+    assert max(t for *_, t in stored["items"]) == len(stored["terms"]) - 1
 
     view = re.search(r"View in your browser: (\S+)", mailoutbox[0].body).group(1)
     page = client.get(view.removeprefix(SITE)).text
@@ -84,7 +89,10 @@ def test_the_extra_matches_are_one_value_on_the_digest_row_and_can_be_voted_on(c
     services.subscriber_erase(subscriber=subscriber, actor=SubscriberEvent.Actor.ADMIN)
     digest.refresh_from_db()
     assert digest.more_paper_ids == extra
-    assert all(names == [] and terms == [] for _, _, names, terms in digest.more_matches["items"])
+    assert all(
+        names == [] and terms == () for _, _, names, terms in Digest.more_entries_of(digest.more_matches)
+    )
+    assert digest.more_matches.keys() == {"total", "items"}
 
 
 def test_filters_share_the_slots_and_a_paper_both_match_says_so_first(mailoutbox):
@@ -133,3 +141,26 @@ def test_the_compiled_digest_with_more_matches_is_the_templates_rendered_directl
     assert fast.text == direct.text
     assert fast.html == direct.html
     assert "6 more matches not in this email" in fast.text
+
+
+def test_extra_matches_read_the_same_from_every_stored_form():
+    """Digests stored before the shared lists keep the names and terms in each item; the
+    browser view, feedback and re-sends read both forms, and erased digests' empty lists."""
+    inline = {
+        "total": 3,
+        "items": [[11, 1.5, ["LLMs"], ["model"]], [12, 1.0, ["LLMs", "Robots"], ["arm", "model"]]],
+    }
+    shared = {
+        "total": 3,
+        "names": [["LLMs"], ["LLMs", "Robots"]],
+        "terms": [["model"], ["arm", "model"]],
+        "items": [[11, 1.5, 0, 0], [12, 1.0, 1, 1]],
+    }
+    expected = [(11, 1.5, ["LLMs"], ("model",)), (12, 1.0, ["LLMs", "Robots"], ("arm", "model"))]
+    assert list(Digest.more_entries_of(inline)) == expected
+    assert list(Digest.more_entries_of(shared)) == expected
+    digest = Digest(more_matches=shared)
+    digest.more_matches_erase()
+    assert digest.more_matches == {"total": 3, "items": [[11, 1.5, [], []], [12, 1.0, [], []]]}
+    assert list(Digest.more_entries_of(digest.more_matches)) == [(11, 1.5, [], ()), (12, 1.0, [], ())]
+    assert list(Digest.more_entries_of({})) == list(Digest.more_entries_of(None)) == []
