@@ -21,6 +21,7 @@ from __future__ import annotations
 import binascii
 import random
 import re
+import smtplib
 import sys
 from dataclasses import dataclass
 from email.header import Header
@@ -65,7 +66,64 @@ def send(conn, message: EmailMultiAlternatives) -> None:
     if wire is None:
         conn.send_messages([message])
     else:
-        session.sendmail(wire.sender, wire.recipients, wire.data)
+        sendmail(session, wire)
+
+
+def sendmail(session: smtplib.SMTP, wire: Wire) -> dict[str, tuple[int, bytes]]:
+    """smtplib's `SMTP.sendmail`: the same commands and replies, the same exceptions on the
+    same answers, the same bytes after DATA, for less work. `sendmail` parses every envelope
+    address with the email package's address parser to quote it, for every message, and
+    escapes the dots at line starts with a regular expression over the whole message. Here
+    a plain address is quoted as <address> at once and any other (the sender with its
+    display name) parsed once per worker; the dots take one `bytes.replace` (the data has
+    CRLF line ends). Returns the refused recipients."""
+    session.ehlo_or_helo_if_needed()
+    data = wire.data
+    size = f" size={len(data)}" if session.does_esmtp and session.has_extn("size") else ""
+    code, answer = session.docmd("mail", f"from:{_quoted(wire.sender)}{size}")
+    if code != 250:
+        _abandon(session, code)
+        raise smtplib.SMTPSenderRefused(code, answer, wire.sender)
+    refused: dict[str, tuple[int, bytes]] = {}
+    for recipient in wire.recipients:
+        code, answer = session.docmd("rcpt", f"to:{_quoted(recipient)}")
+        if code not in (250, 251):
+            refused[recipient] = (code, answer)
+        if code == 421:
+            session.close()
+            raise smtplib.SMTPRecipientsRefused(refused)
+    if len(refused) == len(wire.recipients):
+        session._rset()
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, answer = session.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, answer)
+    stuffed = (b"." if data.startswith(b".") else b"") + data.replace(b"\n.", b"\n..")
+    session.send(stuffed + (b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n"))
+    code, answer = session.getreply()
+    if code != 250:
+        _abandon(session, code)
+        raise smtplib.SMTPDataError(code, answer)
+    return refused
+
+
+def _quoted(address: str) -> str:
+    """`address` as smtplib quotes it in MAIL and RCPT."""
+    return f"<{address}>" if _PLAIN_ADDRESS.fullmatch(address) else _quoted_parsed(address)
+
+
+@lru_cache(maxsize=64)
+def _quoted_parsed(address: str) -> str:
+    return smtplib.quoteaddr(address)
+
+
+def _abandon(session: smtplib.SMTP, code: int) -> None:
+    """After a refused transaction, as smtplib does: a 421 (the server is closing) closes
+    the session, anything else resets the transaction."""
+    if code == 421:
+        session.close()
+    else:
+        session._rset()
 
 
 def smtp_wire(message: EmailMultiAlternatives) -> Wire | None:

@@ -5,6 +5,9 @@ digest unknown, never sent twice. The SMTP server is a real one on loopback (aio
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import smtplib
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -17,7 +20,7 @@ from django.core.management import call_command
 
 from alerts.digests.runner import digests_run
 from alerts.digests.sending import drop_mail_connection
-from alerts.digests.wire import smtp_wire
+from alerts.digests.wire import Wire, sendmail, smtp_wire
 from alerts.models import Digest
 from tests.servers import free_port
 
@@ -191,3 +194,106 @@ def test_a_session_dropped_after_the_server_took_the_digest_leaves_it_unknown_ne
     assert "1 digest(s) with an unknown outcome" in err.getvalue()
     assert sorted(to for (to,), _ in server.received) == ["ada@example.org", "bob@example.org"]
     assert Digest.objects.get(subscriber__email="bob@example.org").status == Digest.Status.SENT
+
+
+class Scripted:
+    """Takes every message, except that it refuses what `refuse` names: "mail", "rcpt" or
+    "data", with `answer`, once."""
+
+    def __init__(self, refuse: str = "", answer: str = ""):
+        self.refuse, self.answer = refuse, answer
+        self.received: list[tuple[str, list[str], list[str], bytes]] = []
+
+    def _refused(self, step: str) -> str | None:
+        if self.refuse == step:
+            self.refuse = ""
+            return self.answer
+        return None
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if answer := self._refused("mail"):
+            return answer
+        envelope.mail_from, envelope.mail_options = address, list(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if answer := self._refused("rcpt"):
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if answer := self._refused("data"):
+            return answer
+        self.received.append((envelope.mail_from, envelope.mail_options, envelope.rcpt_tos, envelope.content))
+        return "250 Message accepted"
+
+
+def session_to(handler: Scripted):
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    session = smtplib.SMTP("127.0.0.1", port, timeout=5)
+    return controller, session
+
+
+# Lines that start with a dot (the first one too), and one that is only a dot: SMTP's end
+# of data unless escaped.
+DOTTED = Wire(
+    sender="Paper alerts <alerts@example.org>",
+    recipients=["ada@example.org"],
+    data=b".First line\r\nSubject: dots\r\n\r\n.\r\n..two\r\nmiddle . dot\r\n.last\r\n",
+)
+
+
+@pytest.mark.parametrize("wire", [DOTTED, dataclasses.replace(DOTTED, data=DOTTED.data.rstrip(b"\r\n"))])
+def test_the_lean_sendmail_hands_the_server_what_smtplib_hands_it(wire):
+    handlers = {"smtplib": Scripted(), "ours": Scripted()}
+    sessions = {name: session_to(handler) for name, handler in handlers.items()}
+    try:
+        assert sessions["smtplib"][1].sendmail(wire.sender, wire.recipients, wire.data) == {}
+        assert sendmail(sessions["ours"][1], wire) == {}
+    finally:
+        for controller, session in sessions.values():
+            session.quit()
+            controller.stop()
+    (theirs,), (ours,) = handlers["smtplib"].received, handlers["ours"].received
+    assert ours == theirs
+    assert ours[1] == [f"SIZE={len(wire.data)}"]
+    assert ours[3].startswith(b".First line")  # as written: the escaping dots were taken off
+    assert b"\r\n.\r\n..two\r\n" in ours[3]
+
+
+@pytest.mark.parametrize(
+    ("refuse", "answer", "error"),
+    [
+        ("mail", "451 4.3.0 try again later", smtplib.SMTPSenderRefused),
+        ("rcpt", "550 5.1.1 no such user", smtplib.SMTPRecipientsRefused),
+        ("data", "452 4.3.1 out of storage", smtplib.SMTPDataError),
+        ("rcpt", "421 4.3.2 closing", smtplib.SMTPRecipientsRefused),
+    ],
+)
+def test_a_refusal_raises_what_smtplib_raises_and_the_session_goes_on_as_after_smtplib(refuse, answer, error):
+    outcomes = {}
+    for name in ("smtplib", "ours"):
+        handler = Scripted(refuse, answer)
+        controller, session = session_to(handler)
+        try:
+            if name == "smtplib":
+                send = functools.partial(session.sendmail, DOTTED.sender, DOTTED.recipients, DOTTED.data)
+            else:
+                send = functools.partial(sendmail, session, DOTTED)
+            with pytest.raises(error) as raised:
+                send()
+            # After a 421 the session is closed; after any other refusal it was reset and
+            # the next message goes through on it.
+            if answer.startswith("421"):
+                assert session.sock is None
+            else:
+                sendmail(session, DOTTED)
+                session.quit()
+        finally:
+            controller.stop()
+        outcomes[name] = (str(raised.value), len(handler.received))
+    assert outcomes["ours"] == outcomes["smtplib"]
+    assert answer.split(" ", 1)[1] in outcomes["ours"][0]
