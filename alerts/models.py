@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from alerts.core.fields import JSONTextField
+
 
 class Paper(models.Model):
     """One paper, whatever its version or the sources that reported it.
@@ -214,9 +216,10 @@ class DigestItem(models.Model):
     section = models.CharField(max_length=8, choices=Section.choices, default=Section.MATCHED)
     rank = models.PositiveSmallIntegerField()
     score = models.FloatField(default=0.0)
-    # Names of the subscriber's filters that matched, and the normalised matched terms.
-    filters = models.JSONField(default=list, blank=True)
-    terms = models.JSONField(default=list, blank=True)
+    # Names of the subscriber's filters that matched, and the normalised matched terms
+    # (lists of strings, kept as JSON text: alerts.core.fields.JSONTextField).
+    filters = JSONTextField(default=list, blank=True)
+    terms = JSONTextField(default=list, blank=True)
 
     class Meta:
         ordering = ["digest", "section", "rank"]
