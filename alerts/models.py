@@ -136,8 +136,9 @@ class Digest(models.Model):
     # (`more_entries_of` reads every form). One value on the row, not up to a hundred item
     # rows a digest: those rows tripled the database's work per digest
     # (bench/results/pipeline.md). Never counted as sent; written by
-    # alerts.digests.composing.more_stored.
-    more_matches = models.JSONField(default=dict, blank=True)
+    # alerts.digests.composing.more_stored. Kept as JSON text, not jsonb (nothing queries
+    # into it; PostgreSQL parsed it into jsonb at every digest's write).
+    more_matches = JSONTextField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-period", "-id"]
