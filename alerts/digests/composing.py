@@ -466,18 +466,7 @@ def compose(
         _matched_item(pidx, found, doc, total, n, DigestItem.Section.MATCHED)
         for n, (total, doc) in enumerate(chosen, start=1)
     ]
-    papers = pidx.papers
-    names_at: dict[tuple[str, ...], int] = {}
-    terms_at: dict[tuple[str, ...], int] = {}
-    more = [
-        [
-            papers[doc].id,
-            round(total, 4),
-            names_at.setdefault(tuple(found[doc][1]), len(names_at)),
-            terms_at.setdefault(_terms(pidx, found[doc][2]), len(terms_at)),
-        ]
-        for total, doc in rest
-    ]
+    more, more_lists = _more_entries(pidx, found, rest)
     trending_items: list[ComposedItem] = []
     if include_trending and candidates_mask:
         # A trending-only subscription (no filters) gets a whole digest of trending papers.
@@ -494,8 +483,32 @@ def compose(
         more_total=len(found) - len(chosen),
         similar=similar,
         more_entries=more,
-        more_lists=(list(names_at), list(terms_at)),
+        more_lists=more_lists,
     )
+
+
+def _more_entries(pidx: PeriodIndex, found: dict, rest: list) -> tuple[list[list], tuple[list, list]]:
+    """The extra matches `rest` in Digest.more_matches' item form, and the lists of names
+    and terms their items name by place (`more_stored`). Up to MORE_KEPT items a digest: the
+    lists are keyed by what the matches already hold (a lone filter's name, a lone hit's
+    terms), made into the stored lists once per distinct key."""
+    papers = pidx.papers
+    names_at: dict[str | tuple[str, ...], int] = {}
+    terms_at: dict[tuple[str, ...], int] = {}
+    entries = []
+    for total, doc in rest:
+        _, names, hits = found[doc]
+        key = names[0] if len(names) == 1 else tuple(names)
+        which = names_at.get(key)
+        if which is None:
+            which = names_at[key] = len(names_at)
+        terms = hits[0].terms if len(hits) == 1 else _terms(pidx, hits)
+        matched = terms_at.get(terms)
+        if matched is None:
+            matched = terms_at[terms] = len(terms_at)
+        entries.append([papers[doc].id, round(total, 4), which, matched])
+    names_list = [[key] if isinstance(key, str) else list(key) for key in names_at]
+    return entries, (names_list, [pidx.sorted_terms(terms) for terms in terms_at])
 
 
 def _personal(
