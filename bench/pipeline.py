@@ -452,6 +452,7 @@ def run_pipeline(
     timeout: float,
     budget: float | None = None,
     worker_count: int = 2,
+    chunk_size: int | None = None,
 ) -> dict:
     """Dispatch and send one digest to each of `expected` subscribers; what it took. With a
     `budget`, sending stops that many seconds after dispatch (throughput is what was sent
@@ -462,6 +463,8 @@ def run_pipeline(
 
     reset_run(stack)
     env = dict(stack.env, DJANGO_EMAIL_BACKEND=backend)
+    if chunk_size is not None:  # dispatch (in a worker) cuts the run into chunks of this size
+        env["DIGEST_CHUNK_SIZE"] = str(chunk_size)
     sink = None
     sink_cpu, received = 0.0, None
     keep = stack.workdir / "kept"
@@ -630,7 +633,11 @@ def run(args) -> dict:
     report = {"machine": common.machine(), "configurations": [], "seeding": [], "plan": plan}
     stack = start_stack()
     try:
+        from django.conf import settings
+
         from alerts.models import Paper
+
+        report["chunk_size"] = settings.DIGEST_CHUNK_SIZE  # the workers' too: the same environment
 
         vocabulary = workload.vocabulary()
         have = 0
@@ -673,32 +680,33 @@ def run(args) -> dict:
     return report
 
 
-def run_workers(args) -> dict:
-    """The same 10,000-subscriber run with one worker process and with two, alternating on
-    the same stack, papers and subscribers: how far a second worker carries."""
+def compare(args, configurations: dict[str, dict]) -> dict:
+    """The same 10,000-subscriber run in each of `configurations` ({name: arguments of
+    `run_pipeline`}), alternating on the same stack, papers and subscribers, `args.runs`
+    times each."""
     size, papers = 10_000, 1000
     report = {"machine": common.machine(), "subscribers": size, "papers": papers}
     stack = start_stack()
     try:
         seed_subscribers(0, size, workload.vocabulary())
         seed_papers(papers)
-        runs: dict[int, list[dict]] = {1: [], 2: []}
+        runs: dict[str, list[dict]] = {name: [] for name in configurations}
         for _ in range(args.runs):
-            for count in (1, 2):
-                runs[count].append(
+            for name, configuration in configurations.items():
+                runs[name].append(
                     run_pipeline(
                         stack,
                         backend=TEST_BACKEND,
                         expected=size,
                         papers=papers,
                         timeout=args.timeout,
-                        worker_count=count,
+                        **configuration,
                     )
                 )
     finally:
         stack.stop()
-    for count, results in runs.items():
-        report[str(count)] = {
+    for name, results in runs.items():
+        report[name] = {
             "per_second": [r["per_second"] for r in results],
             "worker_cpu_ms": [1000 * r["cpu_s"]["workers"] / r["sent"] for r in results],
             "postgres_cpu_ms": [1000 * r["cpu_s"]["postgres"] / r["sent"] for r in results],
@@ -706,9 +714,24 @@ def run_workers(args) -> dict:
             "machine_cpu_ms": [1000 * r["cpu_s"]["machine"] / r["sent"] for r in results],
             "peak_worker_mb": [r["peak_worker_mb"] for r in results],
         }
+    return report
+
+
+def run_workers(args) -> dict:
+    """One worker process against two: how far a second worker carries."""
+    report = compare(args, {"1": {"worker_count": 1}, "2": {"worker_count": 2}})
     report["ratio"] = statistics.median(report["2"]["per_second"]) / statistics.median(
         report["1"]["per_second"]
     )
+    return report
+
+
+def run_chunks(args) -> dict:
+    """Digests per send task: what a chunk's fixed work (its claim, its reads, its writes,
+    the task itself) costs per digest at each size."""
+    sizes = [int(size) for size in args.chunk_sizes.split(",")]
+    report = compare(args, {str(size): {"chunk_size": size} for size in sizes})
+    report["sizes"] = sizes
     return report
 
 
@@ -796,19 +819,34 @@ def million_markdown(report: dict) -> str:
     )
 
 
-def workers_markdown(report: dict) -> str:
-    def cell(values: list[float], digits: int = 2) -> str:
+COMPARED = [
+    ("digests/s", "per_second", 0),
+    ("workers' CPU per digest, ms", "worker_cpu_ms", 2),
+    ("PostgreSQL CPU per digest, ms", "postgres_cpu_ms", 2),
+    ("Redis CPU per digest, ms", "redis_cpu_ms", 3),
+    ("whole machine's CPU per digest, ms", "machine_cpu_ms", 2),
+    ("peak RSS per worker, MB", "peak_worker_mb", 0),
+]
+
+
+def comparison_table(report: dict, columns: list[tuple[str, str]]) -> list[str]:
+    """Markdown rows: each measure of `compare`'s report, a column per (title, name)."""
+
+    def cell(values: list[float], digits: int) -> str:
         return f"**{statistics.median(values):.{digits}f}** ({', '.join(f'{v:.{digits}f}' for v in values)})"
 
-    one, two = report["1"], report["2"]
-    rows = [
-        ("digests/s", "per_second", 0),
-        ("workers' CPU per digest, ms", "worker_cpu_ms", 2),
-        ("PostgreSQL CPU per digest, ms", "postgres_cpu_ms", 2),
-        ("Redis CPU per digest, ms", "redis_cpu_ms", 3),
-        ("whole machine's CPU per digest, ms", "machine_cpu_ms", 2),
-        ("peak RSS per worker, MB", "peak_worker_mb", 0),
+    return [
+        "| | " + " | ".join(title for title, _ in columns) + " |",
+        "|---|" + "---:|" * len(columns),
+        *(
+            f"| {label} | " + " | ".join(cell(report[name][key], d) for _, name in columns) + " |"
+            for label, key, d in COMPARED
+        ),
     ]
+
+
+def workers_markdown(report: dict) -> str:
+    runs = len(report["1"]["per_second"])
     return "\n".join(
         [
             "# One worker process against two",
@@ -817,16 +855,46 @@ def workers_markdown(report: dict) -> str:
             "",
             f"{report['subscribers']:,} subscribers (their workload filters), {report['papers']:,} papers,"
             " anymail's test backend, PostgreSQL and Redis on the same two cores; the same stack runs"
-            f" one worker process and then two, {len(one['per_second'])} times each, alternating."
+            f" one worker process and then two, {runs} times each, alternating."
             " Median (each run).",
             "",
-            "| | one worker | two workers |",
-            "|---|---:|---:|",
-            *(f"| {label} | {cell(one[key], d)} | {cell(two[key], d)} |" for label, key, d in rows),
+            *comparison_table(report, [("one worker", "1"), ("two workers", "2")]),
             "",
             f"Two workers / one: **{report['ratio']:.2f}x** the digests per second. The machine has two"
             " cores, shared by the workers, PostgreSQL, Redis and the benchmark, so a second worker"
             " cannot double the rate here; docs/scaling.md turns the CPU per digest into hosts.",
+        ]
+    )
+
+
+def chunks_markdown(report: dict) -> str:
+    sizes = report["sizes"]
+    runs = len(report[str(sizes[0])]["per_second"])
+    total = {
+        size: statistics.median(report[str(size)]["worker_cpu_ms"])
+        + statistics.median(report[str(size)]["postgres_cpu_ms"])
+        for size in sizes
+    }
+    return "\n".join(
+        [
+            "# Digests per send task",
+            "",
+            f"`python -m bench.pipeline --chunk-sizes {','.join(map(str, sizes))}` on"
+            f" {common.machine_line(report['machine'])}.",
+            "",
+            f"{report['subscribers']:,} subscribers (their workload filters), {report['papers']:,} papers,"
+            " anymail's test backend, two worker processes, PostgreSQL and Redis on the same two cores;"
+            f" dispatch cuts the run into chunks of each size in turn (`DIGEST_CHUNK_SIZE`), {runs} times"
+            " each, alternating. Median (each run).",
+            "",
+            *comparison_table(report, [(f"chunks of {size}", str(size)) for size in sizes]),
+            "",
+            "Workers' and PostgreSQL's CPU per digest: "
+            + ", ".join(f"{total[size]:.2f} ms in chunks of {size}" for size in sizes)
+            + ". A chunk's fixed work (its claim, its reads of filters, windows and sent items, its"
+            " writes, the task itself) is spread over its digests; a bigger chunk holds more digests"
+            " in flight when a worker dies (the recovery sweep settles them) and leaves fewer"
+            " chunks to share between workers at the end of a run.",
         ]
     )
 
@@ -872,7 +940,8 @@ def markdown(report: dict) -> str:
         " column counts every process, so what it has beyond the others is other load.",
         "",
         "Each run: every subscriber is due; `dispatch_due_digests` (sent as beat sends it) creates one"
-        " digest per subscriber and queues them in chunks of 100; the workers match, rank, render and"
+        f" digest per subscriber and queues them in chunks of {report.get('chunk_size', 100)}; the workers"
+        " match, rank, render and"
         " send them. *dispatch*: task sent to last chunk queued; *send*: from then to the last digest"
         " recorded as sent, or, for a time-boxed run, a fixed time after which the workers are stopped"
         " (what they sent by then counts; the rest stays pending); *digests/s*: sent / send time;"
@@ -1078,6 +1147,11 @@ def main() -> None:
         "--subscribers", type=int, default=100_000, help="subscribers of the --models comparison"
     )
     parser.add_argument(
+        "--chunk-sizes",
+        default=None,
+        help="10,000 subscribers in send tasks of each of these sizes (e.g. 100,250,500), alternating",
+    )
+    parser.add_argument(
         "--workers-compare",
         action="store_true",
         help="10,000 subscribers with one worker process and with two, alternating (--runs each)",
@@ -1088,6 +1162,7 @@ def main() -> None:
     modes = (
         (args.million, run_million, million_markdown, "pipeline_million"),
         (args.workers_compare, run_workers, workers_markdown, "pipeline_workers"),
+        (args.chunk_sizes is not None, run_chunks, chunks_markdown, "pipeline_chunks"),
         (args.models is not None, run_models, models_markdown, "pipeline_models"),
     )
     for chosen, measure, describe, name in modes:

@@ -131,6 +131,19 @@ def rows() -> list[str]:
             f"| ... one worker process against two, {workers['subscribers']:,} subscribers"
             f" ([scaling](docs/scaling.md)) | {one:,.0f} and {two:,.0f} digests/s = {workers['ratio']:.2f}x | | |"
         )
+    chunks = _load("pipeline_chunks")
+    if chunks:
+        cost = {
+            size: statistics.median(chunks[str(size)]["worker_cpu_ms"])
+            + statistics.median(chunks[str(size)]["postgres_cpu_ms"])
+            for size in chunks["sizes"]
+        }
+        out.append(
+            "| ... digests per send task ([chunks](bench/results/pipeline_chunks.md)), workers' and"
+            " PostgreSQL's CPU per digest | "
+            + ", ".join(f"{cost[size]:.2f} ms in chunks of {size}" for size in chunks["sizes"])
+            + " | | |"
+        )
     models = _load("pipeline_models")
     if models:
         out.append(

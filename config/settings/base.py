@@ -257,9 +257,11 @@ FETCH_USER_AGENT = env(
 
 # DIGESTS
 # ------------------------------------------------------------------------------
-# Digest ids per send task: big enough to amortise the chunk's few bulk queries, small
-# enough that one task never runs long.
-DIGEST_CHUNK_SIZE = env.int("DIGEST_CHUNK_SIZE", default=100)
+# Digest ids per send task: big enough to amortise the chunk's fixed work (its claim, its
+# reads, its writes, the task), small enough that one task never runs long (a chunk of 500
+# is about a second of a worker). `python -m bench.pipeline --chunk-sizes 100,250,500`
+# measures the sizes side by side (bench/results/pipeline_chunks.md).
+DIGEST_CHUNK_SIZE = env.int("DIGEST_CHUNK_SIZE", default=500)
 # How far back a digest can reach: a subscriber back from a long pause gets at most this.
 DIGEST_MAX_LOOKBACK_DAYS = env.int("DIGEST_MAX_LOOKBACK_DAYS", default=14)
 # Papers in the optional "Trending today" section.
