@@ -205,7 +205,7 @@ class DigestItem(models.Model):
     # the (paper, digest) index those by paper; a chunk writes a few thousand item rows, and
     # each index is one more entry per row. No foreign-key constraints in the database
     # either: one checks every inserted row with a locking lookup of its digest and of its
-    # paper (a quarter of PostgreSQL's time a digest). Items are written only by the send
+    # paper, and every digest of a run shares the papers. Items are written only by the send
     # path, for digests it has claimed and papers of the period's index, and deleting a
     # digest or a paper goes through the ORM, which deletes their items (tests/alerts/test_models.py).
     digest = models.ForeignKey(

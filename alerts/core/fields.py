@@ -12,10 +12,10 @@ class JSONTextField(models.TextField):
     """A JSON value (lists and dicts of strings and numbers) kept as its text.
 
     For the columns the send path writes thousands of times a chunk and never queries into:
-    PostgreSQL parses a `jsonb` value into its binary form on every write, and the items'
-    two small lists cost 40% of their insert that way (bench: 200,000 item rows in 2.2 s as
-    jsonb, 1.3 s as text). Read and written as the value itself, as with JSONField; the
-    database sees text (its JSON), so lookups into it are not offered.
+    PostgreSQL parses a `jsonb` value into its binary form on every write, and a chunk
+    writes two small lists for each of its thousands of item rows. Read and written as the
+    value itself, as with JSONField; the database sees text (its JSON), so lookups into it
+    are not offered.
     """
 
     description = "A JSON value kept as text"

@@ -704,7 +704,8 @@ def more_stored(composition: Composition) -> dict:
     says the form): each distinct list of filter names or terms once, and each item four
     numbers (paper id, score, the places of its lists). A digest keeps up to MORE_KEPT of
     them and every digest of a run writes this value; with the lists inline in each item,
-    encoding, sending and storing it was 8% of a digest's CPU (worker and PostgreSQL)."""
+    encoding, sending and storing it was a large share of a digest's CPU (worker and
+    PostgreSQL; bench/results/pipeline.md has the costs per digest)."""
     if not composition.more_count:
         return {}
     if composition.more_entries:

@@ -71,7 +71,7 @@ def foreign_keys(table: str) -> set[str]:
 
 def test_item_rows_are_not_checked_row_by_row_and_still_go_with_their_digest_and_paper(uses_postgres):
     # A foreign-key constraint checks each inserted item row with a locking lookup of its
-    # digest and of its paper (every digest of a run shares the papers): a quarter of
+    # digest and of its paper (every digest of a run shares the papers), a large share of
     # PostgreSQL's time a digest. Items are written only by the send path, for the digests
     # it has claimed and the papers of the period's index; deleting goes through the ORM,
     # which removes a digest's or a paper's items itself.
@@ -110,7 +110,7 @@ def column_type(table: str, column: str) -> str:
 
 def test_an_items_lists_are_json_text_written_and_read_as_lists(uses_postgres):
     # jsonb is parsed into its binary form on every write: the items' two small lists took
-    # 40% of their insert that way. Nothing queries into them.
+    # much of their insert that way. Nothing queries into them.
     require(uses_postgres, "the column types are PostgreSQL's")
     assert column_type("alerts_digestitem", "filters") == column_type("alerts_digestitem", "terms") == "text"
     end = dt.datetime(2026, 11, 27, 6, tzinfo=dt.UTC)
