@@ -700,31 +700,22 @@ def _trending(
 
 
 def more_stored(composition: Composition) -> dict:
-    """The extra matches of `composition` as Digest.more_matches keeps them (its comment
-    says the form): each distinct list of filter names or terms once, and each item four
-    numbers (paper id, score, the places of its lists). A digest keeps up to MORE_KEPT of
-    them and every digest of a run writes this value; with the lists inline in each item,
-    encoding, sending and storing it was a large share of a digest's CPU (worker and
-    PostgreSQL; bench/results/pipeline.md has the costs per digest)."""
+    """The extra matches of a composition `compose` made, as Digest.more_matches keeps them
+    (its comment says the form): each distinct list of filter names or terms once, and each
+    item four numbers (paper id, score, the places of its lists; `_more_entries`). A digest
+    keeps up to MORE_KEPT of them and every digest of a run writes this value; with the
+    lists inline in each item, encoding, sending and storing it was a large share of a
+    digest's CPU (worker and PostgreSQL; bench/results/pipeline.md has the costs per
+    digest). A composition read back from a stored digest is never stored again."""
     if not composition.more_count:
         return {}
-    if composition.more_entries:
-        entries = composition.more_entries
-        names, terms = composition.more_lists
-    else:
-        names_at: dict[tuple[str, ...], int] = {}
-        terms_at: dict[tuple[str, ...], int] = {}
-        entries = [
-            [
-                item.paper.id,
-                item.score,
-                names_at.setdefault(tuple(item.filters), len(names_at)),
-                terms_at.setdefault(tuple(item.terms), len(terms_at)),
-            ]
-            for item in composition.more
-        ]
-        names, terms = list(names_at), list(terms_at)
-    return {"total": composition.more_count, "names": names, "terms": terms, "items": entries}
+    names, terms = composition.more_lists
+    return {
+        "total": composition.more_count,
+        "names": names,
+        "terms": terms,
+        "items": composition.more_entries,
+    }
 
 
 def composition_from_items(
