@@ -38,7 +38,7 @@ from alerts.digests.composing import Composition, Prepared, more_stored, prepare
 from alerts.digests.journal import SendJournal
 from alerts.digests.messages import build_message, digest_links, message_id_of, render
 from alerts.digests.recovery import mark_unknown, retry_in, schedule_retries, send_error_of
-from alerts.digests.wire import send
+from alerts.digests.wire import hand_over
 from alerts.models import Digest, DigestItem
 
 log = logging.getLogger(__name__)
@@ -278,31 +278,51 @@ def drop_mail_connection() -> None:
 def hand_off(to_send: list[Prepared], journal: SendJournal, on_progress: Progress = None) -> HandOff:
     """Render each digest and hand it to the ESP over this worker's kept connection, noting
     each hand-off in the journal. After a transient error the rest of the chunk is released,
-    not sent: the ESP is struggling, don't hammer it."""
+    not sent: the ESP is struggling, don't hammer it.
+
+    Over SMTP the server's answer to a digest's data is read only after the next digest is
+    rendered (`alerts.digests.wire.hand_over`): the worker renders while the server takes the
+    message in, instead of waiting for it. Until that answer is read the digest stays in
+    flight in the journal, as while it is being sent."""
     outcome = HandOff()
     if not to_send:
         return outcome
     conn = mail_connection()
     clean = False
     try:
+        awaiting: _Awaiting | None = None  # handed over, the server's answer not read yet
         noted = None  # the digest the journal already has in flight
-        for n, p in enumerate(to_send):
+        for p in to_send:
             if outcome.retry_in is not None:
                 outcome.released.append(p.digest)
                 continue
             try:
-                message = _send_one(p, conn, journal, already_noted=noted == p.digest.pk)
+                message = _build(p, conn)
             except Exception as exc:
+                noted = _settle(awaiting, None, journal, outcome, on_progress)
+                awaiting = None
                 _on_send_error(p.digest, exc, outcome)
                 continue
-            p.digest.esp_message_id = message_id_of(message)[:255]
-            # Noted at once, with the next digest's start: if the worker dies before that
-            # one is handed over, recovery sends it (in flight counts as not sent).
-            noted = to_send[n + 1].digest.pk if n + 1 < len(to_send) else None
-            journal.accepted(p.digest.pk, p.digest.esp_message_id, next_id=noted)
-            outcome.sent.append(p.digest)
-            if on_progress:
-                on_progress(1)
+            if awaiting is not None:
+                noted = _settle(awaiting, p.digest.pk, journal, outcome, on_progress)
+                awaiting = None
+                if outcome.retry_in is not None:  # that answer was a transient error
+                    p.digest.attempts -= 1  # rendered, never handed over
+                    outcome.released.append(p.digest)
+                    continue
+            try:
+                if noted != p.digest.pk:
+                    journal.begin(p.digest.pk)
+                answer = hand_over(conn, message)  # over SMTP, bytes written directly
+            except Exception as exc:
+                noted = None
+                _on_send_error(p.digest, exc, outcome)
+                continue
+            awaiting = _Awaiting(p.digest, message, answer)
+            if answer is None:  # the hand-off is complete: noted at once
+                noted = _settle(awaiting, None, journal, outcome, on_progress)
+                awaiting = None
+        _settle(awaiting, None, journal, outcome, on_progress)
         clean = not (outcome.failed or outcome.released or outcome.unknown)
     finally:
         if not clean:
@@ -310,24 +330,54 @@ def hand_off(to_send: list[Prepared], journal: SendJournal, on_progress: Progres
     return outcome
 
 
-def _send_one(p: Prepared, conn, journal: SendJournal, *, already_noted: bool):
-    """Render, build and send one digest's message; returns the message sent."""
+@dataclass
+class _Awaiting:
+    digest: Digest
+    message: object
+    answer: Callable[[], None] | None  # reads the server's answer; None: already complete
+
+
+def _settle(
+    awaiting: _Awaiting | None,
+    next_id: int | None,
+    journal: SendJournal,
+    outcome: HandOff,
+    on_progress: Progress,
+) -> int | None:
+    """Learn the ESP's answer for `awaiting` and note it: sent (in the journal, with digest
+    `next_id` as the next in flight, one write for both), or the error. Returns the digest
+    the journal now has in flight."""
+    if awaiting is None:
+        return None
+    digest = awaiting.digest
+    try:
+        if awaiting.answer is not None:
+            awaiting.answer()
+    except Exception as exc:
+        _on_send_error(digest, exc, outcome)
+        return None
+    digest.esp_message_id = message_id_of(awaiting.message)[:255]
+    journal.accepted(digest.pk, digest.esp_message_id, next_id=next_id)
+    outcome.sent.append(digest)
+    if on_progress:
+        on_progress(1)
+    return next_id
+
+
+def _build(p: Prepared, conn):
+    """Render and build one digest's message, counting the attempt."""
     digest = p.digest
     links = digest_links(digest, p.subscriber)
     rendered = render(p, links)
     digest.subject = rendered.subject[:255]
     digest.attempts += 1
-    message = build_message(
+    return build_message(
         digest=digest,
         subscriber=p.subscriber,
         rendered=rendered,
         unsubscribe=links.unsubscribe_url,
         conn=conn,
     )
-    if not already_noted:
-        journal.begin(digest.pk)
-    send(conn, message)  # over SMTP, bytes written directly (alerts.digests.wire)
-    return message
 
 
 def _on_send_error(digest: Digest, exc: Exception, outcome: HandOff) -> None:

@@ -10,23 +10,25 @@ this module does not write) gets None, and Django's backend sends it as before. 
 in one interleaved run (bench/results/compare_smtp_wire.md): 3.25 ms of a worker's CPU per
 digest sent over SMTP, against 4.92 ms through Django's backend.
 
-`send` hands the bytes to the open session of Django's SMTP backend with smtplib's own
-`sendmail`; every other backend (anymail's ESPs, the outbox, the test backends) gets the
-message object, as before. tests/alerts/digests/test_wire.py parses both forms of the same
+`hand_over` hands the bytes to the open session of Django's SMTP backend as smtplib's
+`sendmail` would, and leaves the server's answer to the data for the caller to read after
+its next piece of work; every other backend (anymail's ESPs, the outbox, the test backends)
+gets the message object, as before. tests/alerts/digests/test_wire.py parses both forms of the same
 digest back and compares them, header by header and part by part.
 """
 
 from __future__ import annotations
 
 import binascii
+import functools
 import random
 import re
 import smtplib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import formatdate
-from functools import lru_cache
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -57,26 +59,39 @@ class Wire:
     data: bytes
 
 
-def send(conn, message: EmailMultiAlternatives) -> None:
+def hand_over(conn, message: EmailMultiAlternatives) -> Callable[[], None] | None:
     """Hand `message` to the backend `conn`. Over an open session of Django's SMTP backend,
-    as bytes written by `smtp_wire`; a message it does not write, and every other backend,
-    through the backend. Errors are the backend's own (smtplib's over SMTP), raised."""
+    as bytes written by `smtp_wire`, and the server's answer to them is left to read: the
+    function returned reads it, raising what smtplib's `sendmail` raises on that answer.
+    The caller does its next work (rendering the next digest) while the server takes the
+    message in, and calls it before the session carries anything else. Every other
+    backend, and a message `smtp_wire` does not write, is sent through the backend: None,
+    the hand-off is complete. Errors are the backend's own (smtplib's over SMTP), raised."""
     session = conn.connection if type(conn) is SMTPBackend else None
     wire = smtp_wire(message) if session is not None else None
     if wire is None:
         conn.send_messages([message])
-    else:
-        sendmail(session, wire)
+        return None
+    submit(session, wire)
+    return functools.partial(data_answer, session)
 
 
 def sendmail(session: smtplib.SMTP, wire: Wire) -> dict[str, tuple[int, bytes]]:
     """smtplib's `SMTP.sendmail`: the same commands and replies, the same exceptions on the
-    same answers, the same bytes after DATA, for less work. `sendmail` parses every envelope
-    address with the email package's address parser to quote it, for every message, and
-    escapes the dots at line starts with a regular expression over the whole message. Here
-    a plain address is quoted as <address> at once and any other (the sender with its
-    display name) parsed once per worker; the dots take one `bytes.replace` (the data has
-    CRLF line ends). Returns the refused recipients."""
+    same answers, the same bytes after DATA, for less work. Returns the refused recipients."""
+    refused = submit(session, wire)
+    data_answer(session)
+    return refused
+
+
+def submit(session: smtplib.SMTP, wire: Wire) -> dict[str, tuple[int, bytes]]:
+    """`sendmail` up to the end of the data, without reading the server's answer to it
+    (`data_answer` reads it). `sendmail` parses every envelope address with the email
+    package's address parser to quote it, for every message, and escapes the dots at line
+    starts with a regular expression over the whole message. Here a plain address is quoted
+    as <address> at once and any other (the sender with its display name) parsed once per
+    worker; the dots take one `bytes.replace` (the data has CRLF line ends). Returns the
+    refused recipients."""
     session.ehlo_or_helo_if_needed()
     data = wire.data
     size = f" size={len(data)}" if session.does_esmtp and session.has_extn("size") else ""
@@ -100,11 +115,16 @@ def sendmail(session: smtplib.SMTP, wire: Wire) -> dict[str, tuple[int, bytes]]:
         raise smtplib.SMTPDataError(code, answer)
     stuffed = (b"." if data.startswith(b".") else b"") + data.replace(b"\n.", b"\n..")
     session.send(stuffed + (b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n"))
+    return refused
+
+
+def data_answer(session: smtplib.SMTP) -> None:
+    """Read the server's answer to the data `submit` sent: its 250, or the error smtplib
+    raises on any other answer (after which the session is reset, or closed on a 421)."""
     code, answer = session.getreply()
     if code != 250:
         _abandon(session, code)
         raise smtplib.SMTPDataError(code, answer)
-    return refused
 
 
 def _quoted(address: str) -> str:
@@ -112,7 +132,7 @@ def _quoted(address: str) -> str:
     return f"<{address}>" if _PLAIN_ADDRESS.fullmatch(address) else _quoted_parsed(address)
 
 
-@lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=64)
 def _quoted_parsed(address: str) -> str:
     return smtplib.quoteaddr(address)
 
@@ -211,13 +231,13 @@ def _header(name: str, value) -> str | None:
     return "\r\n".join(lines) + "\r\n"
 
 
-@lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=8)
 def _from_header(value: str) -> str:
     # Django keeps an ASCII From header as it is, and writes a non-ASCII one as addresses.
     return value if value.isascii() else sanitize_address(value, "utf-8")
 
 
-@lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=8)
 def _envelope_sender(from_email: str) -> str:
     return sanitize_address(from_email, "utf-8")
 

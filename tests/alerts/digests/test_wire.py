@@ -5,9 +5,11 @@ digest unknown, never sent twice. The SMTP server is a real one on loopback (aio
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import smtplib
+import threading
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -20,7 +22,7 @@ from django.core.management import call_command
 
 from alerts.digests.runner import digests_run
 from alerts.digests.sending import drop_mail_connection
-from alerts.digests.wire import Wire, sendmail, smtp_wire
+from alerts.digests.wire import Wire, data_answer, sendmail, smtp_wire, submit
 from alerts.models import Digest
 from tests.servers import free_port
 
@@ -297,3 +299,73 @@ def test_a_refusal_raises_what_smtplib_raises_and_the_session_goes_on_as_after_s
         outcomes[name] = (str(raised.value), len(handler.received))
     assert outcomes["ours"] == outcomes["smtplib"]
     assert answer.split(" ", 1)[1] in outcomes["ours"][0]
+
+
+class Holding:
+    """Takes every message, and answers its data only once the test releases it."""
+
+    def __init__(self):
+        self.arrived, self.release, self.answered = threading.Event(), threading.Event(), threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.arrived.set()
+        await asyncio.to_thread(self.release.wait, 10)
+        self.answered.set()
+        return "250 Message accepted"
+
+
+def test_the_data_goes_out_and_its_answer_is_read_later():
+    handler = Holding()
+    controller, session = session_to(handler)
+    try:
+        assert submit(session, DOTTED) == {}  # returns with the server still holding its answer
+        assert handler.arrived.wait(5)
+        assert not handler.answered.is_set()
+        handler.release.set()
+        data_answer(session)  # the 250
+        sendmail(session, DOTTED)  # the session goes on
+        session.quit()
+    finally:
+        handler.release.set()
+        controller.stop()
+
+
+class RefusesOne(Server):
+    """Takes every message but the one to `recipient`, whose data it answers with `answer`
+    (once)."""
+
+    def __init__(self, recipient: str, answer: str):
+        super().__init__()
+        self.recipient, self.answer = recipient, answer
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.recipient in envelope.rcpt_tos:
+            self.recipient = ""
+            return self.answer
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize(
+    ("answer", "sent", "failed"), [("554 5.7.1 message rejected", 2, 1), ("451 4.3.0 try again later", 3, 0)]
+)
+def test_a_refusal_read_after_the_next_digest_was_rendered_falls_on_its_own_digest(
+    papers, smtp, answer, sent, failed
+):
+    """The answer to bob's data is read after carol's digest is rendered: a permanent refusal
+    fails bob's alone; a transient one releases bob's and carol's (hers rendered, not yet
+    handed over, so not an attempt), and both go out once on the retry."""
+    server = smtp(RefusesOne("bob@example.org", answer))
+    for name, topic in [("ada", "diffusion"), ("bob", "attention"), ("carol", "diffusion")]:
+        subscribe(f"{name}@example.org", (topic.title(), topic))
+    run = digests_run()
+    assert (run.sent, run.failed, run.unknown) == (sent, failed, 0)
+    digests = {d.subscriber.email.split("@")[0]: d for d in Digest.objects.select_related("subscriber")}
+    assert answer.split(" ", 2)[2] in digests["bob"].last_error
+    assert (digests["bob"].status, digests["bob"].attempts) == (
+        (Digest.Status.FAILED, 1) if failed else (Digest.Status.SENT, 2)
+    )
+    assert (digests["carol"].status, digests["carol"].attempts) == (Digest.Status.SENT, 1)
+    assert digests["ada"].status == Digest.Status.SENT
+    received = sorted(to for (to,), _ in server.received)
+    expected = ["ada", "carol"] if failed else ["ada", "bob", "carol"]
+    assert received == [f"{name}@example.org" for name in expected]
