@@ -292,7 +292,7 @@ def hand_off(to_send: list[Prepared], journal: SendJournal, on_progress: Progres
     try:
         awaiting: _Awaiting | None = None  # handed over, the server's answer not read yet
         noted = None  # the digest the journal already has in flight
-        for p in to_send:
+        for n, p in enumerate(to_send):
             if outcome.retry_in is not None:
                 outcome.released.append(p.digest)
                 continue
@@ -319,8 +319,11 @@ def hand_off(to_send: list[Prepared], journal: SendJournal, on_progress: Progres
                 _on_send_error(p.digest, exc, outcome)
                 continue
             awaiting = _Awaiting(p.digest, message, answer)
-            if answer is None:  # the hand-off is complete: noted at once
-                noted = _settle(awaiting, None, journal, outcome, on_progress)
+            if answer is None:
+                # The hand-off is complete: noted at once, with the next digest's start (if
+                # the worker dies before that one is handed over, it becomes unknown).
+                following = to_send[n + 1].digest.pk if n + 1 < len(to_send) else None
+                noted = _settle(awaiting, following, journal, outcome, on_progress)
                 awaiting = None
         _settle(awaiting, None, journal, outcome, on_progress)
         clean = not (outcome.failed or outcome.released or outcome.unknown)

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 import pytest
+import redis
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -246,3 +247,20 @@ def test_dispatch_and_sending_a_chunk_take_the_same_queries_for_10_or_100_digest
     # readers' models (subscribers.reader_models.models_of), and one with which the dispatch
     # first ends the pauses that are over.
     assert large <= 23
+
+
+def test_the_send_journal_takes_one_write_a_digest(papers, settings, redis_server, mailoutbox):
+    """Each hand-off is noted with the next digest's start in one write: a Redis round trip a
+    digest, not two."""
+    settings.REDIS_URL = redis_server.url
+    settings.DIGEST_CHUNK_SIZE = 1000
+    for n in range(12):
+        subscribe(f"reader{n}@example.org", ("Diffusion", "diffusion"))
+    (ids,) = list(pending_of_run(digests_dispatch(due_only=False).window_end))
+    client = redis.Redis.from_url(redis_server.url)
+    client.config_resetstat()
+    assert digests_send(digest_ids=ids).sent == 12
+    writes = client.info("commandstats")
+    # The first digest's start, then 12 "sent", 11 of them with the next one's start.
+    assert writes["cmdstat_hset"]["calls"] == 13
+    assert writes["cmdstat_hdel"]["calls"] == 1  # forgotten in one write once recorded
