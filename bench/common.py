@@ -89,6 +89,12 @@ def write(name: str, report: dict, markdown: str) -> None:
     print(f"wrote {RESULTS}/{name}.json, {name}.md", file=sys.stderr)
 
 
+def load(name: str) -> dict | None:
+    """bench/results/NAME.json as a benchmark wrote it, or None when it has not run."""
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def slowest_queries(run: Callable[[], object], keep: int = 3) -> list[dict]:
     """The slowest queries `run` makes, each with PostgreSQL's plan of it: where the time goes."""
     from django.db import connection

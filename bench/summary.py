@@ -8,7 +8,6 @@ says what `make bench` measured and nothing else.
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 from pathlib import Path
@@ -17,11 +16,6 @@ from bench import common
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-
-
-def _load(name: str) -> dict | None:
-    path = common.RESULTS / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _verdict(ok: bool) -> str:
@@ -72,10 +66,10 @@ def _match_rows(match: dict) -> list[str]:
 
 def rows() -> list[str]:
     out = []
-    match = _load("match")
+    match = common.load("match")
     if match:
         out += _match_rows(match)
-    render = _load("render")
+    render = common.load("render")
     if render:
         per_s = render["per_second"]
         out.append(
@@ -85,7 +79,7 @@ def rows() -> list[str]:
             f" rendering from scratch | 5,000/s (run), 10,000/s (steady) | {_verdict(per_s['ours_cold'] >= 5_000)}"
             f" (run), {_verdict(per_s['ours_warm'] >= 10_000)} (steady) |"
         )
-    pipeline = _load("pipeline")
+    pipeline = common.load("pipeline")
     if pipeline:
         configs = pipeline["configurations"]
         for c in configs:
@@ -103,7 +97,7 @@ def rows() -> list[str]:
                 f" {smtp[0]['per_second']:,.0f} of {pipeline['smtp_ceiling']['per_second']:,.0f} messages/s ="
                 f" {share:.0%} | 80% | {_verdict(share >= 0.8)} |"
             )
-    million = _load("pipeline_million")
+    million = common.load("pipeline_million")
     if million:
         run = million["run"]
         done = (
@@ -124,14 +118,14 @@ def rows() -> list[str]:
             f"| Peak memory of a worker, [pipeline](bench/results/pipeline.md) runs up to"
             f" {largest['subscribers']:,} subscribers{boxed} | {peak:.0f} MB | under 500 MB | {_verdict(peak < 500)} |"
         )
-    workers = _load("pipeline_workers")
+    workers = common.load("pipeline_workers")
     if workers:
         one, two = (statistics.median(workers[n]["per_second"]) for n in ("1", "2"))
         out.append(
             f"| ... one worker process against two, {workers['subscribers']:,} subscribers"
             f" ([scaling](docs/scaling.md)) | {one:,.0f} and {two:,.0f} digests/s = {workers['ratio']:.2f}x | | |"
         )
-    chunks = _load("pipeline_chunks")
+    chunks = common.load("pipeline_chunks")
     if chunks:
         cost = {
             size: statistics.median(chunks[str(size)]["worker_cpu_ms"])
@@ -144,7 +138,7 @@ def rows() -> list[str]:
             + ", ".join(f"{cost[size]:.2f} ms in chunks of {size}" for size in chunks["sizes"])
             + " | | |"
         )
-    models = _load("pipeline_models")
+    models = common.load("pipeline_models")
     if models:
         out.append(
             f"| ... with a reader's model for {models['share']:.0%} of {models['subscribers']:,} subscribers"
@@ -152,7 +146,7 @@ def rows() -> list[str]:
             f" {models['ratio_cpu_ms_per_digest']:.2f}x | at most 1.25x |"
             f" {_verdict(models['ratio_cpu_ms_per_digest'] <= 1.25)} |"
         )
-    ranking = _load("ranking")
+    ranking = common.load("ranking")
     if ranking and "evaluation" in ranking:
         mean, costs = ranking["evaluation"]["mean"], ranking["costs"]
         ratio = mean["ours"] / mean["baseline"]
@@ -176,11 +170,25 @@ def rows() -> list[str]:
 
 def section() -> str:
     machines = [
-        r["machine"] for r in (_load("match"), _load("render"), _load("pipeline"), _load("ranking")) if r
+        r["machine"]
+        for r in (
+            common.load("match"),
+            common.load("render"),
+            common.load("pipeline"),
+            common.load("ranking"),
+        )
+        if r
     ]
     where = common.machine_line(machines[-1]).split(";")[0] if machines else "this machine"
     walls = [
-        r.get("wall_s") for r in (_load("match"), _load("render"), _load("pipeline"), _load("ranking")) if r
+        r.get("wall_s")
+        for r in (
+            common.load("match"),
+            common.load("render"),
+            common.load("pipeline"),
+            common.load("ranking"),
+        )
+        if r
     ]
     took = (
         f"its last run took {sum(walls) / 60:.0f} minutes"

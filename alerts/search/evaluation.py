@@ -295,8 +295,13 @@ def evaluate(
     seed: int = SEED,
     progress: Callable[[str], None] | None = None,
     methods: Sequence[str] = ("ours", "baseline"),
+    informed: bool = False,
 ) -> Evaluation:
-    """Replays `papers` day by day for every reader, with our model and the baseline."""
+    """Replays `papers` day by day for every reader, with our model and the baseline.
+
+    `informed`: from day 6 on, each method learns from the label of every earlier paper
+    (*more* when the reader likes it, *less* otherwise) instead of the reader's votes: what
+    it makes of complete feedback, a ceiling for what votes can teach it under this protocol."""
     readers = READERS if readers is None else readers
     by_day: dict[str, list[int]] = {}
     for index, paper in enumerate(papers):
@@ -323,8 +328,12 @@ def evaluate(
             continue
         for method_name, method in replayed.items():
             method.start_day(seen, today)
+            earlier = seen[: len(seen) - len(today)]
             for name in readers:
                 got = votes[(method_name, name)]
+                if informed:
+                    flags = liked[name]
+                    got = [(i, reader_model.MORE if flags[i] else reader_model.LESS) for i in earlier]
                 ranked = _ranked(method.scores(got, today), today, random.Random(f"{seed}:{day}:{name}"))
                 top = ranked[:DIGEST_SIZE]
                 total = sum(liked[name][i] for i in today)

@@ -3,6 +3,7 @@
 import datetime as dt
 import gzip
 import io
+import itertools
 import json
 import os
 import random
@@ -162,3 +163,25 @@ def test_the_command_exits_1_with_one_clear_line(tmp_path):
     assert done.stdout == ""
     assert done.stderr.startswith(f"CommandError: {path}: cannot read it")
     assert done.stderr.count("\n") == 1
+
+
+def test_the_informed_replay_learns_from_every_earlier_label_not_only_the_votes(tmp_path):
+    """Papers the reader likes appear from day 6 on, two a day among a hundred: no digest
+    shows one, so the votes never teach either method; taught every earlier paper's label,
+    both rank them first from the day after the first ones appeared."""
+    from alerts.search import evaluation
+
+    others = [row for row in labelled_set(days=9, per_day=100) if "RL" not in row["topics"]]
+    liked = [row for row in labelled_set(days=9, per_day=100, seed=6) if row["topics"] == ["RL"]]
+    late = [row for row in liked if row["day"] >= "2025-10-06"]
+    two_a_day = [row for _, rows in itertools.groupby(late, key=lambda r: r["day"]) for row in list(rows)[:2]]
+    rows = sorted(others + two_a_day, key=lambda row: row["day"])
+    papers = evaluation.load_set(write(tmp_path / "set.jsonl", rows, gzipped=False))
+    readers = {"RL": evaluation.READERS["RL"]}
+
+    (voted,) = evaluation.evaluate(papers, readers=readers).readers
+    (informed,) = evaluation.evaluate(papers, readers=readers, informed=True).readers
+
+    for method in ("ours", "baseline"):
+        assert voted.daily[method] == [0.0, 0.0, 0.0, 0.0], method
+        assert informed.daily[method] == [0.0, 1.0, 1.0, 1.0], method
