@@ -44,6 +44,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.pipeline --models 20 $(if $(BENCH_QUICK),--subscribers 2000,--runs 2) $(BENCH_ARGS)
 	$(BIN)/python -m bench.pipeline --million $(BENCH_ARGS)
 	$(BIN)/python -m bench.ranking $(BENCH_ARGS)
+	$(if $(BENCH_QUICK),,$(BIN)/python -m bench.ranking --ceiling)
 	$(BIN)/python -m bench.reader_training $(BENCH_ARGS)
 	$(if $(BENCH_QUICK),,$(BIN)/python -m bench.summary)
 

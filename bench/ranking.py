@@ -196,8 +196,9 @@ def ceiling_markdown(report: dict) -> str:
         f"The replay of `manage.py evaluate_ranking --set {report['set']}` ({e['papers']:,} papers, {e['days']} "
         "days, the same readers, days and scoring), except that from day 6 on each method learns from the "
         "label of every earlier paper (*more* when the reader likes it, *less* otherwise) instead of the "
-        "votes on the papers it showed: 10 to 25 times more evidence than a reader gives. Both methods in "
-        "one run; ± is the standard error of the reader's daily scores.",
+        "votes on the papers it showed (40 a day for five days, then 10 a day): by the last day "
+        f"{e['papers']:,} labels less the last day's, where a reader has given a few hundred votes. Both "
+        "methods in one run; ± is the standard error of the reader's daily scores.",
         "",
         "| reader | base rate | ours, every label | baseline's method, every label | ours - baseline |",
         "|---|---:|---:|---:|---:|",

@@ -161,6 +161,15 @@ def rows() -> list[str]:
             f" {len(behind)} readers behind by more than one standard error | 1.1x, none behind |"
             f" {_verdict(ratio >= 1.1 and not behind)} |"
         )
+        ceiling = common.load("ranking_ceiling")
+        if ceiling and ceiling.get("set") == ranking["set"]:
+            taught = ceiling["informed"]["mean"]
+            out.append(
+                "| ... both taught every earlier paper's label instead of the votes"
+                " ([a ceiling](bench/results/ranking_ceiling.md)) |"
+                f" {taught['ours']:.3f} against {taught['baseline']:.3f} ="
+                f" {taught['ours'] / taught['baseline']:.2f}x | | |"
+            )
         out.append(
             f"| ... training after a vote; stored model | {costs['train_ms']:.0f} ms; {costs['model_bytes'] / 1000:.1f} KB |"
             f" under 50 ms; under 20 KB | {_verdict(costs['train_ms'] < 50 and costs['model_bytes'] < 20_000)} |"
