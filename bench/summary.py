@@ -146,6 +146,11 @@ def rows() -> list[str]:
             f" {models['ratio_cpu_ms_per_digest']:.2f}x | at most 1.25x |"
             f" {_verdict(models['ratio_cpu_ms_per_digest'] <= 1.25)} |"
         )
+        rate = 1000 / statistics.median(models["models"]["send_ms_per_digest"])
+        out.append(
+            f"| ... the whole pipeline with those models on, {models['subscribers']:,} subscribers |"
+            f" {rate:,.0f} digests/s | 1,000/s | {_verdict(rate >= 1000)} |"
+        )
     ranking = common.load("ranking")
     if ranking and "evaluation" in ranking:
         mean, costs = ranking["evaluation"]["mean"], ranking["costs"]
