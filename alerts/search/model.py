@@ -33,7 +33,6 @@ set through the very same code.
 from __future__ import annotations
 
 import functools
-import heapq
 import math
 import random
 import struct
@@ -238,6 +237,16 @@ class PersonalModel:
 
     weights: dict[int, float] = field(default_factory=dict)
     intercept: float = 0.0
+    # The weights as arrays (bucket ids ascending, their values), kept by `loads`.
+    _arrays: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(bucket ids in ascending order, their weights): as read by `loads`, else built."""
+        if self._arrays is not None:
+            return self._arrays
+        ids = np.fromiter(sorted(self.weights), dtype=np.int64, count=len(self.weights))
+        values = np.fromiter((self.weights[i] for i in ids.tolist()), dtype=np.float64, count=len(ids))
+        return ids, values
 
     def score(self, vectors: sp.csr_matrix) -> np.ndarray:
         return score_many([self], vectors)[0]
@@ -266,8 +275,11 @@ class PersonalModel:
             raise ValueError(f"unknown model format {version}")
         offset = struct.calcsize("<BfI")
         ids = np.cumsum(np.frombuffer(raw, dtype="<u4", count=n, offset=offset), dtype=np.uint64)
-        values = np.frombuffer(raw, dtype="<f2", count=n, offset=offset + 4 * n)
-        return cls(dict(zip(ids.tolist(), values.astype(float).tolist(), strict=True)), float(intercept))
+        values = np.frombuffer(raw, dtype="<f2", count=n, offset=offset + 4 * n).astype(np.float64)
+        # Delta-encoded: the ids come out ascending, as `arrays` gives them.
+        ids = ids.astype(np.int64)
+        weights = dict(zip(ids.tolist(), values.tolist(), strict=True))
+        return cls(weights, float(intercept), (ids, values))
 
 
 def train(
@@ -413,9 +425,29 @@ def reasons(model: PersonalModel, paper: PaperText, n: int = 3) -> list[str]:
     """The paper's features that weigh most for `model`, best first: normalised words (as
     `textnorm` gives them, so `textnorm.highlight_spans` can mark them), word pairs
     (`"retriev augment"`) and authors (`"au:yann lecun"`). What makes the paper similar."""
-    weights = model.weights
-    scored = heapq.nsmallest(n, ((-weights.get(b, 0.0), term) for term, b in _term_buckets(paper)))
-    return [term for negative, term in scored if negative < 0]
+    ids, values = model.arrays()
+    terms, buckets = _term_arrays(paper)
+    if not len(ids) or not terms:
+        return []
+    # Each of the paper's buckets looked up among the model's (ascending) in one call.
+    at = np.minimum(np.searchsorted(ids, buckets), len(ids) - 1)
+    weights = np.where(ids[at] == buckets, values[at], 0.0)
+    liked = np.flatnonzero(weights > 0)
+    if len(liked) > n:
+        # Only the n largest (and any tied with the n-th) can be named.
+        nth = np.partition(weights[liked], -n)[-n]
+        liked = liked[weights[liked] >= nth]
+    # Largest first, ties in the order of the terms.
+    return [term for _, term in sorted((-weights[i], terms[i]) for i in liked.tolist())[:n]]
+
+
+@functools.lru_cache(maxsize=20_000)
+def _term_arrays(paper: PaperText) -> tuple[tuple[str, ...], np.ndarray]:
+    """`_term_buckets` as (the terms, their buckets as an array)."""
+    pairs = _term_buckets(paper)
+    return tuple(term for term, _ in pairs), np.fromiter(
+        (b for _, b in pairs), dtype=np.int64, count=len(pairs)
+    )
 
 
 # A digest run proposes the same papers to many readers: each paper is read once.

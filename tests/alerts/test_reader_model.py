@@ -171,3 +171,24 @@ def test_many_subscribers_are_scored_in_one_product():
     assert scores[0][0] > scores[0][1]
     assert scores[1][1] > scores[1][0]
     assert not scores[2].any()
+
+
+def test_the_reasons_are_the_largest_positive_weights_of_the_papers_terms_ties_by_term():
+    """Against the definition, on stored models (float16 weights: ties are common) and on
+    trained ones, including weights that are zero or negative and a model that has none of
+    the paper's terms."""
+    papers = _papers()
+    corpus = Corpus()
+    corpus.add(papers)
+    vectors = corpus.vectors(papers)
+    rng = random.Random(3)
+    fitted = [train(vectors, [Vote(i, MORE if i % 4 == 0 else LESS) for i in rng.sample(range(40), 12)])]
+    fitted += [PersonalModel.loads(m.dumps()) for m in fitted]
+    for paper in papers[40:]:
+        terms = dict(model._term_buckets(paper))
+        tied = {b: rng.choice([-0.5, 0.0, 0.25, 0.25, 1.0]) for b in terms.values()}
+        for candidate in [*fitted, PersonalModel(tied), PersonalModel({1 << 21: 1.0})]:
+            for n in (1, 3, 5):
+                weight = {term: candidate.weights.get(b, 0.0) for term, b in terms.items()}
+                expected = sorted((t for t in weight if weight[t] > 0), key=lambda t: (-weight[t], t))[:n]
+                assert model.reasons(candidate, paper, n=n) == expected
