@@ -330,10 +330,7 @@ def evaluate(
             method.start_day(seen, today)
             earlier = seen[: len(seen) - len(today)]
             for name in readers:
-                got = votes[(method_name, name)]
-                if informed:
-                    flags = liked[name]
-                    got = [(i, reader_model.MORE if flags[i] else reader_model.LESS) for i in earlier]
+                got = votes[(method_name, name)] if not informed else _every_label(liked[name], earlier)
                 ranked = _ranked(method.scores(got, today), today, random.Random(f"{seed}:{day}:{name}"))
                 top = ranked[:DIGEST_SIZE]
                 total = sum(liked[name][i] for i in today)
@@ -341,19 +338,24 @@ def evaluate(
                     hits = sum(liked[name][i] for i in top)
                     results[name].daily[method_name].append(hits / min(DIGEST_SIZE, total))
                 got.extend((i, reader_model.MORE if liked[name][i] else reader_model.LESS) for i in top)
-    ours = replayed.get("ours")
+    median, p95 = _training_ms(replayed.get("ours"))
+    return Evaluation(list(results.values()), len(days), len(papers), median, p95)
+
+
+def _every_label(liked: Sequence[bool], earlier: Sequence[int]) -> list[tuple[int, str]]:
+    """The informed replay's votes: *more* on every earlier paper the reader likes, *less*
+    on every other one."""
+    return [(i, reader_model.MORE if liked[i] else reader_model.LESS) for i in earlier]
+
+
+def _training_ms(ours: _Method | None) -> tuple[float, float]:
+    """(median, p95) of our model's training times during the replay, in milliseconds."""
     train_ms = (
         sorted(1000 * s for s in ours.train_seconds)
         if isinstance(ours, Ours) and ours.train_seconds
         else [0.0]
     )
-    return Evaluation(
-        readers=list(results.values()),
-        days=len(days),
-        papers=len(papers),
-        train_ms_median=train_ms[len(train_ms) // 2],
-        train_ms_p95=train_ms[min(len(train_ms) - 1, int(0.95 * len(train_ms)))],
-    )
+    return train_ms[len(train_ms) // 2], train_ms[min(len(train_ms) - 1, int(0.95 * len(train_ms)))]
 
 
 def report_lines(evaluation: Evaluation) -> list[str]:
