@@ -114,6 +114,21 @@ def costs(papers, *, votes: int = 300, background: int = 200, chunk: int = 1000,
     }
 
 
+def reader_table(e: dict, ours: str, baseline: str) -> list[str]:
+    """The replay's figures `e` as a table: a row per reader (± its standard error), then the mean."""
+    lines = [f"| reader | base rate | {ours} | {baseline} | ours - baseline |", "|---|---:|---:|---:|---:|"]
+    for name, r in e["readers"].items():
+        lines.append(
+            f"| {name} | {r['base_rate']:.3f} | {r['ours']:.3f} ± {r['ours_stderr']:.3f} | "
+            f"{r['baseline']:.3f} ± {r['baseline_stderr']:.3f} | {r['ours'] - r['baseline']:+.3f} |"
+        )
+    mean = e["mean"]
+    lines.append(
+        f"| **mean** | | **{mean['ours']:.3f}** | **{mean['baseline']:.3f}** | {mean['ours'] - mean['baseline']:+.3f} |"
+    )
+    return lines
+
+
 def markdown(report: dict) -> str:
     m, c = report["machine"], report["costs"]
     lines = [
@@ -138,18 +153,11 @@ def markdown(report: dict) -> str:
             "",
             "**The labels are coarse**: arXiv listings and keyword-rule topics, not readers' judgements.",
             "",
-            "| reader | base rate | ours | baseline | ours - baseline |",
-            "|---|---:|---:|---:|---:|",
+            *reader_table(e, "ours", "baseline"),
+            "",
         ]
-        for name, r in e["readers"].items():
-            lines.append(
-                f"| {name} | {r['base_rate']:.3f} | {r['ours']:.3f} ± {r['ours_stderr']:.3f} | "
-                f"{r['baseline']:.3f} ± {r['baseline_stderr']:.3f} | {r['ours'] - r['baseline']:+.3f} |"
-            )
         ours, base = e["mean"]["ours"], e["mean"]["baseline"]
         lines += [
-            f"| **mean** | | **{ours:.3f}** | **{base:.3f}** | {ours - base:+.3f} |",
-            "",
             f"Ours / baseline: **{ours / base:.2f}x** (target 1.1x). Training after each day's votes during the "
             f"replay: median {e['train_ms_median']:.1f} ms, p95 {e['train_ms_p95']:.1f} ms.",
             "",
@@ -200,18 +208,11 @@ def ceiling_markdown(report: dict) -> str:
         f"{e['papers']:,} labels less the last day's, where a reader has given a few hundred votes. Both "
         "methods in one run; ± is the standard error of the reader's daily scores.",
         "",
-        "| reader | base rate | ours, every label | baseline's method, every label | ours - baseline |",
-        "|---|---:|---:|---:|---:|",
+        *reader_table(e, "ours, every label", "baseline's method, every label"),
+        "",
     ]
-    for name, r in e["readers"].items():
-        lines.append(
-            f"| {name} | {r['base_rate']:.3f} | {r['ours']:.3f} ± {r['ours_stderr']:.3f} | "
-            f"{r['baseline']:.3f} ± {r['baseline_stderr']:.3f} | {r['ours'] - r['baseline']:+.3f} |"
-        )
     ours, base = e["mean"]["ours"], e["mean"]["baseline"]
     lines += [
-        f"| **mean** | | **{ours:.3f}** | **{base:.3f}** | {ours - base:+.3f} |",
-        "",
         f"With every label, ours / the baseline's method: **{ours / base:.2f}x**.",
     ]
     voted = common.load("ranking")

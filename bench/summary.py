@@ -183,27 +183,10 @@ def rows() -> list[str]:
 
 
 def section() -> str:
-    machines = [
-        r["machine"]
-        for r in (
-            common.load("match"),
-            common.load("render"),
-            common.load("pipeline"),
-            common.load("ranking"),
-        )
-        if r
-    ]
+    ran = [r for r in map(common.load, ("match", "render", "pipeline", "ranking")) if r]
+    machines = [r["machine"] for r in ran]
     where = common.machine_line(machines[-1]).split(";")[0] if machines else "this machine"
-    walls = [
-        r.get("wall_s")
-        for r in (
-            common.load("match"),
-            common.load("render"),
-            common.load("pipeline"),
-            common.load("ranking"),
-        )
-        if r
-    ]
+    walls = [r.get("wall_s") for r in ran]
     took = (
         f"its last run took {sum(walls) / 60:.0f} minutes"
         if walls and None not in walls
