@@ -237,7 +237,8 @@ class PersonalModel:
 
     weights: dict[int, float] = field(default_factory=dict)
     intercept: float = 0.0
-    # The weights as arrays (bucket ids ascending, their values), kept by `loads`.
+    # The weights as arrays (bucket ids ascending, their values), kept by `loads`: a stored
+    # model is read to score and propose papers, never changed (training builds a new one).
     _arrays: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
