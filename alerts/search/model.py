@@ -231,32 +231,72 @@ class Vote:
     kind: str
 
 
-@dataclass
 class PersonalModel:
-    """A subscriber's weights over the feature buckets (sparse), and an intercept."""
+    """A subscriber's weights over the feature buckets (sparse), and an intercept.
 
-    weights: dict[int, float] = field(default_factory=dict)
-    intercept: float = 0.0
-    # The weights as arrays (bucket ids ascending, their values), kept by `loads`: a stored
-    # model is read to score and propose papers, never changed (training builds a new one).
-    _arrays: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    A model is never changed once built (training builds a new one): a stored model is read
+    to score and propose papers. `loads` keeps its weights as arrays only, as scoring and
+    `reasons` use them; the dict form (`weights`) is built on first use.
+    """
+
+    __slots__ = ("_arrays", "_weights", "intercept")
+
+    def __init__(self, weights: dict[int, float] | None = None, intercept: float = 0.0) -> None:
+        self._weights: dict[int, float] | None = weights if weights is not None else {}
+        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
+        self.intercept = intercept
+
+    @classmethod
+    def _of_arrays(cls, ids: np.ndarray, values: np.ndarray, intercept: float) -> PersonalModel:
+        """A model whose weights are `values` at the ascending bucket ids `ids`."""
+        model = cls(None, intercept)
+        model._weights, model._arrays = None, (ids, values)
+        return model
+
+    @property
+    def weights(self) -> dict[int, float]:
+        """{bucket: weight}; a loaded model's in ascending bucket order."""
+        if self._weights is None:
+            ids, values = self._arrays
+            self._weights = dict(zip(ids.tolist(), values.tolist(), strict=True))
+        return self._weights
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PersonalModel):
+            return NotImplemented
+        return self.intercept == other.intercept and self.weights == other.weights
+
+    __hash__ = None  # compared by value, as the dataclass it replaces was
+
+    def __repr__(self) -> str:
+        return f"PersonalModel({len(self.weights)} weights, intercept={self.intercept:.4g})"
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """(bucket ids in ascending order, their weights): as read by `loads`, else built."""
-        if self._arrays is not None:
+        """(bucket ids in ascending order, their weights)."""
+        if self._arrays is None:
+            weights = self.weights
+            ids = np.fromiter(sorted(weights), dtype=np.int64, count=len(weights))
+            values = np.fromiter((weights[i] for i in ids.tolist()), dtype=np.float64, count=len(ids))
+            self._arrays = (ids, values)
+        return self._arrays
+
+    def _entries(self) -> tuple[np.ndarray, np.ndarray]:
+        """(bucket ids, weights) in the order of `weights` (a loaded model's: ascending),
+        which fixes the order in which `score_many` sums a paper's terms."""
+        if self._weights is None:
             return self._arrays
-        ids = np.fromiter(sorted(self.weights), dtype=np.int64, count=len(self.weights))
-        values = np.fromiter((self.weights[i] for i in ids.tolist()), dtype=np.float64, count=len(ids))
-        return ids, values
+        weights = self._weights
+        return (
+            np.fromiter(weights.keys(), dtype=np.int64, count=len(weights)),
+            np.fromiter(weights.values(), dtype=np.float64, count=len(weights)),
+        )
 
     def score(self, vectors: sp.csr_matrix) -> np.ndarray:
         return score_many([self], vectors)[0]
 
     def dumps(self) -> bytes:
         """Compact bytes: the MAX_WEIGHTS largest weights, uint32 ids and float16 values, zlib."""
-        n = len(self.weights)
-        all_ids = np.fromiter(self.weights.keys(), dtype=np.int64, count=n)
-        all_values = np.fromiter(self.weights.values(), dtype=np.float64, count=n)
+        all_ids, all_values = self._entries()
         # The largest by magnitude (ties in insertion order), then by id: numpy, as a model
         # has tens of thousands of weights and is stored after every training.
         keep = np.argsort(-np.abs(all_values), kind="stable")[:MAX_WEIGHTS]
@@ -278,9 +318,7 @@ class PersonalModel:
         ids = np.cumsum(np.frombuffer(raw, dtype="<u4", count=n, offset=offset), dtype=np.uint64)
         values = np.frombuffer(raw, dtype="<f2", count=n, offset=offset + 4 * n).astype(np.float64)
         # Delta-encoded: the ids come out ascending, as `arrays` gives them.
-        ids = ids.astype(np.int64)
-        weights = dict(zip(ids.tolist(), values.tolist(), strict=True))
-        return cls(weights, float(intercept), (ids, values))
+        return cls._of_arrays(ids.astype(np.int64), values, float(intercept))
 
 
 def train(
@@ -407,15 +445,12 @@ def score_many(models: Sequence[PersonalModel], vectors: sp.csr_matrix) -> np.nd
 
     One sparse product for the whole chunk, not a loop over subscribers or papers.
     """
-    indptr = [0]
-    indices: list[int] = []
-    data: list[float] = []
-    for model in models:
-        indices.extend(model.weights)
-        data.extend(model.weights.values())
-        indptr.append(len(indices))
+    entries = [model._entries() for model in models]
+    indptr = np.cumsum([0, *(len(ids) for ids, _ in entries)])
+    indices = np.concatenate([ids for ids, _ in entries]) if entries else np.zeros(0, dtype=np.int64)
+    data = np.concatenate([values for _, values in entries]) if entries else np.zeros(0)
     w = sp.csr_matrix(
-        (np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
+        (data.astype(np.float32), indices, indptr),
         shape=(len(models), DIMENSION),
     )
     scores = (w @ vectors.T).toarray()
