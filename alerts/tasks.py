@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from alerts.core import collector
 from alerts.digests.dispatch import ENQUEUE_BATCH, digests_dispatch, digests_enqueue, pending_of_run
 from alerts.digests.previews import digest_preview_send, digest_sample_send
 from alerts.digests.recovery import digests_recover
@@ -93,6 +94,11 @@ def dispatch_due_digests(now: str | None = None) -> dict:
 def send_digest_chunk(self, digest_ids: list[int]) -> dict:
     """Send a chunk of digests. Safe to run twice: only pending digests are claimed."""
     result = digests_send(digest_ids=digest_ids)
+    if not self.app.conf.task_always_eager:
+        # The worker keeps the run's index and caches for the next chunk: out of the cycle
+        # collector's full collections from now on (alerts.core.collector). In-process
+        # mode runs the task in its caller's process, whose objects are not the task's.
+        collector.settle()
     if result.released and not self.app.conf.task_always_eager:
         # The ESP had a transient failure: try the rest of the chunk after the back-off.
         # (In-process mode has no delayed tasks; the recovery sweep picks them up.)

@@ -24,6 +24,7 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Count, Max
 
+from alerts.core import collector
 from alerts.core.caches import BoundedDict, BytesBoundedDict
 from alerts.core.periods import period_length
 from alerts.models import Digest, DigestItem, Paper
@@ -152,6 +153,10 @@ class PeriodIndex:
         self.by_upvotes = ranking.trending(self.upvotes, set(), len(self.upvotes))
         self._model_vectors = None
         self._surfaces: BoundedDict[int, Highlighter] = BoundedDict(CACHE_LIMIT)
+        # (paper, reason) -> (its stems found in the paper, the reason as the paper writes it).
+        self._reasons: BoundedDict[tuple[int, str], tuple[tuple[str, ...], str | None]] = BoundedDict(
+            CACHE_LIMIT
+        )
         self._vectors: tuple[model.Corpus, object] | None = None
         self._vectors_lock = threading.Lock()
 
@@ -181,6 +186,34 @@ class PeriodIndex:
             paper = self.papers[doc]
             found = self._surfaces.put(doc, Highlighter(f"{paper.title}\n{paper.abstract}"))
         return found
+
+    def reason_words(self, doc: int, reason: str) -> tuple[tuple[str, ...], str | None]:
+        """(the stems of `reason`, a model's reason to propose paper `doc`, that the paper's
+        title or abstract holds; the reason as the paper writes it, None if it does not):
+        worked out once per run, as a day's proposed papers and their reasons repeat
+        from one reader to the next."""
+        key = (doc, reason)
+        found = self._reasons.get(key)
+        if found is None:
+            found = self._reasons.put(key, self._reason_words(doc, reason))
+        return found
+
+    def _reason_words(self, doc: int, reason: str) -> tuple[tuple[str, ...], str | None]:
+        paper = self.papers[doc]
+        if reason.startswith("au:"):
+            name = reason[3:]
+            authors = [a for a in paper.authors if " ".join(name_tokens(a)) == name]
+            return (), authors[0] if authors else None
+        words = self.words_of(doc)
+        text = f"{paper.title}\n{paper.abstract}"
+        stems: list[str] = []
+        shown: list[str] = []
+        for stem in reason.split():
+            spans = words.spans([stem])
+            if spans:
+                stems.append(stem)
+                shown.append(text[spans[0][0] : spans[0][1]].lower())
+        return tuple(stems), " ".join(shown) if shown else None
 
     def window_mask(self, start: dt.datetime | None, end: dt.datetime) -> int:
         """Bitset of the papers first seen in (start, end]: a contiguous run, as they are sorted."""
@@ -340,6 +373,9 @@ def period_index(window_end: dt.datetime) -> PeriodIndex:
         if found is not None:
             return found
     built = build_period_index(window_end)
+    # The objects a worker keeps between chunks (alerts.core.collector.settle) go back to
+    # the cycle collector: the index this one replaces is freed in full.
+    collector.release()
     with _cache_lock:
         _cache[key] = built
         # Keep the newest two: chunks of the previous run may still be in flight.
@@ -558,24 +594,13 @@ def _similar(pidx: PeriodIndex, personal: Personal, candidates_mask: int, taken)
 def _reason_words(pidx: PeriodIndex, doc: int, why: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:
     """(the stems to mark in the paper, the reasons as the paper writes them): a stem
     becomes the word of the title or abstract it stands for, an author their name."""
-    paper = pidx.papers[doc]
-    words = pidx.words_of(doc)
-    text = f"{paper.title}\n{paper.abstract}"
     stems: list[str] = []
     labels: list[str] = []
     for reason in why:
-        if reason.startswith("au:"):
-            name = reason[3:]
-            labels += [a for a in paper.authors if " ".join(name_tokens(a)) == name][:1]
-            continue
-        shown = []
-        for stem in reason.split():
-            spans = words.spans([stem])
-            if spans:
-                stems.append(stem)
-                shown.append(text[spans[0][0] : spans[0][1]].lower())
-        if shown:
-            labels.append(" ".join(shown))
+        found, label = pidx.reason_words(doc, reason)
+        stems += found
+        if label is not None:
+            labels.append(label)
     return tuple(dict.fromkeys(stems)), list(dict.fromkeys(labels))
 
 
