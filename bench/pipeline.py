@@ -367,16 +367,17 @@ def models_markdown(report: dict) -> str:
             f"Target: at most +25% per digest: {verdict(ratio <= 1.25)}.",
             "",
             f"Digests a second with the models on for {share:.0%} of the subscribers (the send time"
-            f" above): {models_rate(report):,.0f}, against {1000 / statistics.median(none['send_ms_per_digest']):,.0f}"
+            f" above): {models_rate(report):,.0f}, against {models_rate(report, 'none'):,.0f}"
             f" with none (target {TARGET_PER_SECOND:,}/s with them on): {verdict(models_rate(report) >= TARGET_PER_SECOND)}.",
             "",
         ]
     )
 
 
-def models_rate(report: dict) -> float:
-    """Digests a second with the models on: the median send time of a digest, inverted."""
-    return 1000 / statistics.median(report["models"]["send_ms_per_digest"])
+def models_rate(report: dict, side: str = "models") -> float:
+    """Digests a second in one configuration of the --models run (`side`: "models" or
+    "none"): the median send time of a digest, inverted."""
+    return 1000 / statistics.median(report[side]["send_ms_per_digest"])
 
 
 # One run -------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import sys
 import pytest
 from django.core.management import CommandError, call_command
 
+from alerts.search import evaluation
 from tests.servers import ROOT
 
 READERS = ["cs.IR", "RAG", "RL", "LongContext", "cs.CL only", "RL and cs.CL"]
@@ -169,8 +170,6 @@ def test_the_informed_replay_learns_from_every_earlier_label_not_only_the_votes(
     """Papers the reader likes appear from day 6 on, two a day among a hundred: no digest
     shows one, so the votes never teach either method; taught every earlier paper's label,
     both rank them first from the day after the first ones appeared."""
-    from alerts.search import evaluation
-
     others = [row for row in labelled_set(days=9, per_day=100) if "RL" not in row["topics"]]
     liked = [row for row in labelled_set(days=9, per_day=100, seed=6) if row["topics"] == ["RL"]]
     late = [row for row in liked if row["day"] >= "2025-10-06"]
